@@ -5,14 +5,26 @@
  * mbrl_philox_next_u32 == curand, mbrl_philox_next_u32x4 == curand4,
  * mbrl_philox_uniform == curand_uniform (range (0, 1]),
  * mbrl_philox_uniform_double == curand_uniform_double for Philox.
+ * mbrl_philox_uniform2_double == curand_uniform2_double (53-bit doubles from curand4).
  * The raw block function mbrl_philox4x32_10 is Random123's philox4x32 with 10 rounds
- * (counter words x,y,z,w = Random123's v[0..3], key x,y = k[0..1]). */
+ * (counter words x,y,z,w = Random123's v[0..3], key x,y = k[0..1]).
+ *
+ * Checked by tests/test_philox.cpp against Random123's kat_vectors, against cuRAND's device
+ * API (curand_kernel.h compiled for the host) and against cuRAND's host generator, whose
+ * CURAND_ORDERING_PSEUDO_DEFAULT (== LEGACY) output at position p = offset + i is word p % 4
+ * of subsequence (p / 4) % 65536, block (p / 4) / 65536 of this stream; its doubles come four
+ * per subsequence and round from two mbrl_philox_uniform2_double (exact for offsets 0..3).
+ *
+ * Fill ops at the bottom: out[i] = i-th draw after curand_init(seed, subsequence, offset),
+ * a CPU twin and a CUDA twin that agree bit for bit. */
 #ifndef MBRL_PHILOX_H
 #define MBRL_PHILOX_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mbrl/common.h"
+#include "mbrl/status.h"
 
 #define MBRL_PHILOX_M0 0xD2511F53u
 #define MBRL_PHILOX_M1 0xCD9E8D57u
@@ -69,16 +81,22 @@ MBRL_HD static inline void mbrl_philox_incr(mbrl_philox *s) {
   ++s->ctr.w;
 }
 
-/* Advance the counter by n blocks, with cuRAND's exact carry logic. */
-MBRL_HD static inline void mbrl_philox_incr_n(mbrl_philox *s, uint64_t n) {
+/* Counter `c` advanced by n blocks, with cuRAND's exact carry logic (Philox_State_Incr(s, n)). */
+MBRL_HD static inline mbrl_u32x4 mbrl_philox_ctr_add(mbrl_u32x4 c, uint64_t n) {
   uint32_t nlo = (uint32_t)n;
   uint32_t nhi = (uint32_t)(n >> 32);
-  s->ctr.x += nlo;
-  if (s->ctr.x < nlo) nhi++;
-  s->ctr.y += nhi;
-  if (nhi <= s->ctr.y) return;
-  if (++s->ctr.z) return;
-  ++s->ctr.w;
+  c.x += nlo;
+  if (c.x < nlo) nhi++;
+  c.y += nhi;
+  if (nhi <= c.y) return c;
+  if (++c.z) return c;
+  ++c.w;
+  return c;
+}
+
+/* Advance the counter by n blocks (cuRAND's Philox_State_Incr(s, n)). */
+MBRL_HD static inline void mbrl_philox_incr_n(mbrl_philox *s, uint64_t n) {
+  s->ctr = mbrl_philox_ctr_add(s->ctr, n);
 }
 
 /* Skip n 32-bit outputs (cuRAND's skipahead). */
@@ -154,24 +172,107 @@ MBRL_HD static inline float mbrl_philox_uniform(mbrl_philox *s) {
   return mbrl_philox_u32_to_uniform(mbrl_philox_next_u32(s));
 }
 
-/* Uniform double in (0, 1] from one 32-bit draw (curand_uniform_double for Philox). */
+/* Uniform double in (0, 1] from one 32-bit draw (curand_uniform_double for Philox, i.e.
+ * cuRAND's _curand_uniform_double(unsigned int): x * 2^-32 + 2^-32, smallest value 2^-32). */
 MBRL_HD static inline double mbrl_philox_uniform_double(mbrl_philox *s) {
-  return (double)mbrl_philox_next_u32(s) * 2.3283064365386963e-10 + (2.3283064365386963e-10 / 2.0);
+  return (double)mbrl_philox_next_u32(s) * 2.3283064365386963e-10 + 2.3283064365386963e-10;
 }
 
-/* Uniform double in [lo, hi) (never hi): lo + (hi - lo) * (1 - u), u in (0, 1]. */
+/* Two 32-bit words to a double in (0, 1] with 53 random bits (cuRAND's _curand_uniform_double_hq). */
+MBRL_HD static inline double mbrl_philox_u32x2_to_uniform_double(uint32_t x, uint32_t y) {
+  uint64_t z = (uint64_t)x ^ ((uint64_t)y << (53 - 32));
+  return (double)z * 1.1102230246251565e-16 + (1.1102230246251565e-16 / 2.0);
+}
+
+/* Two uniform doubles in (0, 1] from one curand4 (curand_uniform2_double); r[0], r[1]. */
+MBRL_HD static inline void mbrl_philox_uniform2_double(mbrl_philox *s, double r[2]) {
+  mbrl_u32x4 v = mbrl_philox_next_u32x4(s);
+  r[0] = mbrl_philox_u32x2_to_uniform_double(v.x, v.y);
+  r[1] = mbrl_philox_u32x2_to_uniform_double(v.z, v.w);
+}
+
+/* Uniform double in [lo, hi) (never hi): lo + (hi - lo) * (1 - u), u in (0, 1].
+ * Rounded multiply then add on host and device alike (no FMA contraction on the GPU). */
 MBRL_HD static inline double mbrl_philox_range_double(mbrl_philox *s, double lo, double hi) {
-  return lo + (hi - lo) * (1.0 - mbrl_philox_uniform_double(s));
+  double v = 1.0 - mbrl_philox_uniform_double(s);
+#if defined(__CUDA_ARCH__)
+  return __dadd_rn(lo, __dmul_rn(hi - lo, v));
+#else
+  return lo + (hi - lo) * v;
+#endif
 }
 
-/* Uniform float in [lo, hi] from one draw: lo + (hi - lo) * u, u in (0, 1], computed in float. */
+/* Uniform float in (lo, hi] from one draw: lo + (hi - lo) * u, u in (0, 1], computed in float
+ * (rounded multiply then add on host and device alike). */
 MBRL_HD static inline float mbrl_philox_range_float(mbrl_philox *s, float lo, float hi) {
-  return lo + (hi - lo) * mbrl_philox_uniform(s);
+  float u = mbrl_philox_uniform(s);
+#if defined(__CUDA_ARCH__)
+  return __fadd_rn(lo, __fmul_rn(hi - lo, u));
+#else
+  return lo + (hi - lo) * u;
+#endif
 }
 
 /* Uniform integer in [0, n) from one draw (multiply-shift; n > 0). */
 MBRL_HD static inline uint32_t mbrl_philox_below(mbrl_philox *s, uint32_t n) {
   return (uint32_t)(((uint64_t)mbrl_philox_next_u32(s) * (uint64_t)n) >> 32);
 }
+
+/* ---- fill ops: shared per-block math ----
+ * After `base` = mbrl_philox_init(seed, subsequence, offset), draw i (0-based) is word
+ * (base->state + i) % 4 of block j = (base->state + i) / 4, whose counter is base->ctr + j.
+ * Both twins compute block j independently, so any split over threads gives the same bits. */
+
+/* Number of 4-word blocks that n draws from `base` touch. */
+MBRL_HD static inline uint64_t mbrl_philox_fill_blocks(const mbrl_philox *base, uint64_t n) {
+  return n == 0 ? 0 : (base->state + n + 3) / 4;
+}
+
+/* Block j of the stream that starts at `base` (4 words). */
+MBRL_HD static inline mbrl_u32x4 mbrl_philox_block_at(const mbrl_philox *base, uint64_t j) {
+  return mbrl_philox4x32_10(mbrl_philox_ctr_add(base->ctr, j), base->key[0], base->key[1]);
+}
+
+/* Write the words of block j that fall in [0, n) to out_u32 or (as curand_uniform) out_f32;
+ * exactly one of the two is non-NULL. */
+MBRL_HD static inline void mbrl_philox_fill_block(const mbrl_philox *base, uint64_t j, uint64_t n,
+                                                  uint32_t *out_u32, float *out_f32) {
+  mbrl_u32x4 b = mbrl_philox_block_at(base, j);
+  uint32_t w[4] = {b.x, b.y, b.z, b.w};
+  uint64_t first = 4 * j; /* stream position of word 0, relative to draw 0 at base->state */
+  for (uint32_t k = 0; k < 4; ++k) {
+    uint64_t pos = first + k;
+    if (pos < base->state) continue;
+    uint64_t i = pos - base->state;
+    if (i >= n) break;
+    if (out_u32) out_u32[i] = w[k];
+    else out_f32[i] = mbrl_philox_u32_to_uniform(w[k]);
+  }
+}
+
+MBRL_EXTERN_C_BEGIN
+
+/* out[i] = i-th curand_uniform draw after curand_init(seed, subsequence, offset), i < n.
+ * out: (n,) host floats in (0, 1]. Parallel (OpenMP) over blocks; same bits for any thread count.
+ * Returns MBRL_ERR_INVALID_ARG if out is NULL and n > 0. */
+mbrl_status mbrl_philox_fill_uniform(float *out, size_t n, uint64_t seed, uint64_t subsequence,
+                                     uint64_t offset);
+
+/* out[i] = i-th curand() draw after curand_init(seed, subsequence, offset), i < n. out: (n,) host. */
+mbrl_status mbrl_philox_fill_u32(uint32_t *out, size_t n, uint64_t seed, uint64_t subsequence,
+                                 uint64_t offset);
+
+#ifdef MBRL_HAVE_CUDA
+/* CUDA twin of mbrl_philox_fill_uniform: d_out (n,) device memory, launched on `stream`
+ * (a cudaStream_t, NULL = default stream), asynchronous. Bit for bit equal to the CPU twin. */
+mbrl_status mbrl_philox_fill_uniform_cuda(float *d_out, size_t n, uint64_t seed,
+                                          uint64_t subsequence, uint64_t offset, void *stream);
+
+/* CUDA twin of mbrl_philox_fill_u32: d_out (n,) device memory, asynchronous on `stream`. */
+mbrl_status mbrl_philox_fill_u32_cuda(uint32_t *d_out, size_t n, uint64_t seed,
+                                      uint64_t subsequence, uint64_t offset, void *stream);
+#endif
+
+MBRL_EXTERN_C_END
 
 #endif
