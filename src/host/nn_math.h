@@ -1,5 +1,5 @@
 /* src/host/nn_math.h - per-element math shared by the CPU ops (nn_cpu.c) and the CUDA
- * kernels (src/kernels/*.cu): activations, BatchNorm apply, Adam and RMSprop updates.
+ * kernels (src/kernels, .cu files): activations, BatchNorm apply, Adam and RMSprop updates.
  * Each function is the exact float arithmetic of the PyTorch 1.13 CPU op it mirrors. */
 #ifndef MBRL_SRC_HOST_NN_MATH_H
 #define MBRL_SRC_HOST_NN_MATH_H
