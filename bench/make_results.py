@@ -1,0 +1,331 @@
+#!/usr/bin/python3
+"""bench/make_results.py - turn a folder of bench JSON files into bench/RESULTS.md.
+
+Usage: make_results.py RESULTS_DIR [--out bench/RESULTS.md] [--peak-gflops-per-core X]
+
+RESULTS_DIR holds one JSON object per file (bench/README.md has the schema): our bench_*
+programs ("impl": "mbrl") and torch_reference.py ("bench": "torch_reference"), plus the
+optional run.json that run_all.sh writes (date, host, threads, commands). Areas with no data
+read "not measured". Files that are not valid JSON are reported on stderr and listed in the
+output, never silently dropped.
+"""
+import argparse
+import glob
+import json
+import os
+import sys
+
+AREAS = ("env", "train", "mpc", "a2c")
+LINEAR_FLOPS_DEFAULT = 9088  # 2*(4*64 + 64*64 + 64*3): the seed's model, 3+1 -> 64 -> 64 -> 3
+
+
+def fmt(x, digits=3):
+    """Numbers with `digits` significant figures, thousands separated; '-' for missing."""
+    if x is None:
+        return "-"
+    if isinstance(x, str):
+        return x
+    if isinstance(x, bool):
+        return str(x)
+    if isinstance(x, int):
+        return f"{x:,}"
+    if x == 0:
+        return "0"
+    ax = abs(x)
+    if ax >= 10 ** digits:
+        return f"{x:,.0f}"
+    dec = max(0, digits - 1 - int(f"{ax:e}".split("e")[1]))
+    return f"{x:,.{dec}f}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def fmt_ratio(r):
+    return "-" if r is None else f"{r:.2f}x"
+
+
+def table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    for r in rows:
+        out.append("| " + " | ".join(fmt(c) for c in r) + " |")
+    return out
+
+
+def load(folder):
+    """Returns (rows, meta, machines, problems): rows are dicts with 'area' and 'impl' added."""
+    rows, machines, problems, meta = [], [], [], {}
+    files = sorted(glob.glob(os.path.join(folder, "*.json")))
+    for path in files:
+        name = os.path.basename(path)
+        try:
+            with open(path) as f:
+                obj = json.load(f)
+        except (OSError, ValueError) as e:
+            problems.append(f"{name}: not readable as JSON ({e})")
+            continue
+        if not isinstance(obj, dict):
+            problems.append(f"{name}: top level is not a JSON object")
+            continue
+        if name == "run.json":
+            meta = obj
+            continue
+        top_bench = obj.get("bench")
+        impl = obj.get("impl") or ("torch" if top_bench == "torch_reference" else "mbrl")
+        if isinstance(obj.get("machine"), dict):
+            machines.append((name, impl, obj["machine"], obj.get("threads"), obj.get("command")))
+        results = obj.get("results")
+        if not isinstance(results, list):
+            problems.append(f"{name}: no 'results' list")
+            continue
+        for r in results:
+            if not isinstance(r, dict):
+                problems.append(f"{name}: a result row is not an object")
+                continue
+            r = dict(r)
+            r["area"] = r.get("bench", top_bench)
+            r["impl"] = r.get("impl", impl)
+            r["threads"] = r.get("threads", obj.get("threads"))
+            r["file"] = name
+            r.setdefault("date", obj.get("date"))
+            if r["area"] not in AREAS:
+                problems.append(f"{name}: row with unknown bench '{r['area']}' "
+                                f"(expected one of {', '.join(AREAS)})")
+                continue
+            rows.append(r)
+    return rows, meta, machines, problems
+
+
+def need(r, keys):
+    missing = [k for k in keys if r.get(k) is None]
+    return not missing, missing
+
+
+def split(rows, area, required, problems):
+    ours, torch = [], []
+    for r in rows:
+        if r["area"] != area:
+            continue
+        ok, missing = need(r, required)
+        if not ok:
+            problems.append(f"{r['file']}: {area} row without {', '.join(missing)}: skipped")
+            continue
+        (torch if r["impl"] == "torch" else ours).append(r)
+    return ours, torch
+
+
+def torch_match(torch_rows, device, pick):
+    """Torch rows on the same device if torch measured it there, else on the CPU."""
+    same = [t for t in torch_rows if t.get("device") == device and pick(t)]
+    if same:
+        return same, device
+    cpu = [t for t in torch_rows if t.get("device") == "cpu" and pick(t)]
+    return cpu, "cpu"
+
+
+def section_env(rows, problems):
+    out = ["## Environment stepping", ""]
+    ours, _ = split(rows, "env", ("env", "device", "steps_per_s"), problems)
+    if not ours:
+        return out + ["not measured", ""]
+    body = []
+    for r in sorted(ours, key=lambda r: (r["env"], r["device"], str(r.get("mode")), r.get("batch") or 0)):
+        ns = r.get("ns_per_step") or (1e9 / r["steps_per_s"] if r["steps_per_s"] else None)
+        body.append([r["env"], r.get("mode", "-"), r["device"], r.get("batch", "-"),
+                     r["steps_per_s"], ns, r.get("threads")])
+    out += table(["env", "mode", "device", "batch", "steps/s", "ns/step", "threads"], body)
+    return out + [""]
+
+
+def section_train(rows, problems):
+    out = ["## Dynamics-model training step (batch gather, forward, MSE, backward, Adam)", ""]
+    ours, torch = split(rows, "train", ("device", "batch", "steps_per_s"), problems)
+    if not ours:
+        out += ["mbrl: not measured", ""]
+    else:
+        body = []
+        for r in sorted(ours, key=lambda r: (r["device"], r["batch"], str(r.get("variant")))):
+            cands, tdev = torch_match(torch, r["device"], lambda t, b=r["batch"]: t["batch"] == b)
+            best = max(cands, key=lambda t: t["steps_per_s"]) if cands else None
+            tsps = best["steps_per_s"] if best else None
+            tname = f"{best.get('variant', '-')} ({tdev})" if best else "not measured"
+            us = r.get("us_per_step") or 1e6 / r["steps_per_s"]
+            body.append([r["device"], r["batch"], r.get("variant", "-"), r["steps_per_s"],
+                         r.get("samples_per_s") or r["steps_per_s"] * r["batch"], us,
+                         tsps, tname, fmt_ratio(ratio(r["steps_per_s"], tsps))])
+        out += table(["device", "batch", "mbrl variant", "mbrl steps/s", "mbrl samples/s",
+                      "us/step", "torch steps/s", "torch variant", "mbrl / torch"], body)
+        out += ["", "Ratios are against the faster PyTorch variant at the same batch (on the same "
+                "device when PyTorch ran there, else PyTorch CPU).", ""]
+    out += ["PyTorch reference:", ""]
+    if not torch:
+        return out + ["not measured", ""]
+    body = [[t["device"], t["batch"], t.get("variant", "-"), t["steps_per_s"],
+             t.get("samples_per_s") or t["steps_per_s"] * t["batch"], 1e6 / t["steps_per_s"]]
+            for t in sorted(torch, key=lambda t: (t["device"], t["batch"], str(t.get("variant"))))]
+    out += table(["device", "batch", "torch variant", "steps/s", "samples/s", "us/step"], body)
+    return out + [""]
+
+
+def section_mpc(rows, problems, peak_per_core):
+    out = ["## Random-shooting MPC: one plan (K action sequences x H steps)", ""]
+    ours, torch = split(rows, "mpc", ("model", "device", "K", "H", "ms_per_plan"), problems)
+    if peak_per_core:
+        out += [f"Peak used for '% peak': {peak_per_core:.0f} GFLOP/s per core x threads "
+                f"(CPU rows only).", ""]
+
+    def pct(g, r):
+        if g is None or not peak_per_core or r["device"] != "cpu":
+            return None
+        return f"{100 * g / (peak_per_core * (r.get('threads') or 1)):.0f}%"
+
+    if not ours:
+        out += ["mbrl: not measured", ""]
+    else:
+        body = []
+        for r in sorted(ours, key=lambda r: (r["model"], r["device"], str(r.get("variant")),
+                                            r.get("E") or 1, r["K"], r["H"])):
+            E = r.get("E") or 1
+            tvar = "folded" if r["model"] == "learned" else "oracle"
+            cands, tdev = torch_match(torch, r["device"], lambda t, r=r, v=tvar:
+                                      t.get("variant") == v and t["K"] == r["K"] and t["H"] == r["H"])
+            tms = cands[0]["ms_per_plan"] if cands else None
+            per_env = r["ms_per_plan"] / E
+            g = r.get("gflops")
+            if g is None and r["model"] == "learned":
+                f = r.get("flops_per_sample_step") or LINEAR_FLOPS_DEFAULT
+                g = f * E * r["K"] * r["H"] / (r["ms_per_plan"] * 1e-3) / 1e9
+            body.append([r["model"], r.get("variant", "-"), r["device"], E, r["K"], r["H"],
+                         r["ms_per_plan"], per_env, g, pct(g, r), tms,
+                         f"{tvar} ({tdev})" if cands else "not measured",
+                         fmt_ratio(ratio(tms, per_env))])
+        out += table(["model", "mbrl variant", "device", "E", "K", "H", "mbrl ms/plan",
+                      "ms/plan per env", "GFLOP/s", "% peak", "torch ms/plan", "torch variant",
+                      "speed-up"], body)
+        out += ["", "Speed-up = torch ms per plan / mbrl ms per plan per environment; learned models "
+                "against PyTorch with BatchNorm folded (its fastest variant), the oracle against "
+                "PyTorch's tensor pendulum step. GFLOP/s counts 2*in*out per Linear per sample per "
+                "horizon step.", ""]
+    out += ["PyTorch reference (ms per plan; GFLOP/s of the folded model):", ""]
+    if not torch:
+        return out + ["not measured", ""]
+    keys = sorted({(t["device"], t["K"], t["H"]) for t in torch})
+    body = []
+    for dev, K, H in keys:
+        by = {t.get("variant"): t for t in torch if (t["device"], t["K"], t["H"]) == (dev, K, H)}
+        g = by.get("folded", {}).get("gflops")
+        body.append([dev, K, H, by.get("bn_eval", {}).get("ms_per_plan"),
+                     by.get("folded", {}).get("ms_per_plan"), by.get("oracle", {}).get("ms_per_plan"),
+                     g, pct(g, {"device": dev, "threads": by.get("folded", {}).get("threads")})])
+    out += table(["device", "K", "H", "bn_eval ms", "folded ms", "oracle ms", "folded GFLOP/s",
+                  "% peak"], body)
+    return out + [""]
+
+
+def section_a2c(rows, problems):
+    out = ["## A2C training on CartPole-v1 (8 envs, n_steps 5)", ""]
+    ours, torch = split(rows, "a2c", ("device", "env_steps", "steps_per_s"), problems)
+    if not ours:
+        out += ["mbrl: not measured", ""]
+    else:
+        body = []
+        for r in sorted(ours, key=lambda r: (r["device"], r.get("ensemble") or 1, r.get("envs") or 0)):
+            cands, tdev = torch_match(torch, r["device"], lambda t: True)
+            best = max(cands, key=lambda t: t["steps_per_s"]) if cands else None
+            tsps = best["steps_per_s"] if best else None
+            body.append([r.get("name", "a2c"), r["device"], r.get("envs", "-"), r.get("ensemble", 1),
+                         r["env_steps"], r.get("wall_s"), r["steps_per_s"],
+                         500000 / r["steps_per_s"], tsps,
+                         f"{tdev}" if best else "not measured",
+                         fmt_ratio(ratio(r["steps_per_s"], tsps))])
+        out += table(["run", "device", "envs", "ensemble", "env steps", "wall s", "mbrl steps/s",
+                      "s per 500k (est.)", "torch steps/s", "torch device", "mbrl / torch"], body)
+        out += ["", "s per 500k is 500,000 / steps/s unless the row timed 500,000 steps itself "
+                "(then equal to wall s).", ""]
+    out += ["PyTorch reference:", ""]
+    if not torch:
+        return out + ["not measured", ""]
+    body = [[t["device"], t.get("envs"), t["env_steps"], t.get("wall_s"), t["steps_per_s"],
+             500000 / t["steps_per_s"]] for t in sorted(torch, key=lambda t: t["device"])]
+    out += table(["device", "envs", "env steps", "wall s", "steps/s", "s per 500k (est.)"], body)
+    return out + [""]
+
+
+def estimate_peak(machines):
+    """FP32 FMA peak per core from the torch reference's machine info: MHz x 32 flop/cycle with
+    AVX2+FMA (two 8-lane FMA pipes); None when unknown."""
+    for _, _, m, _, _ in machines:
+        mhz, simd = m.get("cpu_mhz"), m.get("simd") or []
+        if mhz and "fma" in simd and "avx2" in simd:
+            return mhz * 1e-3 * 32, f"{mhz:.0f} MHz x 32 FP32 flop/cycle (2 FMA pipes x 8 lanes)"
+    return None, None
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Write bench/RESULTS.md from a folder of bench JSON.")
+    ap.add_argument("folder", help="bench/results/<date>-<host>/ (as written by run_all.sh)")
+    ap.add_argument("--out", default=None, help="output file (default: bench/RESULTS.md)")
+    ap.add_argument("--peak-gflops-per-core", type=float, default=None,
+                    help="FP32 peak per core for the '% peak' column (default: estimated from "
+                         "/proc/cpuinfo MHz and SIMD flags)")
+    args = ap.parse_args()
+    if not os.path.isdir(args.folder):
+        print(f"make_results.py: error: {args.folder} is not a folder; pass the results folder "
+              f"that run_all.sh wrote (bench/results/<date>-<host>/)", file=sys.stderr)
+        return 2
+    out_path = args.out or os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
+    rows, meta, machines, problems = load(args.folder)
+    dates = sorted({r["date"] for r in rows if isinstance(r.get("date"), str)})
+    peak, peak_note = args.peak_gflops_per_core, "given on the command line"
+    if peak is None:
+        peak, peak_note = estimate_peak(machines)
+
+    lines = ["# Benchmark results", "",
+             "Written by bench/make_results.py from " + os.path.relpath(args.folder) + " "
+             "(re-run `./bench/run_all.sh` to refresh; schema in bench/README.md).", "",
+             "## Machine and run", ""]
+    m = next((mm for _, impl, mm, _, _ in machines if impl == "torch"), None) or \
+        (machines[0][2] if machines else {})
+    info = [("date", meta.get("date") or (min(dates) if dates else None)),
+            ("host", meta.get("host") or m.get("host")),
+            ("cpu", m.get("cpu")), ("cores", m.get("cores")), ("cpu MHz", m.get("cpu_mhz")),
+            ("SIMD", ", ".join(m.get("simd") or []) or None),
+            ("gpu", m.get("gpu") or meta.get("gpu") or "none"),
+            ("threads", meta.get("threads") or (machines[0][3] if machines else None)),
+            ("torch", m.get("torch")), ("git", meta.get("git")),
+            ("quick mode", meta.get("quick")),
+            ("FP32 peak per core (est.)", f"{peak:.0f} GFLOP/s ({peak_note})" if peak else None)]
+    for k, v in info:
+        if v is not None:
+            lines.append(f"- {k}: {v}")
+    if meta.get("note"):
+        lines.append(f"- note: {meta['note']}")
+    lines += ["", "Commands:", "", "```"]
+    cmds = meta.get("commands") or [c for _, _, _, _, c in machines if c]
+    lines += cmds or ["(not recorded)"]
+    lines += ["```", ""]
+    lines += section_env(rows, problems)
+    lines += section_train(rows, problems)
+    lines += section_mpc(rows, problems, peak)
+    lines += section_a2c(rows, problems)
+    failed = meta.get("failed") or []
+    if problems or failed:
+        lines += ["## Problems in this run", ""]
+        lines += [f"- {p}" for p in failed + problems]
+        lines.append("")
+    for p in problems:
+        print(f"make_results.py: warning: {p}", file=sys.stderr)
+    tmp = out_path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.replace(tmp, out_path)
+    print(f"make_results.py: wrote {out_path} ({len(rows)} result rows from {args.folder})",
+          file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

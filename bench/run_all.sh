@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# bench/run_all.sh - build if needed, run every <build>/bin/bench_* program and the PyTorch
+# reference with the same thread count, save their JSON under bench/results/<date>-<host>/
+# (git-ignored) and write bench/RESULTS.md with bench/make_results.py.
+#
+#   ./bench/run_all.sh [--threads N] [--quick] [--build DIR] [--no-build] [--no-torch] [--note TEXT]
+#
+# Each bench program is run as  OMP_NUM_THREADS=N OPENBLAS_NUM_THREADS=N bench_X --threads N [--quick]
+# (once more without flags if it answers 2, bad usage) and must print ONE JSON object on stdout
+# (schema: bench/README.md). Exit 0 when everything ran, 1 when something failed (RESULTS.md is
+# still written, listing what failed), 2 on bad usage.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+prog="run_all.sh"
+threads=1
+quick=0
+build=build
+do_build=1
+do_torch=1
+note=""
+python=/usr/bin/python3
+[[ -x "$python" ]] || python="$(command -v python3 || true)"
+
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --threads) [[ $# -ge 2 ]] || { echo "$prog: error: --threads needs a value" >&2; exit 2; }
+               threads="$2"; shift 2 ;;
+    --threads=*) threads="${1#*=}"; shift ;;
+    --quick) quick=1; shift ;;
+    --build) [[ $# -ge 2 ]] || { echo "$prog: error: --build needs a folder" >&2; exit 2; }
+             build="$2"; shift 2 ;;
+    --build=*) build="${1#*=}"; shift ;;
+    --no-build) do_build=0; shift ;;
+    --no-torch) do_torch=0; shift ;;
+    --note) [[ $# -ge 2 ]] || { echo "$prog: error: --note needs a text" >&2; exit 2; }
+            note="$2"; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "$prog: error: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+if ! [[ "$threads" =~ ^[1-9][0-9]*$ ]]; then
+  echo "$prog: error: --threads must be a positive integer, got '$threads'" >&2; exit 2
+fi
+if [[ -z "$python" ]]; then
+  echo "$prog: error: no python3 found (make_results.py needs it; install python3)" >&2; exit 1
+fi
+
+# ---- build if needed
+if [[ $do_build -eq 1 ]]; then
+  if [[ -f "$build/CMakeCache.txt" ]]; then
+    echo "$prog: building $build (incremental)" >&2
+    cmake --build "$build" -j "$(nproc)" >&2 || { echo "$prog: error: build of $build failed" >&2; exit 1; }
+  else
+    echo "$prog: configuring and building $build (./scripts/build $build)" >&2
+    ./scripts/build "$build" >&2 || { echo "$prog: error: ./scripts/build $build failed" >&2; exit 1; }
+  fi
+fi
+
+host="$(hostname -s 2>/dev/null || hostname)"
+stamp="$(date +%Y%m%d-%H%M%S)"
+out="bench/results/${stamp}-${host}"
+mkdir -p "$out" || { echo "$prog: error: cannot create $out" >&2; exit 1; }
+echo "$prog: results go to $out (threads $threads$([[ $quick -eq 1 ]] && echo ', quick'))" >&2
+
+export OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads" MKL_NUM_THREADS="$threads"
+commands=()
+failed=()
+
+valid_json() { "$python" -c 'import json,sys; o=json.load(open(sys.argv[1])); sys.exit(0 if isinstance(o, dict) else 1)' "$1" 2>/dev/null; }
+
+# run_one NAME CMD...: stdout -> $out/NAME.json, stderr -> $out/NAME.log
+run_one() {
+  local name="$1"; shift
+  echo "$prog: running $*" >&2
+  "$@" >"$out/$name.json" 2>"$out/$name.log"
+  local rc=$?
+  echo "$rc"
+}
+
+shopt -s nullglob
+benches=()
+for b in "$build"/bin/bench_*; do
+  [[ -f "$b" && -x "$b" ]] && benches+=("$b")
+done
+if [[ ${#benches[@]} -eq 0 ]]; then
+  echo "$prog: warning: no bench_* programs in $build/bin (only the PyTorch reference will run)" >&2
+fi
+
+for b in "${benches[@]}"; do
+  name="$(basename "$b")"
+  flags=(--threads "$threads")
+  [[ $quick -eq 1 ]] && flags+=(--quick)
+  rc=$(run_one "$name" "$b" "${flags[@]}")
+  cmd="OMP_NUM_THREADS=$threads $b ${flags[*]}"
+  if [[ "$rc" == 2 ]]; then
+    echo "$prog: $name did not take '${flags[*]}' (exit 2); running it with no flags" >&2
+    rc=$(run_one "$name" "$b")
+    cmd="OMP_NUM_THREADS=$threads $b"
+  fi
+  commands+=("$cmd")
+  if [[ "$rc" != 0 ]]; then
+    failed+=("$name exited $rc: $(tail -n 2 "$out/$name.log" | tr '\n' ' ')")
+    mv "$out/$name.json" "$out/$name.failed.txt"
+  elif ! valid_json "$out/$name.json"; then
+    failed+=("$name printed no single JSON object on stdout (kept in $name.failed.txt)")
+    mv "$out/$name.json" "$out/$name.failed.txt"
+  fi
+done
+
+if [[ $do_torch -eq 1 ]]; then
+  flags=(--threads "$threads")
+  [[ $quick -eq 1 ]] && flags+=(--quick)
+  rc=$(run_one torch_reference "$python" bench/torch_reference.py "${flags[@]}")
+  commands+=("$python bench/torch_reference.py ${flags[*]}")
+  if [[ "$rc" != 0 ]] || ! valid_json "$out/torch_reference.json"; then
+    failed+=("torch_reference.py exited $rc: $(tail -n 2 "$out/torch_reference.log" | tr '\n' ' ')")
+    mv "$out/torch_reference.json" "$out/torch_reference.failed.txt"
+  fi
+fi
+
+# ---- run.json: what was run, for RESULTS.md
+gpu=""
+if command -v nvidia-smi >/dev/null 2>&1; then gpu="$(nvidia-smi -L 2>/dev/null | head -n 1)"; fi
+git_rev="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [[ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]]; then git_rev="$git_rev (with local changes)"; fi
+RUN_DATE="$(date -Iseconds)" RUN_HOST="$host" RUN_THREADS="$threads" RUN_QUICK="$quick" \
+RUN_GIT="$git_rev" RUN_GPU="$gpu" RUN_NOTE="$note" \
+"$python" - "$out/run.json" "${#commands[@]}" "${commands[@]}" "${failed[@]}" <<'EOF'
+import json, os, sys
+path, n = sys.argv[1], int(sys.argv[2])
+cmds, failed = sys.argv[3:3 + n], sys.argv[3 + n:]
+e = os.environ
+meta = {"date": e["RUN_DATE"], "host": e["RUN_HOST"], "threads": int(e["RUN_THREADS"]),
+        "quick": e["RUN_QUICK"] == "1", "git": e["RUN_GIT"], "gpu": e["RUN_GPU"] or None,
+        "note": e["RUN_NOTE"] or None, "commands": ["./bench/run_all.sh " + " ".join(
+            (["--threads", e["RUN_THREADS"]] + (["--quick"] if e["RUN_QUICK"] == "1" else [])))] + cmds,
+        "failed": failed}
+with open(path, "w") as f:
+    json.dump(meta, f, indent=1)
+EOF
+
+"$python" bench/make_results.py "$out" || { echo "$prog: error: make_results.py failed" >&2; exit 1; }
+if [[ ${#failed[@]} -gt 0 ]]; then
+  printf '%s: error: %s\n' "$prog" "${failed[@]}" >&2
+  exit 1
+fi
+echo "$prog: done: bench/RESULTS.md (raw JSON in $out)" >&2
