@@ -1,0 +1,245 @@
+/* mbrl_collect - collect a random-policy dataset of an environment into an HDF5 file.
+ *
+ * Episode i (counted over the whole file, so appended episodes continue at the old count)
+ * runs the env made with mbrl_env_init(env, seed, stream = i) (its reset draws) and takes
+ * actions from Philox(seed, subsequence = 2^32 + i): uniform in [low, high] for a
+ * continuous action, uniform over {0, .., n-1} for a discrete one. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "mbrl/cli.h"
+#include "mbrl/dataset.h"
+#include "mbrl/device.h"
+#include "mbrl/env.h"
+#include "mbrl/h5util.h"
+#include "mbrl/philox.h"
+
+static const char *PROG = "mbrl_collect";
+
+#define ACTION_STREAM_BASE (1ULL << 32)
+
+static void usage(void) {
+  printf(
+      "Usage: mbrl_collect [--env ID] [--episodes N] [--max-steps T] [--seed S]\n"
+      "                    [--out FILE] [--force | --append] [--json]\n"
+      "\n"
+      "Run a uniform random policy in an environment and write the transitions, with their\n"
+      "statistics, to an HDF5 dataset (format mbrl.dataset, readable with h5py).\n"
+      "\n"
+      "Options:\n"
+      "  --env ID         environment: %s (default Pendulum-v1)\n"
+      "  --episodes N     episodes to collect, 1..1000000 (default 20)\n"
+      "  --max-steps T    cap on an episode's length, 1..1000000 (default: the env's own\n"
+      "                   time limit, 200 for Pendulum-v1, 500 for CartPole-v1, which also\n"
+      "                   ends an episode when T is larger); a capped episode ends with\n"
+      "                   timeouts = 1 on its last row\n"
+      "  --seed S         seed, 0..2^64-1 (default 999; with --append: the file's seed).\n"
+      "                   Episode i uses env resets from Philox(S, i) and actions from\n"
+      "                   Philox(S, 2^32 + i); the same seed gives the same file, bit for bit\n"
+      "  --out FILE       output file (default data/<env>_random.h5, e.g.\n"
+      "                   data/pendulum_random.h5, data/cartpole_random.h5)\n"
+      "  --force          overwrite FILE if it exists\n"
+      "  --append         add the episodes to the existing dataset FILE of the same env\n"
+      "                   (new episodes continue the episode count, statistics are recomputed)\n"
+      "  --json           print a JSON summary on stdout instead of the text summary\n"
+      "  --device D       auto|cpu|cuda: accepted for uniformity; collection runs on the CPU\n"
+      "  --help           show this help\n"
+      "  --version        show the version\n"
+      "\n"
+      "Progress (one line per episode) goes to stderr, the summary to stdout.\n"
+      "Exit status: 0 ok, 1 runtime failure (files), 2 bad usage.\n",
+      mbrl_env_known_ids());
+}
+
+/* "Pendulum-v1" -> "data/pendulum_random.h5": lowercase, up to the "-v" version suffix. */
+static void default_out(const char *env_id, char *out, size_t cap) {
+  char name[64];
+  size_t k = 0;
+  for (const char *p = env_id; *p && k + 1 < sizeof name; ++p) {
+    if (p[0] == '-' && p[1] == 'v') break;
+    char ch = *p;
+    if (ch >= 'A' && ch <= 'Z') ch = (char)(ch - 'A' + 'a');
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))) ch = '_';
+    name[k++] = ch;
+  }
+  name[k] = '\0';
+  snprintf(out, cap, "data/%s_random.h5", name);
+}
+
+static void print_vec(FILE *f, const float *v, int n, int json) {
+  fputc('[', f);
+  for (int i = 0; i < n; ++i) fprintf(f, json ? "%s%.9g" : "%s%.6g", i ? ", " : "", (double)v[i]);
+  fputc(']', f);
+}
+
+int main(int argc, char **argv) {
+  const char *env_id = "Pendulum-v1";
+  long episodes = 20, max_steps = 0; /* 0: the env's time limit */
+  uint64_t seed = 999;
+  const char *out_arg = NULL;
+  int force = 0, append = 0, json = 0, env_given = 0, seed_given = 0;
+
+  mbrl_cli c;
+  mbrl_cli_init(&c, PROG, argc, argv);
+  while (mbrl_cli_next(&c)) {
+    if (mbrl_cli_flag(&c, "--help")) {
+      usage();
+      return 0;
+    } else if (mbrl_cli_flag(&c, "--version")) {
+      mbrl_cli_print_version(PROG);
+      return 0;
+    } else if (mbrl_cli_option(&c, "--env")) {
+      if (!mbrl_env_find(c.value))
+        mbrl_cli_usage_error(PROG, "--env: '%s' is not a known environment; use one of: %s",
+                             c.value, mbrl_env_known_ids());
+      env_id = c.value;
+      env_given = 1;
+    } else if (mbrl_cli_option(&c, "--episodes")) {
+      episodes = mbrl_cli_int(&c, 1, 1000000);
+    } else if (mbrl_cli_option(&c, "--max-steps")) {
+      max_steps = mbrl_cli_int(&c, 1, 1000000);
+    } else if (mbrl_cli_option(&c, "--seed")) {
+      seed = mbrl_cli_u64(&c);
+      seed_given = 1;
+    } else if (mbrl_cli_option(&c, "--out")) {
+      if (!*c.value) mbrl_cli_usage_error(PROG, "--out: empty file name; use e.g. --out data/x.h5");
+      out_arg = c.value;
+    } else if (mbrl_cli_flag(&c, "--force")) {
+      force = 1;
+    } else if (mbrl_cli_flag(&c, "--append")) {
+      append = 1;
+    } else if (mbrl_cli_flag(&c, "--json")) {
+      json = 1;
+    } else if (mbrl_cli_option(&c, "--device")) {
+      mbrl_backend b;
+      if (mbrl_backend_parse(c.value, &b) != MBRL_OK)
+        mbrl_cli_usage_error(PROG, "--device: '%s' is not allowed; use one of: auto, cpu, cuda",
+                             c.value);
+    } else {
+      mbrl_cli_unknown(&c);
+    }
+  }
+  if (force && append)
+    mbrl_cli_usage_error(PROG, "--force and --append exclude each other; use one of them");
+
+  char out_buf[4096];
+  if (!out_arg) default_out(env_id, out_buf, sizeof out_buf);
+  const char *out = out_arg ? out_arg : out_buf;
+
+  /* Check the output before collecting anything. */
+  mbrl_dataset old;
+  memset(&old, 0, sizeof old);
+  struct stat st;
+  int exists = stat(out, &st) == 0;
+  if (append) {
+    if (!exists)
+      mbrl_cli_fail(PROG, "cannot append to '%s': it does not exist (drop --append to create it)",
+                    out);
+    if (mbrl_dataset_load(&old, out) != MBRL_OK)
+      mbrl_cli_fail(PROG, "cannot append: %s", mbrl_last_error());
+    if (env_given && strcmp(old.env_id, env_id) != 0) {
+      mbrl_cli_fail(PROG,
+                    "cannot append %s episodes to '%s': it holds %s data (use --env %s, or "
+                    "another --out file)",
+                    env_id, out, old.env_id, old.env_id);
+    }
+    if (!env_given) env_id = mbrl_env_find(old.env_id)->id;
+    if (!seed_given) seed = old.seed;
+  } else if (exists && !force) {
+    mbrl_cli_fail(PROG, "'%s' already exists; pass --force to overwrite it or --append to add "
+                  "episodes to it", out);
+  }
+  if (mbrl_h5_check_writable(out) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+
+  const mbrl_env_spec *spec = mbrl_env_find(env_id);
+  if (max_steps == 0) max_steps = spec->max_steps;
+  mbrl_dataset ds;
+  if (mbrl_dataset_init(&ds, spec->id, spec->obs_dim, spec->act_dim) != MBRL_OK)
+    mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  ds.seed = append ? old.seed : seed;
+  uint64_t first = append ? (uint64_t)old.episodes : 0;
+
+  float obs[MBRL_MAX_DIM], next_obs[MBRL_MAX_DIM], act[MBRL_MAX_DIM];
+  double ret_sum = 0.0, ret_min = 0.0, ret_max = 0.0;
+  for (long k = 0; k < episodes; ++k) {
+    uint64_t ep = first + (uint64_t)k;
+    mbrl_env env;
+    if (mbrl_env_init(&env, spec->id, seed, ep) != MBRL_OK)
+      mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+    mbrl_philox rng;
+    mbrl_philox_init(&rng, seed, ACTION_STREAM_BASE + ep, 0);
+    mbrl_env_reset(&env, obs);
+    double ret = 0.0;
+    long t = 0;
+    for (;;) {
+      ++t;
+      for (int j = 0; j < spec->act_dim; ++j)
+        act[j] = spec->discrete ? (float)mbrl_philox_below(&rng, (uint32_t)spec->n_actions)
+                                : mbrl_philox_range_float(&rng, spec->act_low[j], spec->act_high[j]);
+      float r;
+      int terminated, truncated;
+      mbrl_env_step(&env, act, next_obs, &r, &terminated, &truncated);
+      int capped = t >= max_steps;
+      int timeout = (truncated || capped) && !terminated;
+      if (mbrl_dataset_add(&ds, obs, act, next_obs, r, terminated, timeout) != MBRL_OK)
+        mbrl_cli_fail(PROG, "episode %llu: %s", (unsigned long long)ep, mbrl_last_error());
+      ret += (double)r;
+      memcpy(obs, next_obs, sizeof obs);
+      if (terminated || timeout) break;
+    }
+    ds.episodes++;
+    fprintf(stderr, "Episode %llu finished, reward: %.3f, length: %ld\n", (unsigned long long)ep,
+            ret, t);
+    ret_sum += ret;
+    if (k == 0 || ret < ret_min) ret_min = ret;
+    if (k == 0 || ret > ret_max) ret_max = ret;
+  }
+  size_t new_rows = ds.n;
+
+  char created_by[64];
+  snprintf(created_by, sizeof created_by, "%s %s", PROG, MBRL_VERSION);
+  if (append) {
+    if (mbrl_dataset_extend(&old, &ds) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+    mbrl_dataset_free(&ds);
+    ds = old;
+  }
+  if (mbrl_dataset_compute_stats(&ds) != MBRL_OK || mbrl_dataset_save(&ds, out, created_by) != MBRL_OK)
+    mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+
+  const mbrl_dataset_stats *s = &ds.stats;
+  int O = ds.obs_dim, A = ds.act_dim;
+  if (json) {
+    printf("{\"env_id\": ");
+    mbrl_cli_json_string(stdout, ds.env_id);
+    printf(", \"episodes\": %d, \"new_episodes\": %ld, \"transitions\": %zu, "
+           "\"new_transitions\": %zu, \"seed\": %llu, \"max_steps\": %ld, \"append\": %s, \"out\": ",
+           ds.episodes, episodes, ds.n, new_rows, (unsigned long long)seed, max_steps,
+           append ? "true" : "false");
+    mbrl_cli_json_string(stdout, out);
+    printf(", \"episode_return\": {\"mean\": %.9g, \"min\": %.9g, \"max\": %.9g}, \"stats\": {",
+           ret_sum / (double)episodes, ret_min, ret_max);
+    printf("\"state_mean\": "), print_vec(stdout, s->state_mean, O, 1);
+    printf(", \"state_std\": "), print_vec(stdout, s->state_std, O, 1);
+    printf(", \"action_mean\": "), print_vec(stdout, s->action_mean, A, 1);
+    printf(", \"action_std\": "), print_vec(stdout, s->action_std, A, 1);
+    printf(", \"delta_state_mean\": "), print_vec(stdout, s->delta_state_mean, O, 1);
+    printf(", \"delta_state_std\": "), print_vec(stdout, s->delta_state_std, O, 1);
+    printf("}}\n");
+  } else {
+    printf("%s %s: %s, %d episodes, seed %llu\n", append ? "Appended to" : "Wrote", out,
+           ds.env_id, ds.episodes, (unsigned long long)ds.seed);
+    printf("The state mean:       "), print_vec(stdout, s->state_mean, O, 0), putchar('\n');
+    printf("The state std:        "), print_vec(stdout, s->state_std, O, 0), putchar('\n');
+    printf("The action mean:      "), print_vec(stdout, s->action_mean, A, 0), putchar('\n');
+    printf("The action std:       "), print_vec(stdout, s->action_std, A, 0), putchar('\n');
+    printf("The delta state mean: "), print_vec(stdout, s->delta_state_mean, O, 0), putchar('\n');
+    printf("The delta state std:  "), print_vec(stdout, s->delta_state_std, O, 0), putchar('\n');
+    printf("Episode return: mean %.3f, min %.3f, max %.3f (over the %ld new episodes)\n",
+           ret_sum / (double)episodes, ret_min, ret_max, episodes);
+    printf("Number of transitions: %zu\n", ds.n);
+  }
+  mbrl_dataset_free(&ds);
+  return 0;
+}

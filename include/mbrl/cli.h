@@ -1,0 +1,97 @@
+/* mbrl/cli.h - GNU long-option helpers shared by the apps (the programs in apps/).
+ *
+ * This is the app layer: unlike the rest of the library, these functions print to
+ * stderr/stdout and exit. Bad usage prints
+ *   prog: error: --flag: 'x' is not an integer; use an integer in [1, 1000000]
+ *   Try 'prog --help' for more information.
+ * and exits 2; mbrl_cli_fail prints `prog: error: ...` and exits 1.
+ *
+ * Usage:
+ *   mbrl_cli c; mbrl_cli_init(&c, "mbrl_collect", argc, argv);
+ *   while (mbrl_cli_next(&c)) {
+ *     if (mbrl_cli_flag(&c, "--help")) { puts(usage); return 0; }
+ *     else if (mbrl_cli_option(&c, "--episodes")) episodes = mbrl_cli_int(&c, 1, 1000000);
+ *     else mbrl_cli_unknown(&c);
+ *   }
+ * Options take `--name value` or `--name=value`. */
+#ifndef MBRL_CLI_H
+#define MBRL_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+
+#include "mbrl/common.h"
+
+MBRL_EXTERN_C_BEGIN
+
+#if defined(__GNUC__)
+#define MBRL_NORETURN __attribute__((noreturn))
+#define MBRL_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define MBRL_NORETURN
+#define MBRL_PRINTF(a, b)
+#endif
+
+typedef struct mbrl_cli {
+  const char *prog; /* program name used in messages */
+  int argc;
+  char **argv;
+  int i;            /* index of the current argument */
+  const char *arg;  /* the current argument as written */
+  const char *name; /* the option matched by mbrl_cli_option/flag ("--episodes") */
+  const char *value;/* its value (after mbrl_cli_option) */
+} mbrl_cli;
+
+/* Start iterating argv[1..argc). */
+void mbrl_cli_init(mbrl_cli *c, const char *prog, int argc, char **argv);
+
+/* Advance to the next argument; 0 when there are none left. A bare word (not starting
+ * with "--") is a usage error ("unexpected argument 'x'"). */
+int mbrl_cli_next(mbrl_cli *c);
+
+/* 1 if the current argument is the switch `name` (e.g. "--force"); "--force=x" is a
+ * usage error (the switch takes no value). */
+int mbrl_cli_flag(mbrl_cli *c, const char *name);
+
+/* 1 if the current argument is option `name` ("--out x" or "--out=x"); sets c->value.
+ * A missing value (end of argv, or a next word starting with "--") is a usage error. */
+int mbrl_cli_option(mbrl_cli *c, const char *name);
+
+/* Usage error for the current argument: "unknown option '--x'". */
+MBRL_NORETURN void mbrl_cli_unknown(const mbrl_cli *c);
+
+/* Parse c->value as a decimal integer in [lo, hi]; usage error naming c->name otherwise. */
+long mbrl_cli_int(const mbrl_cli *c, long lo, long hi);
+
+/* Parse c->value as a non-negative decimal integer < 2^64 (e.g. a seed). */
+uint64_t mbrl_cli_u64(const mbrl_cli *c);
+
+/* Parse c->value as a finite number in [lo, hi]. */
+double mbrl_cli_double(const mbrl_cli *c, double lo, double hi);
+
+/* Parse c->value as a comma-separated list of 1..max_n integers, each in [lo, hi], into out;
+ * returns how many. E.g. "--hidden 64,64". */
+int mbrl_cli_int_list(const mbrl_cli *c, long *out, int max_n, long lo, long hi);
+
+/* Parse c->value as a comma-separated list of 1..max_n finite numbers in [lo, hi]. */
+int mbrl_cli_double_list(const mbrl_cli *c, double *out, int max_n, double lo, double hi);
+
+/* c->value must be one of the NULL-terminated `choices`; returns its index. */
+int mbrl_cli_choice(const mbrl_cli *c, const char *const *choices);
+
+/* Print "prog: error: <fmt>" and "Try 'prog --help' ..." to stderr, exit 2. */
+MBRL_NORETURN void mbrl_cli_usage_error(const char *prog, const char *fmt, ...) MBRL_PRINTF(2, 3);
+
+/* Print "prog: error: <fmt>" to stderr, exit 1 (runtime failure). */
+MBRL_NORETURN void mbrl_cli_fail(const char *prog, const char *fmt, ...) MBRL_PRINTF(2, 3);
+
+/* Print "prog (mbrl) VERSION" to stdout. */
+void mbrl_cli_print_version(const char *prog);
+
+/* Write s to f as a JSON string literal (quotes and escapes included). */
+void mbrl_cli_json_string(FILE *f, const char *s);
+
+MBRL_EXTERN_C_END
+
+#endif

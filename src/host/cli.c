@@ -1,0 +1,251 @@
+/* cli.c - GNU long-option helpers for the apps (they print and exit; see cli.h). */
+#include "mbrl/cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef MBRL_VERSION
+#define MBRL_VERSION "unknown"
+#endif
+
+void mbrl_cli_usage_error(const char *prog, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "%s: error: ", prog);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
+  exit(2);
+}
+
+void mbrl_cli_fail(const char *prog, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "%s: error: ", prog);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  exit(1);
+}
+
+void mbrl_cli_print_version(const char *prog) { printf("%s (mbrl) %s\n", prog, MBRL_VERSION); }
+
+void mbrl_cli_init(mbrl_cli *c, const char *prog, int argc, char **argv) {
+  memset(c, 0, sizeof *c);
+  c->prog = prog;
+  c->argc = argc;
+  c->argv = argv;
+  c->i = 0;
+}
+
+int mbrl_cli_next(mbrl_cli *c) {
+  c->i++;
+  c->name = c->value = NULL;
+  if (c->i >= c->argc) {
+    c->arg = NULL;
+    return 0;
+  }
+  c->arg = c->argv[c->i];
+  if (strncmp(c->arg, "--", 2) != 0 || c->arg[2] == '\0')
+    mbrl_cli_usage_error(c->prog, "unexpected argument '%s' (options are --name value)", c->arg);
+  return 1;
+}
+
+/* Does the current argument name `name`, as "name" or "name=..."? */
+static int matches(const mbrl_cli *c, const char *name, const char **eq) {
+  size_t n = strlen(name);
+  if (strncmp(c->arg, name, n) != 0) return 0;
+  if (c->arg[n] == '\0') {
+    *eq = NULL;
+    return 1;
+  }
+  if (c->arg[n] == '=') {
+    *eq = c->arg + n + 1;
+    return 1;
+  }
+  return 0;
+}
+
+int mbrl_cli_flag(mbrl_cli *c, const char *name) {
+  const char *eq;
+  if (!matches(c, name, &eq)) return 0;
+  if (eq) mbrl_cli_usage_error(c->prog, "%s takes no value (got '%s')", name, c->arg);
+  c->name = name;
+  return 1;
+}
+
+int mbrl_cli_option(mbrl_cli *c, const char *name) {
+  const char *eq;
+  if (!matches(c, name, &eq)) return 0;
+  c->name = name;
+  if (eq) {
+    c->value = eq;
+    return 1;
+  }
+  if (c->i + 1 >= c->argc)
+    mbrl_cli_usage_error(c->prog, "%s: missing value; give it as %s VALUE", name, name);
+  const char *v = c->argv[c->i + 1];
+  if (strncmp(v, "--", 2) == 0)
+    mbrl_cli_usage_error(c->prog, "%s: missing value (the next word is the option '%s')", name, v);
+  c->value = v;
+  c->i++;
+  return 1;
+}
+
+void mbrl_cli_unknown(const mbrl_cli *c) {
+  mbrl_cli_usage_error(c->prog, "unknown option '%s'", c->arg);
+}
+
+/* Parse one decimal integer from [s, end) (whole range must be consumed). */
+static int parse_long(const char *s, size_t len, long *out) {
+  char buf[64];
+  if (len == 0 || len >= sizeof buf) return 0;
+  memcpy(buf, s, len);
+  buf[len] = '\0';
+  char *e;
+  errno = 0;
+  long v = strtol(buf, &e, 10);
+  if (*e != '\0' || errno == ERANGE || e == buf || buf[0] == ' ' || buf[0] == '\t') return 0;
+  *out = v;
+  return 1;
+}
+
+static int parse_double(const char *s, size_t len, double *out) {
+  char buf[64];
+  if (len == 0 || len >= sizeof buf) return 0;
+  memcpy(buf, s, len);
+  buf[len] = '\0';
+  char *e;
+  errno = 0;
+  double v = strtod(buf, &e);
+  if (*e != '\0' || e == buf || buf[0] == ' ' || buf[0] == '\t' || !isfinite(v)) return 0;
+  *out = v;
+  return 1;
+}
+
+long mbrl_cli_int(const mbrl_cli *c, long lo, long hi) {
+  long v;
+  if (!parse_long(c->value, strlen(c->value), &v))
+    mbrl_cli_usage_error(c->prog, "%s: '%s' is not an integer; use an integer in [%ld, %ld]",
+                         c->name, c->value, lo, hi);
+  if (v < lo || v > hi)
+    mbrl_cli_usage_error(c->prog, "%s: '%s' is out of range; use an integer in [%ld, %ld]",
+                         c->name, c->value, lo, hi);
+  return v;
+}
+
+uint64_t mbrl_cli_u64(const mbrl_cli *c) {
+  const char *s = c->value;
+  int ok = *s != '\0';
+  for (const char *p = s; *p; ++p)
+    if (*p < '0' || *p > '9') ok = 0;
+  unsigned long long v = 0;
+  if (ok) {
+    char *e;
+    errno = 0;
+    v = strtoull(s, &e, 10);
+    if (errno == ERANGE || *e) ok = 0;
+  }
+  if (!ok)
+    mbrl_cli_usage_error(c->prog,
+                         "%s: '%s' is not a non-negative integer; use an integer in [0, "
+                         "18446744073709551615]",
+                         c->name, s);
+  return (uint64_t)v;
+}
+
+double mbrl_cli_double(const mbrl_cli *c, double lo, double hi) {
+  double v;
+  if (!parse_double(c->value, strlen(c->value), &v))
+    mbrl_cli_usage_error(c->prog, "%s: '%s' is not a number; use a number in [%g, %g]", c->name,
+                         c->value, lo, hi);
+  if (v < lo || v > hi)
+    mbrl_cli_usage_error(c->prog, "%s: '%s' is out of range; use a number in [%g, %g]", c->name,
+                         c->value, lo, hi);
+  return v;
+}
+
+int mbrl_cli_int_list(const mbrl_cli *c, long *out, int max_n, long lo, long hi) {
+  int n = 0;
+  const char *s = c->value;
+  for (;;) {
+    const char *comma = strchr(s, ',');
+    size_t len = comma ? (size_t)(comma - s) : strlen(s);
+    long v;
+    if (n >= max_n)
+      mbrl_cli_usage_error(c->prog, "%s: '%s' has more than %d values; use at most %d", c->name,
+                           c->value, max_n, max_n);
+    if (!parse_long(s, len, &v))
+      mbrl_cli_usage_error(c->prog,
+                           "%s: '%s' is not a comma-separated list of integers; use integers "
+                           "in [%ld, %ld] separated by commas",
+                           c->name, c->value, lo, hi);
+    if (v < lo || v > hi)
+      mbrl_cli_usage_error(c->prog, "%s: %ld in '%s' is out of range; use integers in [%ld, %ld]",
+                           c->name, v, c->value, lo, hi);
+    out[n++] = v;
+    if (!comma) break;
+    s = comma + 1;
+  }
+  return n;
+}
+
+int mbrl_cli_double_list(const mbrl_cli *c, double *out, int max_n, double lo, double hi) {
+  int n = 0;
+  const char *s = c->value;
+  for (;;) {
+    const char *comma = strchr(s, ',');
+    size_t len = comma ? (size_t)(comma - s) : strlen(s);
+    double v;
+    if (n >= max_n)
+      mbrl_cli_usage_error(c->prog, "%s: '%s' has more than %d values; use at most %d", c->name,
+                           c->value, max_n, max_n);
+    if (!parse_double(s, len, &v))
+      mbrl_cli_usage_error(c->prog,
+                           "%s: '%s' is not a comma-separated list of numbers; use numbers in "
+                           "[%g, %g]",
+                           c->name, c->value, lo, hi);
+    if (v < lo || v > hi)
+      mbrl_cli_usage_error(c->prog, "%s: %g in '%s' is out of range; use numbers in [%g, %g]",
+                           c->name, v, c->value, lo, hi);
+    out[n++] = v;
+    if (!comma) break;
+    s = comma + 1;
+  }
+  return n;
+}
+
+int mbrl_cli_choice(const mbrl_cli *c, const char *const *choices) {
+  char list[512];
+  size_t k = 0;
+  list[0] = '\0';
+  for (int i = 0; choices[i]; ++i) {
+    if (strcmp(c->value, choices[i]) == 0) return i;
+    if (k < sizeof list)
+      k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", i ? ", " : "", choices[i]);
+  }
+  mbrl_cli_usage_error(c->prog, "%s: '%s' is not allowed; use one of: %s", c->name, c->value,
+                       list);
+}
+
+void mbrl_cli_json_string(FILE *f, const char *s) {
+  fputc('"', f);
+  for (const unsigned char *p = (const unsigned char *)s; *p; ++p) {
+    switch (*p) {
+      case '"': fputs("\\\"", f); break;
+      case '\\': fputs("\\\\", f); break;
+      case '\n': fputs("\\n", f); break;
+      case '\r': fputs("\\r", f); break;
+      case '\t': fputs("\\t", f); break;
+      default:
+        if (*p < 0x20)
+          fprintf(f, "\\u%04x", *p);
+        else
+          fputc(*p, f);
+    }
+  }
+  fputc('"', f);
+}

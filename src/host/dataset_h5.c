@@ -1,0 +1,198 @@
+/* dataset_h5.c - mbrl.dataset HDF5 files: save (atomic), validating load, append. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mbrl/dataset.h"
+#include "mbrl/env.h"
+#include "mbrl/h5util.h"
+
+#ifndef MBRL_VERSION
+#define MBRL_VERSION "unknown"
+#endif
+
+static const char *const k_stat_names[6] = {"stats/state_mean",       "stats/state_std",
+                                            "stats/action_mean",      "stats/action_std",
+                                            "stats/delta_state_mean", "stats/delta_state_std"};
+
+/* Pointers to the six stats arrays in k_stat_names order, and their widths. */
+static void stat_arrays(mbrl_dataset_stats *s, int obs, int act, float **p, int *w) {
+  p[0] = s->state_mean, p[1] = s->state_std, p[2] = s->action_mean, p[3] = s->action_std;
+  p[4] = s->delta_state_mean, p[5] = s->delta_state_std;
+  w[0] = w[1] = w[4] = w[5] = obs;
+  w[2] = w[3] = act;
+}
+
+static mbrl_status write_all(hid_t f, const mbrl_dataset *ds, const mbrl_dataset_stats *stats,
+                             const char *created_by) {
+  hsize_t N = ds->n, O = (hsize_t)ds->obs_dim, A = (hsize_t)ds->act_dim;
+  hsize_t d2[2];
+  mbrl_status st;
+  d2[0] = N, d2[1] = O;
+  if ((st = mbrl_h5_write_f32(f, "observations", 2, d2, ds->observations)) != MBRL_OK) return st;
+  d2[1] = A;
+  if ((st = mbrl_h5_write_f32(f, "actions", 2, d2, ds->actions)) != MBRL_OK) return st;
+  d2[1] = O;
+  if ((st = mbrl_h5_write_f32(f, "next_observations", 2, d2, ds->next_observations)) != MBRL_OK)
+    return st;
+  if ((st = mbrl_h5_write_f32(f, "rewards", 1, &N, ds->rewards)) != MBRL_OK) return st;
+  if ((st = mbrl_h5_write_bool(f, "terminals", N, ds->terminals)) != MBRL_OK) return st;
+  if ((st = mbrl_h5_write_bool(f, "timeouts", N, ds->timeouts)) != MBRL_OK) return st;
+  mbrl_dataset_stats s = *stats;
+  float *p[6];
+  int w[6];
+  stat_arrays(&s, ds->obs_dim, ds->act_dim, p, w);
+  for (int k = 0; k < 6; ++k) {
+    hsize_t d = (hsize_t)w[k];
+    if ((st = mbrl_h5_write_f32(f, k_stat_names[k], 1, &d, p[k])) != MBRL_OK) return st;
+  }
+  if ((st = mbrl_h5_attr_write_str(f, "format", MBRL_DATASET_FORMAT)) != MBRL_OK) return st;
+  if ((st = mbrl_h5_attr_write_i64(f, "format_version", MBRL_DATASET_FORMAT_VERSION)) != MBRL_OK)
+    return st;
+  if ((st = mbrl_h5_attr_write_str(f, "env_id", ds->env_id)) != MBRL_OK) return st;
+  if ((st = mbrl_h5_attr_write_u64(f, "seed", ds->seed)) != MBRL_OK) return st;
+  if ((st = mbrl_h5_attr_write_i64(f, "episodes", ds->episodes)) != MBRL_OK) return st;
+  return mbrl_h5_attr_write_str(f, "created_by", created_by ? created_by : "mbrl " MBRL_VERSION);
+}
+
+mbrl_status mbrl_dataset_save(const mbrl_dataset *ds, const char *path, const char *created_by) {
+  mbrl_dataset_stats stats;
+  mbrl_status st = mbrl_dataset_stats_compute(ds, &stats);
+  if (st != MBRL_OK) return st;
+  mbrl_h5_writer w;
+  if ((st = mbrl_h5_writer_open(&w, path)) != MBRL_OK) return st;
+  st = write_all(w.file, ds, &stats, created_by);
+  if (st != MBRL_OK) {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", mbrl_last_error());
+    mbrl_h5_writer_abort(&w);
+    return mbrl_set_error(st, "writing '%s' failed: %s; nothing was written", path, msg);
+  }
+  return mbrl_h5_writer_commit(&w);
+}
+
+static mbrl_status check_finite(const char *path, const char *name, const float *x, size_t n,
+                                int width) {
+  for (size_t i = 0; i < n * (size_t)width; ++i)
+    if (!isfinite(x[i]))
+      return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': /%s has a NaN or Inf at row %zu", path, name,
+                            i / (size_t)width);
+  return MBRL_OK;
+}
+
+static mbrl_status load_open(mbrl_dataset *ds, hid_t f, const char *path) {
+  mbrl_status st = mbrl_h5_check_format(f, path, MBRL_DATASET_FORMAT, MBRL_DATASET_FORMAT_VERSION);
+  if (st != MBRL_OK) return st;
+  char env_id[64];
+  if ((st = mbrl_h5_attr_read_str(f, path, "env_id", env_id, sizeof env_id)) != MBRL_OK) return st;
+  const mbrl_env_spec *spec = mbrl_env_find(env_id);
+  if (!spec)
+    return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': env_id '%s' is not a known environment (known: %s)",
+                          path, env_id, mbrl_env_known_ids());
+  int O = spec->obs_dim, A = spec->act_dim;
+
+  /* Shapes first (rows free, widths from the env's spec), then the row counts agree. */
+  static const char *const names[6] = {"observations", "actions", "next_observations",
+                                       "rewards",      "terminals", "timeouts"};
+  hsize_t rows[6];
+  for (int k = 0; k < 6; ++k) {
+    hsize_t d[2] = {0, (hsize_t)(k == 1 ? A : O)};
+    if (k < 3)
+      st = mbrl_h5_check_f32(f, path, names[k], 2, d);
+    else if (k == 3)
+      st = mbrl_h5_check_f32(f, path, names[k], 1, d);
+    else
+      st = mbrl_h5_check_bool(f, path, names[k], d);
+    if (st != MBRL_OK) {
+      if (k < 3 && strstr(mbrl_last_error(), "has shape")) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", mbrl_last_error());
+        return mbrl_set_error(MBRL_ERR_FORMAT, "%s (%s has obs_dim %d, act_dim %d)", msg, env_id,
+                              O, A);
+      }
+      return st;
+    }
+    rows[k] = d[0];
+  }
+  for (int k = 1; k < 6; ++k)
+    if (rows[k] != rows[0])
+      return mbrl_set_error(MBRL_ERR_FORMAT,
+                            "'%s': /%s has %llu rows but /observations has %llu; every dataset "
+                            "must have the same number of rows (the file is damaged)",
+                            path, names[k], (unsigned long long)rows[k],
+                            (unsigned long long)rows[0]);
+  if (rows[0] == 0)
+    return mbrl_set_error(MBRL_ERR_FORMAT, "'%s' holds no transitions", path);
+  mbrl_dataset_stats stats_keep;
+  float *sp[6];
+  int sw[6];
+  memset(&stats_keep, 0, sizeof stats_keep);
+  stat_arrays(&stats_keep, O, A, sp, sw);
+  for (int k = 0; k < 6; ++k) {
+    hsize_t d = (hsize_t)sw[k];
+    if ((st = mbrl_h5_check_f32(f, path, k_stat_names[k], 1, &d)) != MBRL_OK) return st;
+  }
+  int64_t episodes = 0;
+  uint64_t seed = 0;
+  if ((st = mbrl_h5_attr_read_u64(f, path, "seed", &seed)) != MBRL_OK) return st;
+  if ((st = mbrl_h5_attr_read_i64(f, path, "episodes", &episodes)) != MBRL_OK) return st;
+  if (episodes < 0 || episodes > 2147483647)
+    return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': attribute 'episodes' is %lld; expected >= 0",
+                          path, (long long)episodes);
+
+  /* Read. */
+  if ((st = mbrl_dataset_init(ds, env_id, O, A)) != MBRL_OK) return st;
+  ds->seed = seed;
+  ds->episodes = (int)episodes;
+  size_t N = (size_t)rows[0];
+  if ((st = mbrl_dataset_reserve(ds, N)) != MBRL_OK) return st;
+  if ((st = mbrl_h5_read_f32(f, path, "observations", ds->observations)) != MBRL_OK ||
+      (st = mbrl_h5_read_f32(f, path, "actions", ds->actions)) != MBRL_OK ||
+      (st = mbrl_h5_read_f32(f, path, "next_observations", ds->next_observations)) != MBRL_OK ||
+      (st = mbrl_h5_read_f32(f, path, "rewards", ds->rewards)) != MBRL_OK ||
+      (st = mbrl_h5_read_bool(f, path, "terminals", N, ds->terminals)) != MBRL_OK ||
+      (st = mbrl_h5_read_bool(f, path, "timeouts", N, ds->timeouts)) != MBRL_OK)
+    return st;
+  ds->n = N;
+  for (int k = 0; k < 6; ++k)
+    if ((st = mbrl_h5_read_f32(f, path, k_stat_names[k], sp[k])) != MBRL_OK) return st;
+  ds->stats = stats_keep;
+  if ((st = check_finite(path, "observations", ds->observations, N, O)) != MBRL_OK ||
+      (st = check_finite(path, "actions", ds->actions, N, A)) != MBRL_OK ||
+      (st = check_finite(path, "next_observations", ds->next_observations, N, O)) != MBRL_OK ||
+      (st = check_finite(path, "rewards", ds->rewards, N, 1)) != MBRL_OK)
+    return st;
+  for (int k = 0; k < 6; ++k)
+    if ((st = check_finite(path, k_stat_names[k], sp[k], 1, sw[k])) != MBRL_OK) return st;
+  return MBRL_OK;
+}
+
+mbrl_status mbrl_dataset_load(mbrl_dataset *ds, const char *path) {
+  memset(ds, 0, sizeof *ds);
+  hid_t f;
+  mbrl_status st = mbrl_h5_open_read(path, &f);
+  if (st != MBRL_OK) return st;
+  st = load_open(ds, f, path);
+  H5Fclose(f);
+  if (st != MBRL_OK) mbrl_dataset_free(ds);
+  return st;
+}
+
+mbrl_status mbrl_dataset_append_file(const char *path, const mbrl_dataset *more,
+                                     const char *created_by) {
+  mbrl_dataset ds;
+  mbrl_status st = mbrl_dataset_load(&ds, path);
+  if (st != MBRL_OK) return st;
+  if (strcmp(ds.env_id, more->env_id) != 0) {
+    st = mbrl_set_error(MBRL_ERR_INVALID_ARG,
+                        "cannot append %s episodes to '%s': it holds %s data (use the same env, "
+                        "or another file)",
+                        more->env_id, path, ds.env_id);
+  } else if ((st = mbrl_dataset_extend(&ds, more)) == MBRL_OK &&
+             (st = mbrl_dataset_compute_stats(&ds)) == MBRL_OK) {
+    st = mbrl_dataset_save(&ds, path, created_by);
+  }
+  mbrl_dataset_free(&ds);
+  return st;
+}
