@@ -200,10 +200,6 @@ mbrl_status mbrl_env_batch_init(mbrl_env_batch *eb, const char *id, int B, uint6
   return MBRL_OK;
 }
 
-static void batch_get(const mbrl_env_batch *eb, int b, double *st) {
-  for (int k = 0; k < eb->spec->state_dim; ++k) st[k] = eb->s[k][b];
-}
-
 static void batch_put(mbrl_env_batch *eb, int b, const double *st) {
   for (int k = 0; k < eb->spec->state_dim; ++k) eb->s[k][b] = st[k];
 }
@@ -231,39 +227,54 @@ void mbrl_env_batch_set_state(mbrl_env_batch *eb, int b, const double *state) {
 
 void mbrl_env_batch_step(mbrl_env_batch *eb, const float *actions, float *obs, float *next_obs,
                          float *rewards, uint8_t *terminated, uint8_t *truncated) {
-  const int B = eb->B, O = eb->spec->obs_dim, A = eb->spec->act_dim;
+  const int B = eb->B, A = eb->spec->act_dim;
   const int max_steps = eb->spec->max_steps;
-  if (eb->spec->kind == MBRL_ENV_PENDULUM && A == 1) {
+  if (eb->spec->kind == MBRL_ENV_PENDULUM) {
     /* the batch op writes rewards and the post-step observations in one pass */
     float *post = next_obs ? next_obs : obs;
-    mbrl_pendulum_batch_step(B, eb->s[0], eb->s[1], actions, post, rewards);
+    if (A == 1) {
+      mbrl_pendulum_batch_step(B, eb->s[0], eb->s[1], actions, post, rewards);
+    } else {
+      for (int b = 0; b < B; ++b) {
+        float u = actions[(size_t)b * A];
+        rewards[b] = (float)mbrl_pendulum_reward(eb->s[0][b], eb->s[1][b], u);
+        mbrl_pendulum_step(&eb->s[0][b], &eb->s[1][b], u);
+        mbrl_pendulum_obs(eb->s[0][b], eb->s[1][b], post + (size_t)b * 3);
+      }
+    }
     for (int b = 0; b < B; ++b) {
       int trunc = ++eb->t[b] >= max_steps;
       terminated[b] = 0;
       truncated[b] = (uint8_t)trunc;
-      float *o = obs + (size_t)b * O;
+      float *o = obs + (size_t)b * 3;
       if (trunc) {
         batch_reset_one(eb, b, o);
       } else if (post != obs) {
-        memcpy(o, post + (size_t)b * O, (size_t)O * sizeof *o);
+        const float *p = post + (size_t)b * 3;
+        o[0] = p[0];
+        o[1] = p[1];
+        o[2] = p[2];
       }
     }
     return;
   }
+  double *s0 = eb->s[0], *s1 = eb->s[1], *s2 = eb->s[2], *s3 = eb->s[3];
   for (int b = 0; b < B; ++b) {
-    double st[4];
-    batch_get(eb, b, st);
+    double st[4] = {s0[b], s1[b], s2[b], s3[b]};
     float r;
     int term;
     cartpole_step(st, &eb->steps_beyond_terminated[b], actions[(size_t)b * A], &r, &term);
-    batch_put(eb, b, st);
+    s0[b] = st[0];
+    s1[b] = st[1];
+    s2[b] = st[2];
+    s3[b] = st[3];
     int trunc = ++eb->t[b] >= max_steps;
     rewards[b] = r;
     terminated[b] = (uint8_t)term;
     truncated[b] = (uint8_t)trunc;
-    float *o = obs + (size_t)b * O;
-    state_obs(eb->spec, st, o);
-    if (next_obs) memcpy(next_obs + (size_t)b * O, o, (size_t)O * sizeof *o);
+    float *o = obs + (size_t)b * 4;
+    mbrl_cartpole_obs(st, o);
+    if (next_obs) mbrl_cartpole_obs(st, next_obs + (size_t)b * 4);
     if (term || trunc) batch_reset_one(eb, b, o);
   }
 }
