@@ -2,6 +2,7 @@
 #include "mbrl/cli.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -99,18 +100,27 @@ void mbrl_cli_unknown(const mbrl_cli *c) {
   mbrl_cli_usage_error(c->prog, "unknown option '%s'", c->arg);
 }
 
-/* Parse one decimal integer from [s, end) (whole range must be consumed). */
+/* Parse one decimal integer from s[0..len) (all of it): 1 ok, 0 not an integer, -1 an
+ * integer too large for a long (*out is then LONG_MAX or LONG_MIN). */
 static int parse_long(const char *s, size_t len, long *out) {
   char buf[64];
-  if (len == 0 || len >= sizeof buf) return 0;
+  if (len == 0) return 0;
+  if (len >= sizeof buf) {
+    size_t k = s[0] == '-' || s[0] == '+';
+    if (k == len) return 0;
+    for (size_t i = k; i < len; ++i)
+      if (s[i] < '0' || s[i] > '9') return 0;
+    *out = s[0] == '-' ? LONG_MIN : LONG_MAX;
+    return -1;
+  }
   memcpy(buf, s, len);
   buf[len] = '\0';
   char *e;
   errno = 0;
   long v = strtol(buf, &e, 10);
-  if (*e != '\0' || errno == ERANGE || e == buf || buf[0] == ' ' || buf[0] == '\t') return 0;
+  if (*e != '\0' || e == buf || buf[0] == ' ' || buf[0] == '\t') return 0;
   *out = v;
-  return 1;
+  return errno == ERANGE ? -1 : 1;
 }
 
 static int parse_double(const char *s, size_t len, double *out) {
@@ -128,10 +138,11 @@ static int parse_double(const char *s, size_t len, double *out) {
 
 long mbrl_cli_int(const mbrl_cli *c, long lo, long hi) {
   long v;
-  if (!parse_long(c->value, strlen(c->value), &v))
+  int ok = parse_long(c->value, strlen(c->value), &v);
+  if (ok == 0)
     mbrl_cli_usage_error(c->prog, "%s: '%s' is not an integer; use an integer in [%ld, %ld]",
                          c->name, c->value, lo, hi);
-  if (v < lo || v > hi)
+  if (ok < 0 || v < lo || v > hi)
     mbrl_cli_usage_error(c->prog, "%s: '%s' is out of range; use an integer in [%ld, %ld]",
                          c->name, c->value, lo, hi);
   return v;
@@ -151,8 +162,8 @@ uint64_t mbrl_cli_u64(const mbrl_cli *c) {
   }
   if (!ok)
     mbrl_cli_usage_error(c->prog,
-                         "%s: '%s' is not a non-negative integer; use an integer in [0, "
-                         "18446744073709551615]",
+                         "%s: '%s' is not an integer in [0, 18446744073709551615]; use a "
+                         "non-negative whole number",
                          c->name, s);
   return (uint64_t)v;
 }
@@ -178,14 +189,15 @@ int mbrl_cli_int_list(const mbrl_cli *c, long *out, int max_n, long lo, long hi)
     if (n >= max_n)
       mbrl_cli_usage_error(c->prog, "%s: '%s' has more than %d values; use at most %d", c->name,
                            c->value, max_n, max_n);
-    if (!parse_long(s, len, &v))
+    int ok = parse_long(s, len, &v);
+    if (ok == 0)
       mbrl_cli_usage_error(c->prog,
                            "%s: '%s' is not a comma-separated list of integers; use integers "
                            "in [%ld, %ld] separated by commas",
                            c->name, c->value, lo, hi);
-    if (v < lo || v > hi)
-      mbrl_cli_usage_error(c->prog, "%s: %ld in '%s' is out of range; use integers in [%ld, %ld]",
-                           c->name, v, c->value, lo, hi);
+    if (ok < 0 || v < lo || v > hi)
+      mbrl_cli_usage_error(c->prog, "%s: '%.*s' in '%s' is out of range; use integers in [%ld, %ld]",
+                           c->name, (int)len, s, c->value, lo, hi);
     out[n++] = v;
     if (!comma) break;
     s = comma + 1;
