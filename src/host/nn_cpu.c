@@ -1,63 +1,52 @@
 /* nn_cpu.c - CPU twins of the ops in mbrl/nn.h.
  *
- * Matrix products go to OpenBLAS cblas_sgemm when the product is big enough to pay for its
- * call overhead (MBRL_NN_GEMM_MIN_FLOPS) and to tight C loops otherwise (tiny widths such as
- * the 4-wide input or 3-wide output of the dynamics model). Everything else is a loop over
- * rows with the channel index innermost, so the compiler vectorizes across channels.
- * No allocation anywhere: every buffer is the caller's. */
+ * Matrix products go to OpenBLAS cblas_sgemm (single-threaded): measured at batch 128 it
+ * beats plain C loops even for the 4-wide input and 3-wide output layers of the dynamics
+ * model (1.6 us vs 7.3 us for 4->64). Everything else is a loop over rows with the channel
+ * index innermost, so the compiler vectorizes across channels. No allocation anywhere: every
+ * buffer is the caller's. */
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "host/nn_math.h"
 #include "mbrl/nn.h"
 
-/* Products with fewer multiply-adds than this use the plain loops below. */
-#define MBRL_NN_GEMM_MIN_FLOPS 16384
+#if defined(__SSE2__)
+/* The optimizer loops use SSE for 4 elements at a time: GCC will not vectorize sqrtf while it
+ * keeps errno semantics (-fmath-errno, the default). sqrtps, mulps, addps and divps round
+ * exactly like their scalar forms, and the operations run in the order of nn_math.h, so the
+ * results are bit-identical to mbrl_adam_update / mbrl_rmsprop_update (tests/test_nn.cpp). */
+#include <emmintrin.h>
+#define MBRL_NN_SSE 1
+#endif
 
 /* ---- Linear ---- */
 
+/* OpenBLAS runs single-threaded for these shapes (set once, unless the user chose a thread
+ * count with OPENBLAS_NUM_THREADS / OMP_NUM_THREADS): measured here, a 128x64x64 product takes
+ * ~12 us on one core and over twice that with two threads contending. */
+static void gemm_threads_once(void) {
+  static int done = 0;
+  if (done) return;
+  done = 1;
+  if (!getenv("OPENBLAS_NUM_THREADS") && !getenv("OMP_NUM_THREADS")) openblas_set_num_threads(1);
+}
+
 void mbrl_nn_linear_forward(float *y, const float *x, const float *W, const float *b, int B,
                             int in, int out) {
-  if ((long)B * in * out >= MBRL_NN_GEMM_MIN_FLOPS && in >= 8) {
-    if (b) {
-      for (int r = 0; r < B; ++r) memcpy(y + (size_t)r * out, b, sizeof(float) * (size_t)out);
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, out, in, 1.0f, x, in, W, in,
-                b ? 1.0f : 0.0f, y, out);
-    return;
+  gemm_threads_once();
+  if (b) {
+    for (int r = 0; r < B; ++r) memcpy(y + (size_t)r * out, b, sizeof(float) * (size_t)out);
   }
-  if (out <= in) {
-    /* narrow output (e.g. 64 -> 3): dot products along the contiguous input row */
-    for (int r = 0; r < B; ++r) {
-      const float *xr = x + (size_t)r * in;
-      float *yr = y + (size_t)r * out;
-      for (int o = 0; o < out; ++o) {
-        const float *w = W + (size_t)o * in;
-        float acc = 0.0f;
-        for (int i = 0; i < in; ++i) acc += xr[i] * w[i];
-        yr[o] = b ? acc + b[o] : acc;
-      }
-    }
-  } else {
-    /* narrow input (e.g. 4 -> 64): axpy over the output row, weights read by column */
-    for (int r = 0; r < B; ++r) {
-      const float *xr = x + (size_t)r * in;
-      float *yr = y + (size_t)r * out;
-      for (int o = 0; o < out; ++o) yr[o] = 0.0f;
-      for (int i = 0; i < in; ++i) {
-        const float xi = xr[i];
-        for (int o = 0; o < out; ++o) yr[o] += xi * W[(size_t)o * in + i];
-      }
-      if (b)
-        for (int o = 0; o < out; ++o) yr[o] += b[o];
-    }
-  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, out, in, 1.0f, x, in, W, in,
+              b ? 1.0f : 0.0f, y, out);
 }
 
 void mbrl_nn_linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x,
                              const float *W, int B, int in, int out) {
-  const int big = (long)B * in * out >= MBRL_NN_GEMM_MIN_FLOPS && in >= 8 && out >= 8;
+  gemm_threads_once();
   if (db) {
     for (int o = 0; o < out; ++o) db[o] = 0.0f;
     for (int r = 0; r < B; ++r) {
@@ -65,52 +54,12 @@ void mbrl_nn_linear_backward(float *dx, float *dW, float *db, const float *dy, c
       for (int o = 0; o < out; ++o) db[o] += dyr[o];
     }
   }
-  if (dW) {
-    if (big) {
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, B, 1.0f, dy, out, x, in,
-                  0.0f, dW, in);
-    } else {
-      memset(dW, 0, sizeof(float) * (size_t)out * (size_t)in);
-      for (int r = 0; r < B; ++r) {
-        const float *dyr = dy + (size_t)r * out;
-        const float *xr = x + (size_t)r * in;
-        for (int o = 0; o < out; ++o) {
-          const float g = dyr[o];
-          float *w = dW + (size_t)o * in;
-          for (int i = 0; i < in; ++i) w[i] += g * xr[i];
-        }
-      }
-    }
-  }
-  if (dx) {
-    if (big) {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, in, out, 1.0f, dy, out, W, in,
-                  0.0f, dx, in);
-    } else if (in <= out) {
-      /* narrow dx (e.g. 64 -> 4 input gradient): dot along the output row, W by column */
-      for (int r = 0; r < B; ++r) {
-        const float *dyr = dy + (size_t)r * out;
-        float *dxr = dx + (size_t)r * in;
-        for (int i = 0; i < in; ++i) {
-          float acc = 0.0f;
-          for (int o = 0; o < out; ++o) acc += dyr[o] * W[(size_t)o * in + i];
-          dxr[i] = acc;
-        }
-      }
-    } else {
-      /* narrow dy (e.g. 3-wide output): dx row = sum_o dy[o] * W[o, :] */
-      for (int r = 0; r < B; ++r) {
-        const float *dyr = dy + (size_t)r * out;
-        float *dxr = dx + (size_t)r * in;
-        for (int i = 0; i < in; ++i) dxr[i] = 0.0f;
-        for (int o = 0; o < out; ++o) {
-          const float g = dyr[o];
-          const float *w = W + (size_t)o * in;
-          for (int i = 0; i < in; ++i) dxr[i] += g * w[i];
-        }
-      }
-    }
-  }
+  if (dW)
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, B, 1.0f, dy, out, x, in, 0.0f,
+                dW, in);
+  if (dx)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, in, out, 1.0f, dy, out, W, in, 0.0f,
+                dx, in);
 }
 
 /* ---- BatchNorm1d ---- */
@@ -272,13 +221,42 @@ void mbrl_nn_adam_step(float *p, float *m, float *v, const float *g, size_t n, f
   const double bc2 = 1.0 - pow((double)beta2, (double)step);
   const float step_size = (float)((double)lr / bc1);
   const float bc2_sqrt = (float)sqrt(bc2);
-  for (size_t i = 0; i < n; ++i)
+  size_t i0 = 0;
+#ifdef MBRL_NN_SSE
+  const __m128 b1 = _mm_set1_ps(beta1), omb1 = _mm_set1_ps(1.0f - beta1);
+  const __m128 b2 = _mm_set1_ps(beta2), omb2 = _mm_set1_ps(1.0f - beta2);
+  const __m128 bc = _mm_set1_ps(bc2_sqrt), ep = _mm_set1_ps(eps), nss = _mm_set1_ps(-step_size);
+  for (; i0 + 4 <= n; i0 += 4) {
+    const __m128 gv = _mm_loadu_ps(g + i0);
+    const __m128 mm = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(m + i0), b1), _mm_mul_ps(gv, omb1));
+    const __m128 vv = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(v + i0), b2),
+                                 _mm_mul_ps(omb2, _mm_mul_ps(gv, gv)));
+    const __m128 denom = _mm_add_ps(_mm_div_ps(_mm_sqrt_ps(vv), bc), ep);
+    _mm_storeu_ps(m + i0, mm);
+    _mm_storeu_ps(v + i0, vv);
+    _mm_storeu_ps(p + i0, _mm_add_ps(_mm_loadu_ps(p + i0), _mm_mul_ps(nss, _mm_div_ps(mm, denom))));
+  }
+#endif
+  for (size_t i = i0; i < n; ++i)
     mbrl_adam_update(p + i, m + i, v + i, g[i], beta1, beta2, step_size, bc2_sqrt, eps);
 }
 
 void mbrl_nn_rmsprop_step(float *p, float *sq, const float *g, size_t n, float lr, float alpha,
                           float eps) {
-  for (size_t i = 0; i < n; ++i) mbrl_rmsprop_update(p + i, sq + i, g[i], lr, alpha, eps);
+  size_t i0 = 0;
+#ifdef MBRL_NN_SSE
+  const __m128 al = _mm_set1_ps(alpha), oma = _mm_set1_ps(1.0f - alpha), ep = _mm_set1_ps(eps);
+  const __m128 nlr = _mm_set1_ps(-lr);
+  for (; i0 + 4 <= n; i0 += 4) {
+    const __m128 gv = _mm_loadu_ps(g + i0);
+    const __m128 sv = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(sq + i0), al),
+                                 _mm_mul_ps(oma, _mm_mul_ps(gv, gv)));
+    const __m128 avg = _mm_add_ps(_mm_sqrt_ps(sv), ep);
+    _mm_storeu_ps(sq + i0, sv);
+    _mm_storeu_ps(p + i0, _mm_add_ps(_mm_loadu_ps(p + i0), _mm_mul_ps(nlr, _mm_div_ps(gv, avg))));
+  }
+#endif
+  for (size_t i = i0; i < n; ++i) mbrl_rmsprop_update(p + i, sq + i, g[i], lr, alpha, eps);
 }
 
 void mbrl_nn_clip_grad_norm(float *g, float *norm, size_t n, float max_norm) {
