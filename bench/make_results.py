@@ -132,7 +132,9 @@ def section_env(rows, problems):
     if not ours:
         return out + ["not measured", ""]
     body = []
-    for r in sorted(ours, key=lambda r: (r["env"], r["device"], str(r.get("mode")), r.get("batch") or 0)):
+    order = {"single": 0}  # single env first, then the batched modes by name and batch
+    for r in sorted(ours, key=lambda r: (r["env"], r["device"], order.get(r.get("mode"), 1),
+                                         str(r.get("mode")), r.get("batch") or 0)):
         ns = r.get("ns_per_step") or (1e9 / r["steps_per_s"] if r["steps_per_s"] else None)
         body.append([r["env"], r.get("mode", "-"), r["device"], r.get("batch", "-"),
                      r["steps_per_s"], ns, r.get("threads")])
