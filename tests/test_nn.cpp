@@ -75,8 +75,8 @@ TEST(NnLinear, ForwardBackwardMatchDouble) {
   }
 }
 
-TEST(NnBatchNorm, TrainEvalBackwardMatchDouble) {
-  const int B = 32, C = 16;
+void bn_case(int B, int C) {
+  SCOPED_TRACE("B=" + std::to_string(B) + " C=" + std::to_string(C));
   const float mom = 0.1f, eps = 1e-5f;
   auto x = randn((size_t)B * C, 5, 2.0f, 0.5f), gamma = randn(C, 6, 0.5f, 1.0f),
        beta = randn(C, 7), dy = randn((size_t)B * C, 8);
@@ -140,6 +140,12 @@ TEST(NnBatchNorm, TrainEvalBackwardMatchDouble) {
   mbrl_nn_batchnorm_backward(dx.data(), nullptr, nullptr, dy.data(), x.data(), me.data(), re.data(),
                              gamma.data(), B, C, 0);
   expect_close("bn backward dx (eval)", dx, rdxe, 1e-5, 1e-5);
+}
+
+// C = 300 crosses the backward's 256-channel blocking.
+TEST(NnBatchNorm, TrainEvalBackwardMatchDouble) {
+  bn_case(32, 16);
+  bn_case(5, 300);
 }
 
 TEST(NnActivation, ForwardBackward) {

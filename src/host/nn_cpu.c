@@ -126,44 +126,49 @@ void mbrl_nn_batchnorm_forward_eval(float *y, float *mean, float *rstd, const fl
 void mbrl_nn_batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
                                 const float *x, const float *mean, const float *rstd,
                                 const float *gamma, int B, int C, int train) {
-  /* sums over the batch: sdy = sum dy, sdyx = sum dy * xhat (dgamma) */
-  float sdy[C > 0 ? C : 1], sdyx[C > 0 ? C : 1];
-  for (int c = 0; c < C; ++c) {
-    sdy[c] = 0.0f;
-    sdyx[c] = 0.0f;
-  }
-  for (int r = 0; r < B; ++r) {
-    const float *dyr = dy + (size_t)r * C;
-    const float *xr = x + (size_t)r * C;
-    for (int c = 0; c < C; ++c) {
-      sdy[c] += dyr[c];
-      sdyx[c] += dyr[c] * ((xr[c] - mean[c]) * rstd[c]);
-    }
-  }
-  if (dgamma) memcpy(dgamma, sdyx, sizeof(float) * (size_t)C);
-  if (dbeta) memcpy(dbeta, sdy, sizeof(float) * (size_t)C);
-  if (!dx) return;
-  if (train) {
-    /* PyTorch: dx = (dy - mean(dy) - xhat * mean(dy * xhat)) * rstd * gamma */
-    const float invB = 1.0f / (float)B;
-    for (int c = 0; c < C; ++c) {
-      sdy[c] *= invB;
-      sdyx[c] *= invB;
+  /* channels in blocks of BNB so the per-channel sums live on the stack */
+  enum { BNB = 256 };
+  float sdy[BNB], sdyx[BNB];
+  for (int c0 = 0; c0 < C; c0 += BNB) {
+    const int cn = C - c0 < BNB ? C - c0 : BNB;
+    /* sums over the batch: sdy = sum dy (dbeta), sdyx = sum dy * xhat (dgamma) */
+    for (int c = 0; c < cn; ++c) {
+      sdy[c] = 0.0f;
+      sdyx[c] = 0.0f;
     }
     for (int r = 0; r < B; ++r) {
-      const float *dyr = dy + (size_t)r * C;
-      const float *xr = x + (size_t)r * C;
-      float *dxr = dx + (size_t)r * C;
-      for (int c = 0; c < C; ++c) {
-        const float xhat = (xr[c] - mean[c]) * rstd[c];
-        dxr[c] = (dyr[c] - sdy[c] - xhat * sdyx[c]) * (rstd[c] * gamma[c]);
+      const float *dyr = dy + (size_t)r * C + c0;
+      const float *xr = x + (size_t)r * C + c0;
+      for (int c = 0; c < cn; ++c) {
+        sdy[c] += dyr[c];
+        sdyx[c] += dyr[c] * ((xr[c] - mean[c0 + c]) * rstd[c0 + c]);
       }
     }
-  } else {
-    for (int r = 0; r < B; ++r) {
-      const float *dyr = dy + (size_t)r * C;
-      float *dxr = dx + (size_t)r * C;
-      for (int c = 0; c < C; ++c) dxr[c] = dyr[c] * (rstd[c] * gamma[c]);
+    if (dgamma) memcpy(dgamma + c0, sdyx, sizeof(float) * (size_t)cn);
+    if (dbeta) memcpy(dbeta + c0, sdy, sizeof(float) * (size_t)cn);
+    if (!dx) continue;
+    if (train) {
+      /* PyTorch: dx = (dy - mean(dy) - xhat * mean(dy * xhat)) * rstd * gamma */
+      const float invB = 1.0f / (float)B;
+      for (int c = 0; c < cn; ++c) {
+        sdy[c] *= invB;
+        sdyx[c] *= invB;
+      }
+      for (int r = 0; r < B; ++r) {
+        const float *dyr = dy + (size_t)r * C + c0;
+        const float *xr = x + (size_t)r * C + c0;
+        float *dxr = dx + (size_t)r * C + c0;
+        for (int c = 0; c < cn; ++c) {
+          const float xhat = (xr[c] - mean[c0 + c]) * rstd[c0 + c];
+          dxr[c] = (dyr[c] - sdy[c] - xhat * sdyx[c]) * (rstd[c0 + c] * gamma[c0 + c]);
+        }
+      }
+    } else {
+      for (int r = 0; r < B; ++r) {
+        const float *dyr = dy + (size_t)r * C + c0;
+        float *dxr = dx + (size_t)r * C + c0;
+        for (int c = 0; c < cn; ++c) dxr[c] = dyr[c] * (rstd[c0 + c] * gamma[c0 + c]);
+      }
     }
   }
 }
