@@ -23,7 +23,12 @@ mbrl_status mbrl_mlp_cuda_copy(void *dst, const void *src, size_t bytes, int to_
 mbrl_status mbrl_mlp_cuda_setup(mbrl_mlp *m);
 void mbrl_mlp_cuda_teardown(mbrl_mlp *m);
 
-/* Same contracts as the public functions in mlp.h (arguments already checked by mlp.c). */
+/* Same contracts as the public functions in mlp.h (arguments already checked by mlp.c).
+ * Host bookkeeping stays in mlp.c, for both backends: after a successful forward /
+ * train step it sets m->last_B, m->last_train and increments m->num_batches_tracked (train
+ * mode, BN layers) - the CUDA path must not. mbrl_optim_step and mbrl_mlp_train_step_mse
+ * increment o->step BEFORE calling the CUDA function (o->step is the t of this update, 1 for
+ * the first) and undo it on failure. */
 mbrl_status mbrl_mlp_forward_cuda(mbrl_mlp *m, const float *x, int B, float *y, int train);
 mbrl_status mbrl_mlp_backward_cuda(mbrl_mlp *m, const float *dy, float *dx);
 mbrl_status mbrl_mlp_train_step_mse_cuda(mbrl_mlp *m, mbrl_optim *opt, const float *x,
