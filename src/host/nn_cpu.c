@@ -64,42 +64,53 @@ void mbrl_nn_linear_backward(float *dx, float *dW, float *db, const float *dy, c
 
 /* ---- BatchNorm1d ---- */
 
+/* Channels are processed in blocks of BN_BLOCK so that per-channel sums, scales and shifts
+ * live in stack arrays the compiler knows do not alias the data (the loops vectorize). */
+enum { BN_BLOCK = 256 };
+
+/* y[r, c0 + c] = x[r, c0 + c] * scale[c] + shift[c] for one block of channels. */
+static void bn_apply_block(float *y, const float *x, const float *scale, const float *shift, int B,
+                           int C, int c0, int cn) {
+  for (int r = 0; r < B; ++r) {
+    const float *xr = x + (size_t)r * C + c0;
+    float *yr = y + (size_t)r * C + c0;
+    for (int c = 0; c < cn; ++c) yr[c] = mbrl_bn_apply(xr[c], scale[c], shift[c]);
+  }
+}
+
 void mbrl_nn_batchnorm_forward_train(float *y, float *mean, float *rstd, float *running_mean,
                                      float *running_var, const float *x, const float *gamma,
                                      const float *beta, int B, int C, float momentum, float eps) {
-  /* two passes over x for mean and biased variance (mean / rstd used as accumulators) */
-  for (int c = 0; c < C; ++c) mean[c] = 0.0f;
-  for (int r = 0; r < B; ++r) {
-    const float *xr = x + (size_t)r * C;
-    for (int c = 0; c < C; ++c) mean[c] += xr[c];
-  }
+  float s[BN_BLOCK], ss[BN_BLOCK], scale[BN_BLOCK], shift[BN_BLOCK];
   const float invB = 1.0f / (float)B;
-  for (int c = 0; c < C; ++c) {
-    mean[c] *= invB;
-    rstd[c] = 0.0f;
-  }
-  for (int r = 0; r < B; ++r) {
-    const float *xr = x + (size_t)r * C;
-    for (int c = 0; c < C; ++c) {
-      const float d = xr[c] - mean[c];
-      rstd[c] += d * d;
-    }
-  }
   const float unbias = B > 1 ? (float)B / (float)(B - 1) : 1.0f;
-  for (int c = 0; c < C; ++c) {
-    const float var = rstd[c] * invB;
-    running_mean[c] = mbrl_bn_running(running_mean[c], mean[c], momentum);
-    running_var[c] = mbrl_bn_running(running_var[c], var * unbias, momentum);
-    rstd[c] = mbrl_bn_rstd(var, eps);
-  }
-  for (int r = 0; r < B; ++r) {
-    const float *xr = x + (size_t)r * C;
-    float *yr = y + (size_t)r * C;
-    for (int c = 0; c < C; ++c) {
-      float scale, shift;
-      mbrl_bn_scale_shift(mean[c], rstd[c], gamma[c], beta[c], &scale, &shift);
-      yr[c] = mbrl_bn_apply(xr[c], scale, shift);
+  for (int c0 = 0; c0 < C; c0 += BN_BLOCK) {
+    const int cn = C - c0 < BN_BLOCK ? C - c0 : BN_BLOCK;
+    /* two passes over x: mean, then the biased variance */
+    for (int c = 0; c < cn; ++c) s[c] = ss[c] = 0.0f;
+    for (int r = 0; r < B; ++r) {
+      const float *xr = x + (size_t)r * C + c0;
+      for (int c = 0; c < cn; ++c) s[c] += xr[c];
     }
+    for (int c = 0; c < cn; ++c) s[c] *= invB;
+    for (int r = 0; r < B; ++r) {
+      const float *xr = x + (size_t)r * C + c0;
+      for (int c = 0; c < cn; ++c) {
+        const float d = xr[c] - s[c];
+        ss[c] += d * d;
+      }
+    }
+    for (int c = 0; c < cn; ++c) {
+      const int k = c0 + c;
+      const float var = ss[c] * invB;
+      const float rs = mbrl_bn_rstd(var, eps);
+      running_mean[k] = mbrl_bn_running(running_mean[k], s[c], momentum);
+      running_var[k] = mbrl_bn_running(running_var[k], var * unbias, momentum);
+      mean[k] = s[c];
+      rstd[k] = rs;
+      mbrl_bn_scale_shift(s[c], rs, gamma[k], beta[k], &scale[c], &shift[c]);
+    }
+    bn_apply_block(y, x, scale, shift, B, C, c0, cn);
   }
 }
 
@@ -107,30 +118,31 @@ void mbrl_nn_batchnorm_forward_eval(float *y, float *mean, float *rstd, const fl
                                     const float *gamma, const float *beta,
                                     const float *running_mean, const float *running_var, int B,
                                     int C, float eps) {
-  if (mean)
-    for (int c = 0; c < C; ++c) mean[c] = running_mean[c];
-  if (rstd)
-    for (int c = 0; c < C; ++c) rstd[c] = mbrl_bn_rstd(running_var[c], eps);
-  for (int r = 0; r < B; ++r) {
-    const float *xr = x + (size_t)r * C;
-    float *yr = y + (size_t)r * C;
-    for (int c = 0; c < C; ++c) {
-      float scale, shift;
-      mbrl_bn_scale_shift(running_mean[c], mbrl_bn_rstd(running_var[c], eps), gamma[c], beta[c],
-                          &scale, &shift);
-      yr[c] = mbrl_bn_apply(xr[c], scale, shift);
+  float scale[BN_BLOCK], shift[BN_BLOCK];
+  for (int c0 = 0; c0 < C; c0 += BN_BLOCK) {
+    const int cn = C - c0 < BN_BLOCK ? C - c0 : BN_BLOCK;
+    for (int c = 0; c < cn; ++c) {
+      const int k = c0 + c;
+      const float rs = mbrl_bn_rstd(running_var[k], eps);
+      if (mean) mean[k] = running_mean[k];
+      if (rstd) rstd[k] = rs;
+      mbrl_bn_scale_shift(running_mean[k], rs, gamma[k], beta[k], &scale[c], &shift[c]);
     }
+    bn_apply_block(y, x, scale, shift, B, C, c0, cn);
   }
 }
 
 void mbrl_nn_batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
                                 const float *x, const float *mean, const float *rstd,
                                 const float *gamma, int B, int C, int train) {
-  /* channels in blocks of BNB so the per-channel sums live on the stack */
-  enum { BNB = 256 };
-  float sdy[BNB], sdyx[BNB];
-  for (int c0 = 0; c0 < C; c0 += BNB) {
-    const int cn = C - c0 < BNB ? C - c0 : BNB;
+  float sdy[BN_BLOCK], sdyx[BN_BLOCK], mu[BN_BLOCK], rs[BN_BLOCK], k[BN_BLOCK];
+  for (int c0 = 0; c0 < C; c0 += BN_BLOCK) {
+    const int cn = C - c0 < BN_BLOCK ? C - c0 : BN_BLOCK;
+    for (int c = 0; c < cn; ++c) {
+      mu[c] = mean[c0 + c];
+      rs[c] = rstd[c0 + c];
+      k[c] = rstd[c0 + c] * gamma[c0 + c];
+    }
     /* sums over the batch: sdy = sum dy (dbeta), sdyx = sum dy * xhat (dgamma) */
     for (int c = 0; c < cn; ++c) {
       sdy[c] = 0.0f;
@@ -141,7 +153,7 @@ void mbrl_nn_batchnorm_backward(float *dx, float *dgamma, float *dbeta, const fl
       const float *xr = x + (size_t)r * C + c0;
       for (int c = 0; c < cn; ++c) {
         sdy[c] += dyr[c];
-        sdyx[c] += dyr[c] * ((xr[c] - mean[c0 + c]) * rstd[c0 + c]);
+        sdyx[c] += dyr[c] * ((xr[c] - mu[c]) * rs[c]);
       }
     }
     if (dgamma) memcpy(dgamma + c0, sdyx, sizeof(float) * (size_t)cn);
@@ -159,15 +171,15 @@ void mbrl_nn_batchnorm_backward(float *dx, float *dgamma, float *dbeta, const fl
         const float *xr = x + (size_t)r * C + c0;
         float *dxr = dx + (size_t)r * C + c0;
         for (int c = 0; c < cn; ++c) {
-          const float xhat = (xr[c] - mean[c0 + c]) * rstd[c0 + c];
-          dxr[c] = (dyr[c] - sdy[c] - xhat * sdyx[c]) * (rstd[c0 + c] * gamma[c0 + c]);
+          const float xhat = (xr[c] - mu[c]) * rs[c];
+          dxr[c] = (dyr[c] - sdy[c] - xhat * sdyx[c]) * k[c];
         }
       }
     } else {
       for (int r = 0; r < B; ++r) {
         const float *dyr = dy + (size_t)r * C + c0;
         float *dxr = dx + (size_t)r * C + c0;
-        for (int c = 0; c < cn; ++c) dxr[c] = dyr[c] * (rstd[c0 + c] * gamma[c0 + c]);
+        for (int c = 0; c < cn; ++c) dxr[c] = dyr[c] * k[c];
       }
     }
   }
