@@ -9,7 +9,10 @@
  * `void *stream` (a cudaStream_t, NULL = default stream), launch asynchronously and
  * return MBRL_ERR_CUDA with a message if a launch or cuBLAS call fails. Scalars that a
  * CPU twin returns through a pointer (loss, norm) are device pointers for the CUDA twin.
- * Per-element math shared by both twins lives in src/host/nn_math.h. */
+ * Per-element math shared by both twins lives in src/host/nn_math.h.
+ * The CPU Linear twins call OpenBLAS single-threaded: the first call sets
+ * openblas_set_num_threads(1) for the process unless OPENBLAS_NUM_THREADS or OMP_NUM_THREADS
+ * is set (at these sizes a second thread costs more than it gives). */
 #ifndef MBRL_NN_H
 #define MBRL_NN_H
 
