@@ -167,6 +167,10 @@ mbrl_status mbrl_dataset_save(const mbrl_dataset *ds, const char *path, const ch
  * non-finite values or non-0/1 flags. On failure ds holds nothing. */
 mbrl_status mbrl_dataset_load(mbrl_dataset *ds, const char *path);
 
+/* As mbrl_dataset_load, but rows and stats holding NaN/Inf are kept (every other check is
+ * made): for callers that report or drop such rows themselves (mbrl_train). */
+mbrl_status mbrl_dataset_load_keep_nonfinite(mbrl_dataset *ds, const char *path);
+
 /* Load path, check that it holds more->env_id, add more's rows and episodes, recompute the
  * stats and save it back atomically. On any failure the file is untouched. */
 mbrl_status mbrl_dataset_append_file(const char *path, const mbrl_dataset *more,

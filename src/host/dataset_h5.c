@@ -81,7 +81,7 @@ static mbrl_status check_finite(const char *path, const char *name, const float 
   return MBRL_OK;
 }
 
-static mbrl_status load_open(mbrl_dataset *ds, hid_t f, const char *path) {
+static mbrl_status load_open(mbrl_dataset *ds, hid_t f, const char *path, int check_values) {
   mbrl_status st = mbrl_h5_check_format(f, path, MBRL_DATASET_FORMAT, MBRL_DATASET_FORMAT_VERSION);
   if (st != MBRL_OK) return st;
   char env_id[64];
@@ -158,6 +158,7 @@ static mbrl_status load_open(mbrl_dataset *ds, hid_t f, const char *path) {
   for (int k = 0; k < 6; ++k)
     if ((st = mbrl_h5_read_f32(f, path, k_stat_names[k], sp[k])) != MBRL_OK) return st;
   ds->stats = stats_keep;
+  if (!check_values) return MBRL_OK;
   if ((st = check_finite(path, "observations", ds->observations, N, O)) != MBRL_OK ||
       (st = check_finite(path, "actions", ds->actions, N, A)) != MBRL_OK ||
       (st = check_finite(path, "next_observations", ds->next_observations, N, O)) != MBRL_OK ||
@@ -168,15 +169,21 @@ static mbrl_status load_open(mbrl_dataset *ds, hid_t f, const char *path) {
   return MBRL_OK;
 }
 
-mbrl_status mbrl_dataset_load(mbrl_dataset *ds, const char *path) {
+static mbrl_status load(mbrl_dataset *ds, const char *path, int check_values) {
   memset(ds, 0, sizeof *ds);
   hid_t f;
   mbrl_status st = mbrl_h5_open_read(path, &f);
   if (st != MBRL_OK) return st;
-  st = load_open(ds, f, path);
+  st = load_open(ds, f, path, check_values);
   H5Fclose(f);
   if (st != MBRL_OK) mbrl_dataset_free(ds);
   return st;
+}
+
+mbrl_status mbrl_dataset_load(mbrl_dataset *ds, const char *path) { return load(ds, path, 1); }
+
+mbrl_status mbrl_dataset_load_keep_nonfinite(mbrl_dataset *ds, const char *path) {
+  return load(ds, path, 0);
 }
 
 mbrl_status mbrl_dataset_append_file(const char *path, const mbrl_dataset *more,

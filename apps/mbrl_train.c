@@ -1,0 +1,593 @@
+/* mbrl_train - train the dynamics model of seed 003 on a random-policy dataset and write the
+ * checkpoint (format mbrl.dynamics; loads into the seed's PyTorch Model).
+ *
+ * Seeds: --seed S gives the weight init Philox(S), the episode split Philox(S ^ SPLIT_KEY, 0)
+ * and the minibatch order Philox(S ^ SAMPLER_KEY, epoch). Statistics for the normalizer are
+ * computed on the training episodes only (the validation episodes stay unseen).
+ * A second mode, --predict MODEL, writes a checkpoint's predictions for a file of
+ * (observations, actions) (used by tests/py_checkpoint_torch.py to compare with PyTorch). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "mbrl/cli.h"
+#include "mbrl/dataset.h"
+#include "mbrl/device.h"
+#include "mbrl/dynamics.h"
+#include "mbrl/env.h"
+#include "mbrl/h5util.h"
+#include "mbrl/log.h"
+
+static const char *PROG = "mbrl_train";
+
+#define DEFAULT_STEPS 5000
+#define SPLIT_KEY 0x9e3779b97f4a7c15ULL
+#define SAMPLER_KEY 0xd1b54a32d192ed03ULL
+#define LOG_EVERY 10 /* train_model/loss is logged every LOG_EVERY steps */
+#define OPEN_LOOP_K 15
+
+static void usage(void) {
+  printf(
+      "Usage: mbrl_train [--data FILE] [--out FILE] [--steps N] [--batch B] [--lr LR]\n"
+      "                  [--beta1 B1] [--beta2 B2] [--hidden W1,W2,...] [--no-batchnorm]\n"
+      "                  [--val-frac F] [--seed S] [--device auto|cpu|cuda] [--logdir DIR]\n"
+      "                  [--eval-every N] [--json] [--drop-nonfinite] [--force]\n"
+      "       mbrl_train --predict MODEL --data IN --out OUT [--device D] [--force]\n"
+      "\n"
+      "Train the dynamics model of seed 003 (input concat(normalize(s), normalize(a));\n"
+      "Linear-BatchNorm-ReLU per hidden layer, then Linear; it predicts normalize(s' - s))\n"
+      "with Adam and the MSE on normalized deltas, on minibatches drawn without replacement\n"
+      "per epoch. Whole episodes are held out for validation. At the end it prints the train\n"
+      "and validation loss (normalized MSE, eval mode) and the 1-step and %d-step open-loop\n"
+      "RMSE per state dimension in raw units on the validation episodes, and writes the\n"
+      "checkpoint (format mbrl.dynamics: the PyTorch state_dict names of the seed's Model, the\n"
+      "normalizer statistics and the training configuration).\n"
+      "\n"
+      "Options:\n"
+      "  --data FILE       mbrl.dataset file (default data/pendulum_random.h5)\n"
+      "  --out FILE        checkpoint to write (default data/<env>_model.h5, e.g.\n"
+      "                    data/pendulum_model.h5); written atomically\n"
+      "  --force           overwrite FILE if it exists (a failed run never touches it)\n"
+      "  --steps N         training steps, 1..100000000 (default %d: the validation loss of\n"
+      "                    the default 4000-transition Pendulum dataset has flattened by then)\n"
+      "  --batch B         minibatch size, 2..65536 and at most the training rows (default 128)\n"
+      "  --lr LR           Adam learning rate (default 0.01)\n"
+      "  --beta1 B1        Adam beta1 (default 0.99, the seed's)\n"
+      "  --beta2 B2        Adam beta2 (default 0.999)\n"
+      "  --hidden LIST     hidden widths, 1..%d comma-separated integers (default 64,64)\n"
+      "  --no-batchnorm    no BatchNorm1d after the hidden Linear layers\n"
+      "  --val-frac F      fraction of the episodes held out for validation, in [0, 0.9]\n"
+      "                    (default 0.1; 0 trains on everything and reports no validation)\n"
+      "  --seed S          seed, 0..2^64-1 (default 0): weight init, episode split, minibatch\n"
+      "                    order; the same seed repeats a run bit for bit on the same backend\n"
+      "  --device D        auto|cpu|cuda (default auto: CUDA when a GPU is present)\n"
+      "  --logdir DIR      write DIR/metrics.csv and a TensorBoard event file (scalars\n"
+      "                    train_model/loss every %d steps, val/loss at every evaluation)\n"
+      "  --eval-every N    validation loss every N steps for the log and progress line\n"
+      "                    (default 500)\n"
+      "  --drop-nonfinite  drop rows holding NaN or Inf (default: refuse such a dataset); a\n"
+      "                    dropped row ends its episode\n"
+      "  --json            print one JSON object on stdout instead of the text summary\n"
+      "  --eval MODEL      do not train: evaluate the checkpoint MODEL on every episode of the\n"
+      "                    dataset --data (e.g. fresh episodes from mbrl_collect --seed S): loss\n"
+      "                    (normalized MSE) and 1-step and %d-step open-loop RMSE\n"
+      "  --predict MODEL   do not train: read /observations (N,obs) and /actions (N,act) from\n"
+      "                    --data (any HDF5 file holding them as float32) and write to --out\n"
+      "                    /next_observations (N,obs) and /delta_normalized (N,obs) as MODEL\n"
+      "                    predicts them (eval mode)\n"
+      "  --help            show this help\n"
+      "  --version         show the version\n"
+      "\n"
+      "Progress goes to stderr (a live line on a terminal, a line every 10 s otherwise), the\n"
+      "summary to stdout. Exit status: 0 ok, 1 runtime failure (files, a loss that turned\n"
+      "NaN, no GPU for --device cuda), 2 bad usage.\n"
+      "\n"
+      "Open-loop RMSE: from EVERY row t of an episode with k rows left (t..t+k-1), the model\n"
+      "is fed its own predictions with the recorded actions a_t..a_{t+k-1}; the k-th\n"
+      "prediction is compared with the recorded s_{t+k}. (all) is sqrt(mean over dims of\n"
+      "RMSE^2).\n",
+      OPEN_LOOP_K, DEFAULT_STEPS, MBRL_DYNAMICS_MAX_HIDDEN, LOG_EVERY, OPEN_LOOP_K);
+}
+
+/* "Pendulum-v1" -> "data/pendulum_model.h5". */
+static void default_out(const char *env_id, char *out, size_t cap) {
+  char name[64];
+  size_t k = 0;
+  for (const char *p = env_id; *p && k + 1 < sizeof name; ++p) {
+    if (p[0] == '-' && p[1] == 'v') break;
+    char ch = *p;
+    if (ch >= 'A' && ch <= 'Z') ch = (char)(ch - 'A' + 'a');
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))) ch = '_';
+    name[k++] = ch;
+  }
+  name[k] = '\0';
+  snprintf(out, cap, "data/%s_model.h5", name);
+}
+
+static const char *dim_name(const char *env_id, int j, char *buf, size_t cap) {
+  static const char *const pend[3] = {"cos", "sin", "thdot"};
+  static const char *const cart[4] = {"x", "x_dot", "theta", "theta_dot"};
+  if (strcmp(env_id, "Pendulum-v1") == 0 && j < 3) return pend[j];
+  if (strcmp(env_id, "CartPole-v1") == 0 && j < 4) return cart[j];
+  snprintf(buf, cap, "s%d", j);
+  return buf;
+}
+
+static int row_finite(const float *x, int w) {
+  for (int j = 0; j < w; ++j)
+    if (!isfinite(x[j])) return 0;
+  return 1;
+}
+
+/* Row i's first non-finite array name, or NULL when the row is finite. */
+static const char *row_bad(const mbrl_dataset *ds, size_t i) {
+  const int O = ds->obs_dim, A = ds->act_dim;
+  if (!row_finite(ds->observations + i * (size_t)O, O)) return "observations";
+  if (!row_finite(ds->actions + i * (size_t)A, A)) return "actions";
+  if (!row_finite(ds->next_observations + i * (size_t)O, O)) return "next_observations";
+  if (!isfinite(ds->rewards[i])) return "rewards";
+  return NULL;
+}
+
+/* out = rows idx[0..k) of src (ascending, whole episodes); a row that ended its episode in
+ * src (or was src's last row) keeps ending one: flags are set to timeout if neither is. */
+static mbrl_status subset(const mbrl_dataset *src, const size_t *idx, size_t k,
+                          mbrl_dataset *out) {
+  mbrl_status st = mbrl_dataset_init(out, src->env_id, src->obs_dim, src->act_dim);
+  if (st != MBRL_OK || (st = mbrl_dataset_reserve(out, k ? k : 1)) != MBRL_OK) return st;
+  const int O = src->obs_dim, A = src->act_dim;
+  for (size_t r = 0; r < k; ++r) {
+    const size_t i = idx[r];
+    const int last = i + 1 == src->n || (r + 1 < k && idx[r + 1] != i + 1);
+    int term = src->terminals[i], tout = src->timeouts[i];
+    if (last && !term) tout = 1;
+    if ((st = mbrl_dataset_add(out, src->observations + i * (size_t)O, src->actions + i * (size_t)A,
+                               src->next_observations + i * (size_t)O, src->rewards[i], term,
+                               tout)) != MBRL_OK)
+      return st;
+  }
+  out->seed = src->seed;
+  out->episodes = (int)mbrl_dataset_count_episodes(out);
+  return MBRL_OK;
+}
+
+static void print_vec(FILE *f, const double *v, int n, int json) {
+  fputc('[', f);
+  for (int i = 0; i < n; ++i) fprintf(f, json ? "%s%.9g" : "%s%.5g", i ? ", " : "", v[i]);
+  fputc(']', f);
+}
+
+static double overall(const double *rmse, int n) {
+  double s = 0.0;
+  for (int j = 0; j < n; ++j) s += rmse[j] * rmse[j];
+  return sqrt(s / n);
+}
+
+/* ---------------------------------------------------------------- --predict mode */
+
+static int predict_mode(const char *model_path, const char *in_path, const char *out_path,
+                        mbrl_backend backend, int force) {
+  struct stat sb;
+  if (stat(out_path, &sb) == 0 && !force)
+    mbrl_cli_fail(PROG, "'%s' already exists; pass --force to overwrite it", out_path);
+  mbrl_dynamics *d = NULL;
+  if (mbrl_dynamics_load(model_path, backend, 4096, &d) != MBRL_OK)
+    mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  hid_t f;
+  if (mbrl_h5_open_read(in_path, &f) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  hsize_t od[2] = {0, (hsize_t)d->obs_dim}, ad[2] = {0, (hsize_t)d->act_dim};
+  if (mbrl_h5_check_f32(f, in_path, "observations", 2, od) != MBRL_OK ||
+      mbrl_h5_check_f32(f, in_path, "actions", 2, ad) != MBRL_OK)
+    mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  if (od[0] != ad[0] || od[0] == 0 || od[0] > 100000000)
+    mbrl_cli_fail(PROG, "'%s': /observations has %llu rows and /actions %llu; they must agree",
+                  in_path, (unsigned long long)od[0], (unsigned long long)ad[0]);
+  const size_t N = (size_t)od[0], O = (size_t)d->obs_dim, A = (size_t)d->act_dim;
+  float *obs = malloc(N * O * sizeof(float)), *act = malloc(N * A * sizeof(float));
+  float *next = malloc(N * O * sizeof(float)), *dn = malloc(N * O * sizeof(float));
+  if (!obs || !act || !next || !dn) mbrl_cli_fail(PROG, "out of memory for %zu rows", N);
+  if (mbrl_h5_read_f32(f, in_path, "observations", obs) != MBRL_OK ||
+      mbrl_h5_read_f32(f, in_path, "actions", act) != MBRL_OK)
+    mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  H5Fclose(f);
+  if (mbrl_dynamics_predict_next(d, obs, act, (int)N, next) != MBRL_OK ||
+      mbrl_dynamics_predict_delta_normalized(d, obs, act, (int)N, dn) != MBRL_OK)
+    mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  mbrl_h5_writer w;
+  if (mbrl_h5_writer_open(&w, out_path) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  hsize_t dims[2] = {(hsize_t)N, (hsize_t)O};
+  if (mbrl_h5_write_f32(w.file, "next_observations", 2, dims, next) != MBRL_OK ||
+      mbrl_h5_write_f32(w.file, "delta_normalized", 2, dims, dn) != MBRL_OK) {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", mbrl_last_error());
+    mbrl_h5_writer_abort(&w);
+    mbrl_cli_fail(PROG, "writing '%s': %s", out_path, msg);
+  }
+  if (mbrl_h5_writer_commit(&w) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  fprintf(stderr, "%s: wrote %zu predictions of %s to %s\n", PROG, N, model_path, out_path);
+  free(obs), free(act), free(next), free(dn);
+  mbrl_dynamics_free(d);
+  return 0;
+}
+
+/* ---------------------------------------------------------------- --eval mode */
+
+static int eval_mode(const char *model_path, const char *data_path, mbrl_backend backend,
+                     int json) {
+  mbrl_dynamics *d = NULL;
+  if (mbrl_dynamics_load(model_path, backend, 4096, &d) != MBRL_OK)
+    mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  mbrl_dataset ds;
+  if (mbrl_dataset_load(&ds, data_path) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  if (strcmp(ds.env_id, d->env_id) != 0)
+    mbrl_cli_fail(PROG, "'%s' holds %s data but the model '%s' is for %s", data_path, ds.env_id,
+                  model_path, d->env_id);
+  const int O = d->obs_dim;
+  double loss, r1[MBRL_MAX_DIM], rk[MBRL_MAX_DIM];
+  const int have_k = mbrl_dynamics_open_loop_starts(&ds, OPEN_LOOP_K) > 0;
+  if (mbrl_dynamics_eval_mse(d, &ds, &loss) != MBRL_OK ||
+      mbrl_dynamics_open_loop_rmse(d, &ds, 1, r1) != MBRL_OK ||
+      (have_k && mbrl_dynamics_open_loop_rmse(d, &ds, OPEN_LOOP_K, rk) != MBRL_OK))
+    mbrl_cli_fail(PROG, "evaluation failed: %s", mbrl_last_error());
+  const size_t episodes = mbrl_dataset_count_episodes(&ds);
+  if (json) {
+    printf("{\"env_id\": ");
+    mbrl_cli_json_string(stdout, ds.env_id);
+    printf(", \"model\": ");
+    mbrl_cli_json_string(stdout, model_path);
+    printf(", \"data\": ");
+    mbrl_cli_json_string(stdout, data_path);
+    printf(", \"rows\": %zu, \"episodes\": %zu, \"device\": \"%s\", \"loss\": %.9g, "
+           "\"rmse_1step\": ", ds.n, episodes, mbrl_backend_name(backend), loss);
+    print_vec(stdout, r1, O, 1);
+    printf(", \"rmse_1step_all\": %.9g, \"rmse_%dstep\": ", overall(r1, O), OPEN_LOOP_K);
+    if (have_k) {
+      print_vec(stdout, rk, O, 1);
+      printf(", \"rmse_%dstep_all\": %.9g}\n", OPEN_LOOP_K, overall(rk, O));
+    } else {
+      printf("null, \"rmse_%dstep_all\": null}\n", OPEN_LOOP_K);
+    }
+  } else {
+    char nb[16];
+    printf("%s on %s (%zu transitions, %zu episodes):\n", model_path, data_path, ds.n, episodes);
+    printf("loss (normalized MSE): %.6f\n", loss);
+    printf("open-loop RMSE, raw units  [");
+    for (int j = 0; j < O; ++j) printf("%s%s", j ? ", " : "", dim_name(ds.env_id, j, nb, sizeof nb));
+    printf("] (all)\n  1-step:  ");
+    print_vec(stdout, r1, O, 0);
+    printf(" (%.5g)\n", overall(r1, O));
+    if (have_k) {
+      printf("  %d-step: ", OPEN_LOOP_K);
+      print_vec(stdout, rk, O, 0);
+      printf(" (%.5g)\n", overall(rk, O));
+    } else {
+      printf("  %d-step: n/a (no episode has %d steps)\n", OPEN_LOOP_K, OPEN_LOOP_K);
+    }
+  }
+  mbrl_dataset_free(&ds);
+  mbrl_dynamics_free(d);
+  return 0;
+}
+
+/* ---------------------------------------------------------------- main */
+
+int main(int argc, char **argv) {
+  const char *data_path = "data/pendulum_random.h5", *out_arg = NULL, *logdir = NULL;
+  const char *predict_model = NULL, *eval_model = NULL;
+  long steps = DEFAULT_STEPS, batch = 128, eval_every = 500;
+  double lr = 0.01, beta1 = 0.99, beta2 = 0.999, val_frac = 0.1;
+  long hidden_l[MBRL_DYNAMICS_MAX_HIDDEN] = {64, 64};
+  int n_hidden = 2, batchnorm = 1, json = 0, drop_nonfinite = 0, force = 0;
+  uint64_t seed = 0;
+  mbrl_backend req_backend = MBRL_BACKEND_AUTO;
+
+  mbrl_cli c;
+  mbrl_cli_init(&c, PROG, argc, argv);
+  while (mbrl_cli_next(&c)) {
+    if (mbrl_cli_flag(&c, "--help")) {
+      usage();
+      return 0;
+    } else if (mbrl_cli_flag(&c, "--version")) {
+      mbrl_cli_print_version(PROG);
+      return 0;
+    } else if (mbrl_cli_option(&c, "--data")) {
+      data_path = c.value;
+    } else if (mbrl_cli_option(&c, "--out")) {
+      if (!*c.value) mbrl_cli_usage_error(PROG, "--out: empty file name; use e.g. --out data/m.h5");
+      out_arg = c.value;
+    } else if (mbrl_cli_option(&c, "--steps")) {
+      steps = mbrl_cli_int(&c, 1, 100000000);
+    } else if (mbrl_cli_option(&c, "--batch")) {
+      batch = mbrl_cli_int(&c, 2, 65536);
+    } else if (mbrl_cli_option(&c, "--lr")) {
+      lr = mbrl_cli_double(&c, 1e-30, 1e38);
+      if (lr <= 0.0) mbrl_cli_usage_error(PROG, "--lr: must be > 0");
+    } else if (mbrl_cli_option(&c, "--beta1")) {
+      beta1 = mbrl_cli_double(&c, 0.0, 0.999999);
+    } else if (mbrl_cli_option(&c, "--beta2")) {
+      beta2 = mbrl_cli_double(&c, 0.0, 0.999999);
+    } else if (mbrl_cli_option(&c, "--hidden")) {
+      n_hidden = mbrl_cli_int_list(&c, hidden_l, MBRL_DYNAMICS_MAX_HIDDEN, 1, 4096);
+    } else if (mbrl_cli_flag(&c, "--no-batchnorm")) {
+      batchnorm = 0;
+    } else if (mbrl_cli_option(&c, "--val-frac")) {
+      val_frac = mbrl_cli_double(&c, 0.0, 0.9);
+    } else if (mbrl_cli_option(&c, "--seed")) {
+      seed = mbrl_cli_u64(&c);
+    } else if (mbrl_cli_option(&c, "--device")) {
+      if (mbrl_backend_parse(c.value, &req_backend) != MBRL_OK)
+        mbrl_cli_usage_error(PROG, "--device: '%s' is not allowed; use one of: auto, cpu, cuda",
+                             c.value);
+    } else if (mbrl_cli_option(&c, "--logdir")) {
+      if (!*c.value) mbrl_cli_usage_error(PROG, "--logdir: empty directory name");
+      logdir = c.value;
+    } else if (mbrl_cli_option(&c, "--eval-every")) {
+      eval_every = mbrl_cli_int(&c, 1, 100000000);
+    } else if (mbrl_cli_flag(&c, "--json")) {
+      json = 1;
+    } else if (mbrl_cli_flag(&c, "--drop-nonfinite")) {
+      drop_nonfinite = 1;
+    } else if (mbrl_cli_flag(&c, "--force")) {
+      force = 1;
+    } else if (mbrl_cli_option(&c, "--eval")) {
+      eval_model = c.value;
+    } else if (mbrl_cli_option(&c, "--predict")) {
+      predict_model = c.value;
+    } else {
+      mbrl_cli_unknown(&c);
+    }
+  }
+
+  mbrl_backend backend;
+  if (mbrl_backend_resolve(req_backend, &backend) != MBRL_OK)
+    mbrl_cli_fail(PROG, "--device %s: %s", mbrl_backend_name(req_backend), mbrl_last_error());
+
+  if (predict_model && eval_model)
+    mbrl_cli_usage_error(PROG, "--eval and --predict exclude each other; use one of them");
+  if (eval_model) return eval_mode(eval_model, data_path, backend, json);
+  if (predict_model) {
+    if (!out_arg)
+      mbrl_cli_usage_error(PROG, "--predict needs --out FILE for the predictions");
+    return predict_mode(predict_model, data_path, out_arg, backend, force);
+  }
+
+  /* ---- the dataset ---- */
+  mbrl_dataset all;
+  if (mbrl_dataset_load_keep_nonfinite(&all, data_path) != MBRL_OK)
+    mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  size_t n_bad = 0, first_bad = 0;
+  const char *first_arr = NULL;
+  for (size_t i = 0; i < all.n; ++i) {
+    const char *arr = row_bad(&all, i);
+    if (!arr) continue;
+    if (!n_bad) first_bad = i, first_arr = arr;
+    ++n_bad;
+  }
+  if (n_bad && !drop_nonfinite)
+    mbrl_cli_fail(PROG,
+                  "'%s': %zu of %zu rows hold NaN or Inf (the first is row %zu, in /%s); pass "
+                  "--drop-nonfinite to train without them",
+                  data_path, n_bad, all.n, first_bad, first_arr);
+  if (n_bad) {
+    /* Keep the finite rows; the row before a dropped one ends its episode. */
+    size_t *keep = malloc(all.n * sizeof(size_t)), k = 0;
+    if (!keep) mbrl_cli_fail(PROG, "out of memory");
+    for (size_t i = 0; i < all.n; ++i) {
+      if (row_bad(&all, i)) {
+        if (i > 0 && k > 0 && keep[k - 1] == i - 1 && !all.terminals[i - 1]) all.timeouts[i - 1] = 1;
+        continue;
+      }
+      keep[k++] = i;
+    }
+    if (k == 0) mbrl_cli_fail(PROG, "'%s': every row holds NaN or Inf; nothing to train on", data_path);
+    mbrl_dataset clean;
+    if (subset(&all, keep, k, &clean) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+    free(keep);
+    mbrl_dataset_free(&all);
+    all = clean;
+    fprintf(stderr,
+            "%s: dropped %zu rows holding NaN or Inf (the first was row %zu, in /%s); %zu rows "
+            "left\n",
+            PROG, n_bad, first_bad, first_arr, all.n);
+  }
+
+  char out_buf[4096];
+  if (!out_arg) default_out(all.env_id, out_buf, sizeof out_buf);
+  const char *out = out_arg ? out_arg : out_buf;
+  struct stat sb;
+  if (stat(out, &sb) == 0 && !force)
+    mbrl_cli_fail(PROG, "'%s' already exists; pass --force to overwrite it", out);
+  if (mbrl_h5_check_writable(out) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+
+  /* ---- split by whole episodes ---- */
+  mbrl_dataset_split sp;
+  if (mbrl_dataset_split_episodes(&all, val_frac, seed ^ SPLIT_KEY, &sp) != MBRL_OK)
+    mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  mbrl_dataset train, val;
+  memset(&val, 0, sizeof val);
+  if (subset(&all, sp.train, sp.n_train, &train) != MBRL_OK ||
+      (sp.n_val && subset(&all, sp.val, sp.n_val, &val) != MBRL_OK))
+    mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  if (val_frac > 0 && sp.n_val == 0)
+    fprintf(stderr, "%s: warning: '%s' has one episode; nothing is held out for validation\n",
+            PROG, data_path);
+  if ((size_t)batch > train.n)
+    mbrl_cli_fail(PROG,
+                  "--batch %ld is larger than the training split (%zu rows of %zu; --val-frac "
+                  "%g holds out %zu); use --batch <= %zu or a larger dataset",
+                  batch, train.n, all.n, val_frac, sp.n_val, train.n);
+  mbrl_dataset_stats stats;
+  if (mbrl_dataset_stats_compute(&train, &stats) != MBRL_OK)
+    mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+
+  /* ---- model and trainer ---- */
+  int hidden[MBRL_DYNAMICS_MAX_HIDDEN];
+  for (int i = 0; i < n_hidden; ++i) hidden[i] = (int)hidden_l[i];
+  const int max_batch = batch > 2048 ? (int)batch : 2048;
+  mbrl_dynamics *d = NULL;
+  if (mbrl_dynamics_create(&d, all.env_id, all.obs_dim, all.act_dim, &stats, n_hidden, hidden,
+                           batchnorm, backend, max_batch, seed) != MBRL_OK)
+    mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  char hid_txt[128] = "";
+  for (int i = 0; i < n_hidden; ++i)
+    snprintf(hid_txt + strlen(hid_txt), sizeof hid_txt - strlen(hid_txt), "%s%d", i ? "," : "",
+             hidden[i]);
+  {
+    char cfg[2048];
+    int n = snprintf(cfg, sizeof cfg,
+                     "{\"created_by\": \"%s %s\", \"optimizer\": \"adam\", \"lr\": %.9g, "
+                     "\"betas\": [%.9g, %.9g], \"eps\": 1e-08, \"batch\": %ld, \"steps\": %ld, "
+                     "\"seed\": %llu, \"val_frac\": %.9g, \"hidden\": [%s], \"batchnorm\": %s, "
+                     "\"loss\": \"mse_normalized_delta\", \"device\": \"%s\", "
+                     "\"train_rows\": %zu, \"val_rows\": %zu, \"dropped_rows\": %zu, \"data\": ",
+                     PROG, MBRL_VERSION, lr, beta1, beta2, batch, steps,
+                     (unsigned long long)seed, val_frac, hid_txt, batchnorm ? "true" : "false",
+                     mbrl_backend_name(backend), train.n, val.n, n_bad);
+    /* the dataset path as a JSON string (escape quotes and backslashes, drop controls) */
+    for (const char *p = data_path; n > 0 && (size_t)n + 8 < sizeof cfg; ++p) {
+      if (p == data_path) cfg[n++] = '"';
+      if (!*p) break;
+      if (*p == '"' || *p == '\\') cfg[n++] = '\\';
+      if ((unsigned char)*p >= 0x20) cfg[n++] = *p;
+    }
+    if (n > 0 && (size_t)n + 3 < sizeof cfg) {
+      cfg[n++] = '"', cfg[n++] = '}', cfg[n] = '\0';
+      mbrl_dynamics_set_config(d, cfg);
+    }
+  }
+  mbrl_optim_config oc = mbrl_optim_adam_config((float)lr, (float)beta1, (float)beta2);
+  mbrl_dynamics_trainer *tr = NULL;
+  if (mbrl_dynamics_trainer_create(&tr, d, &train, &oc, (int)batch, seed ^ SAMPLER_KEY) != MBRL_OK)
+    mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  mbrl_log *lg = NULL;
+  if (logdir && mbrl_log_open(&lg, logdir, NULL) != MBRL_OK)
+    mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+
+  fprintf(stderr,
+          "%s: %s, %zu training rows (%zu episodes), %zu validation rows (%zu episodes), "
+          "device %s%s%s, %ld steps of batch %ld\n",
+          PROG, all.env_id, train.n, sp.train_episodes, val.n, sp.val_episodes,
+          mbrl_backend_name(backend), backend == MBRL_BACKEND_CUDA ? " " : "",
+          backend == MBRL_BACKEND_CUDA ? mbrl_cuda_device_name() : "", steps, batch);
+
+  /* ---- train ---- */
+  mbrl_progress prog;
+  mbrl_progress_init(&prog, stderr, "train", 0, steps, MBRL_PROGRESS_AUTO, 10.0);
+  float losses[LOG_EVERY * 10];
+  const int chunk = LOG_EVERY * 10;
+  double train_s = 0.0, last_loss = NAN, tail_sum = 0.0;
+  long tail_n = 0;
+  for (long done = 0; done < steps;) {
+    int n = (int)(steps - done < chunk ? steps - done : chunk);
+    const long next_eval = (done / eval_every + 1) * eval_every;
+    if (next_eval > done && next_eval - done < n) n = (int)(next_eval - done);
+    const double t0 = mbrl_log_now();
+    mbrl_status st = mbrl_dynamics_trainer_run(tr, n, losses);
+    train_s += mbrl_log_now() - t0;
+    if (st != MBRL_OK) {
+      mbrl_progress_finish(&prog, mbrl_dynamics_trainer_steps(tr), "loss", last_loss);
+      if (lg) mbrl_log_close(lg);
+      mbrl_cli_fail(PROG, "%s (--lr %g); nothing was written%s%s%s", mbrl_last_error(), lr,
+                    stat(out, &sb) == 0 ? ", '" : "", stat(out, &sb) == 0 ? out : "",
+                    stat(out, &sb) == 0 ? "' is unchanged" : "");
+    }
+    for (int i = 0; i < n; ++i) {
+      const long s = done + i;
+      if (lg && s % LOG_EVERY == 0) mbrl_log_scalar(lg, "train_model/loss", s, losses[i]);
+      if (s >= steps - 100) tail_sum += losses[i], tail_n++;
+    }
+    done += n;
+    last_loss = losses[n - 1];
+    if (done % eval_every == 0 || done == steps) {
+      double vl;
+      if (val.n && mbrl_dynamics_eval_mse(d, &val, &vl) == MBRL_OK) {
+        if (lg) mbrl_log_scalar(lg, "val/loss", done, vl);
+        if (lg) mbrl_log_flush(lg);
+      }
+    }
+    mbrl_progress_update(&prog, done, "loss", last_loss);
+  }
+  mbrl_progress_finish(&prog, steps, "loss", last_loss);
+
+  /* ---- evaluate ---- */
+  const int O = all.obs_dim;
+  double train_loss = NAN, val_loss = NAN, r1[MBRL_MAX_DIM], rk[MBRL_MAX_DIM];
+  int have_val = val.n > 0, have_k = have_val && mbrl_dynamics_open_loop_starts(&val, OPEN_LOOP_K) > 0;
+  if (mbrl_dynamics_eval_mse(d, &train, &train_loss) != MBRL_OK ||
+      (have_val && mbrl_dynamics_eval_mse(d, &val, &val_loss) != MBRL_OK) ||
+      (have_val && mbrl_dynamics_open_loop_rmse(d, &val, 1, r1) != MBRL_OK) ||
+      (have_k && mbrl_dynamics_open_loop_rmse(d, &val, OPEN_LOOP_K, rk) != MBRL_OK))
+    mbrl_cli_fail(PROG, "evaluation failed: %s", mbrl_last_error());
+  if (!isfinite(train_loss))
+    mbrl_cli_fail(PROG, "the trained model predicts NaN or Inf on the training data (--lr %g); "
+                  "nothing was written", lr);
+
+  /* ---- save ---- */
+  if (mbrl_dynamics_save(d, out) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  if (lg && mbrl_log_close(lg) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+
+  const double sps = train_s > 0 ? (double)steps / train_s : 0.0;
+  if (json) {
+    printf("{\"env_id\": ");
+    mbrl_cli_json_string(stdout, all.env_id);
+    printf(", \"steps\": %ld, \"batch\": %ld, \"steps_per_second\": %.6g, "
+           "\"samples_per_second\": %.6g, \"train_seconds\": %.6g, \"device\": \"%s\", "
+           "\"seed\": %llu, \"train_loss\": %.9g, \"last_batch_loss\": %.9g",
+           steps, batch, sps, sps * (double)batch, train_s, mbrl_backend_name(backend),
+           (unsigned long long)seed, train_loss, tail_n ? tail_sum / (double)tail_n : NAN);
+    if (have_val) {
+      printf(", \"val_loss\": %.9g, \"rmse_1step\": ", val_loss);
+      print_vec(stdout, r1, O, 1);
+      printf(", \"rmse_1step_all\": %.9g", overall(r1, O));
+    } else {
+      printf(", \"val_loss\": null, \"rmse_1step\": null, \"rmse_1step_all\": null");
+    }
+    if (have_k) {
+      printf(", \"rmse_%dstep\": ", OPEN_LOOP_K);
+      print_vec(stdout, rk, O, 1);
+      printf(", \"rmse_%dstep_all\": %.9g", OPEN_LOOP_K, overall(rk, O));
+    } else {
+      printf(", \"rmse_%dstep\": null, \"rmse_%dstep_all\": null", OPEN_LOOP_K, OPEN_LOOP_K);
+    }
+    printf(", \"train_rows\": %zu, \"val_rows\": %zu, \"train_episodes\": %zu, "
+           "\"val_episodes\": %zu, \"dropped_rows\": %zu, \"data\": ",
+           train.n, val.n, sp.train_episodes, sp.val_episodes, n_bad);
+    mbrl_cli_json_string(stdout, data_path);
+    printf(", \"out\": ");
+    mbrl_cli_json_string(stdout, out);
+    printf("}\n");
+  } else {
+    char nb[16];
+    printf("Trained %ld steps (batch %ld) on %zu transitions in %.2f s: %.0f steps/s on %s\n",
+           steps, batch, train.n, train_s, sps, mbrl_backend_name(backend));
+    printf("train loss (normalized MSE, eval mode): %.6f\n", train_loss);
+    if (have_val) {
+      printf("validation loss (normalized MSE):       %.6f  (%zu transitions, %zu episodes)\n",
+             val_loss, val.n, sp.val_episodes);
+      printf("open-loop RMSE on the validation episodes, raw units  [");
+      for (int j = 0; j < O; ++j) printf("%s%s", j ? ", " : "", dim_name(all.env_id, j, nb, sizeof nb));
+      printf("] (all)\n  1-step:  ");
+      print_vec(stdout, r1, O, 0);
+      printf(" (%.5g)\n", overall(r1, O));
+      if (have_k) {
+        printf("  %d-step: ", OPEN_LOOP_K);
+        print_vec(stdout, rk, O, 0);
+        printf(" (%.5g)\n", overall(rk, O));
+      } else {
+        printf("  %d-step: n/a (no validation episode has %d steps)\n", OPEN_LOOP_K, OPEN_LOOP_K);
+      }
+    } else {
+      printf("validation: none (--val-frac 0 or a single episode)\n");
+    }
+    printf("Wrote %s\n", out);
+  }
+  mbrl_dynamics_trainer_free(tr);
+  mbrl_dynamics_free(d);
+  mbrl_dataset_split_free(&sp);
+  mbrl_dataset_free(&train);
+  mbrl_dataset_free(&val);
+  mbrl_dataset_free(&all);
+  return 0;
+}
