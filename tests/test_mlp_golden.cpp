@@ -25,10 +25,51 @@
 #include "testing.h"
 
 extern "C" {
+#include "host/mlp_cuda.h"
 #include "mbrl/mlp.h"
 }
 
 namespace {
+
+// A float buffer in the memory of `be` (host vector for CPU, cudaMalloc for CUDA).
+struct Buf {
+  mbrl_backend be;
+  size_t n;
+  std::vector<float> host;
+  float *dev = nullptr;
+  Buf(mbrl_backend b, size_t count) : be(b), n(count), host(count) {
+#ifdef MBRL_HAVE_CUDA
+    if (be == MBRL_BACKEND_CUDA) {
+      EXPECT_EQ(mbrl_mlp_cuda_alloc((void **)&dev, n * sizeof(float)), MBRL_OK);
+    }
+#endif
+  }
+  Buf(mbrl_backend b, const std::vector<float> &v) : Buf(b, v.size()) {
+    host = v;
+    push();
+  }
+  ~Buf() {
+#ifdef MBRL_HAVE_CUDA
+    if (dev) mbrl_mlp_cuda_free(dev);
+#endif
+  }
+  float *ptr() { return be == MBRL_BACKEND_CUDA ? dev : host.data(); }
+  void push() {
+#ifdef MBRL_HAVE_CUDA
+    if (dev) {
+      EXPECT_EQ(mbrl_mlp_cuda_copy(dev, host.data(), n * sizeof(float), 1), MBRL_OK);
+    }
+#endif
+  }
+  std::vector<float> &pull() {
+#ifdef MBRL_HAVE_CUDA
+    if (dev) {
+      EXPECT_EQ(mbrl_mlp_cuda_copy(host.data(), dev, n * sizeof(float), 0), MBRL_OK);
+    }
+#endif
+    return host;
+  }
+};
 
 const std::string kGolden = std::string(MBRL_TEST_DATA_DIR) + "/mlp_golden.h5";
 const char *kHint = "HINT: regenerate with /usr/bin/python3 scripts/make_golden_mlp.py";
@@ -182,76 +223,100 @@ class MlpGolden : public ::testing::Test {
 };
 
 // Forward (train), loss, every gradient, dL/dx, running stats, then eval forward.
-void forward_backward_case(const std::string &g, const mbrl_mlp_config &cfg) {
+void forward_backward_case(const std::string &g, const mbrl_mlp_config &cfg,
+                           mbrl_backend be = MBRL_BACKEND_CPU) {
   H5File h(kGolden);
   ASSERT_GE(h.f, 0) << kGolden;
-  std::vector<float> x = h.read(g + "/x"), target = h.read(g + "/target");
+  std::vector<float> xh = h.read(g + "/x"), th = h.read(g + "/target");
   const int in = cfg.sizes[0], out = cfg.sizes[cfg.n_layers];
-  const int B = (int)(x.size() / (size_t)in);
+  const int B = (int)(xh.size() / (size_t)in);
+  const std::string tag = g + (be == MBRL_BACKEND_CUDA ? " [cuda]" : "");
   mbrl_mlp *m = nullptr;
-  ASSERT_EQ(mbrl_mlp_create(&m, &cfg, MBRL_BACKEND_CPU, B), MBRL_OK) << mbrl_last_error();
+  ASSERT_EQ(mbrl_mlp_create(&m, &cfg, be, B), MBRL_OK) << mbrl_last_error();
   ASSERT_EQ(mbrl_mlp_read_h5(m, h.f, (g + "/init/network").c_str()), MBRL_OK) << mbrl_last_error();
   std::vector<float> p(m->n_params);
   mbrl_mlp_get_params(m, p.data());
   EXPECT_EQ(p, params_from_file(h, g + "/init/network", m)) << "read_h5 must load exactly";
 
-  std::vector<float> y((size_t)B * out), dy(y.size()), dx(x.size()), grads(m->n_params);
-  ASSERT_EQ(mbrl_mlp_forward(m, x.data(), B, y.data(), 1), MBRL_OK) << mbrl_last_error();
-  check(g + " train forward y", y, h.read(g + "/train/y"), 2e-5, 1e-4);
-  float loss = 0;
-  mbrl_nn_mse_loss(&loss, dy.data(), y.data(), target.data(), y.size());
-  check(g + " mse loss", &loss, h.read(g + "/train/loss").data(), 1, 1e-6, 1e-5);
-  ASSERT_EQ(mbrl_mlp_backward(m, dy.data(), dx.data()), MBRL_OK) << mbrl_last_error();
+  Buf x(be, xh), target(be, th), y(be, (size_t)B * out), dy(be, (size_t)B * out), dx(be, xh.size()),
+      loss(be, 1);
+  std::vector<float> grads(m->n_params);
+  ASSERT_EQ(mbrl_mlp_forward(m, x.ptr(), B, y.ptr(), 1), MBRL_OK) << mbrl_last_error();
+  check(tag + " train forward y", y.pull(), h.read(g + "/train/y"), 2e-5, 1e-4);
+#ifdef MBRL_HAVE_CUDA
+  if (be == MBRL_BACKEND_CUDA) {
+    ASSERT_EQ(mbrl_nn_mse_loss_cuda(loss.ptr(), dy.ptr(), y.ptr(), target.ptr(), y.n, nullptr),
+              MBRL_OK);
+  }
+#endif
+  if (be == MBRL_BACKEND_CPU) mbrl_nn_mse_loss(loss.ptr(), dy.ptr(), y.ptr(), target.ptr(), y.n);
+  check(tag + " mse loss", loss.pull().data(), h.read(g + "/train/loss").data(), 1, 1e-6, 1e-5);
+  ASSERT_EQ(mbrl_mlp_backward(m, dy.ptr(), dx.ptr()), MBRL_OK) << mbrl_last_error();
   mbrl_mlp_get_grads(m, grads.data());
-  check(g + " grads (all parameters)", grads, params_from_file(h, g + "/train/grad/network", m),
+  check(tag + " grads (all parameters)", grads, params_from_file(h, g + "/train/grad/network", m),
         2e-5, 1e-3);
-  check(g + " dL/dx", dx, h.read(g + "/train/dx"), 2e-5, 1e-3);
-  check_state(g + " state after train forward", m, state_of(m),
+  check(tag + " dL/dx", dx.pull(), h.read(g + "/train/dx"), 2e-5, 1e-3);
+  check_state(tag + " state after train forward", m, state_of(m),
               state_from_file(h, g + "/train/state/network", m), 1e-6, 1e-5, 1e-6);
   if (cfg.batchnorm) {
-    ASSERT_EQ(mbrl_mlp_forward(m, x.data(), B, y.data(), 0), MBRL_OK) << mbrl_last_error();
-    check(g + " eval forward y", y, h.read(g + "/eval/y"), 2e-5, 1e-4);
+    ASSERT_EQ(mbrl_mlp_forward(m, x.ptr(), B, y.ptr(), 0), MBRL_OK) << mbrl_last_error();
+    check(tag + " eval forward y", y.pull(), h.read(g + "/eval/y"), 2e-5, 1e-4);
   }
   mbrl_mlp_free(m);
 }
 
 TEST_F(MlpGolden, SeedModelForwardBackward) { forward_backward_case("bn", seed_config()); }
 TEST_F(MlpGolden, TanhModelForwardBackward) { forward_backward_case("tanh", tanh_config()); }
+TEST_F(MlpGolden, CudaSeedModelForwardBackward) {
+  MBRL_REQUIRE_GPU();
+  forward_backward_case("bn", seed_config(), MBRL_BACKEND_CUDA);
+}
+TEST_F(MlpGolden, CudaTanhModelForwardBackward) {
+  MBRL_REQUIRE_GPU();
+  forward_backward_case("tanh", tanh_config(), MBRL_BACKEND_CUDA);
+}
 
 void optimizer_case(const std::string &g, const std::string &which, const mbrl_mlp_config &cfg,
-                    const mbrl_optim_config &oc, float clip) {
+                    const mbrl_optim_config &oc, float clip, mbrl_backend be = MBRL_BACKEND_CPU) {
   H5File h(kGolden);
   ASSERT_GE(h.f, 0) << kGolden;
-  std::vector<float> x = h.read(g + "/x"), target = h.read(g + "/target");
-  const int B = (int)(x.size() / (size_t)cfg.sizes[0]);
+  std::vector<float> xh = h.read(g + "/x"), th = h.read(g + "/target");
+  const int B = (int)(xh.size() / (size_t)cfg.sizes[0]);
   const int out = cfg.sizes[cfg.n_layers];
+  const std::string tag = g + (be == MBRL_BACKEND_CUDA ? " [cuda] " : " ") + which;
   mbrl_mlp *m = nullptr;
   mbrl_optim *o = nullptr;
-  ASSERT_EQ(mbrl_mlp_create(&m, &cfg, MBRL_BACKEND_CPU, B), MBRL_OK) << mbrl_last_error();
+  ASSERT_EQ(mbrl_mlp_create(&m, &cfg, be, B), MBRL_OK) << mbrl_last_error();
   ASSERT_EQ(mbrl_mlp_read_h5(m, h.f, (g + "/init/network").c_str()), MBRL_OK) << mbrl_last_error();
   ASSERT_EQ(mbrl_optim_create(&o, &oc, m), MBRL_OK) << mbrl_last_error();
-  std::vector<float> losses(3), norms(3), y((size_t)B * out), dy(y.size());
+  Buf x(be, xh), target(be, th), y(be, (size_t)B * out), dy(be, (size_t)B * out), loss(be, 1);
+  std::vector<float> losses(3), norms(3);
   for (int s = 0; s < 3; ++s) {
     if (clip > 0) {
-      ASSERT_EQ(mbrl_mlp_forward(m, x.data(), B, y.data(), 1), MBRL_OK);
-      mbrl_nn_mse_loss(&losses[s], dy.data(), y.data(), target.data(), y.size());
-      ASSERT_EQ(mbrl_mlp_backward(m, dy.data(), nullptr), MBRL_OK);
+      ASSERT_EQ(mbrl_mlp_forward(m, x.ptr(), B, y.ptr(), 1), MBRL_OK);
+      std::vector<float> &yh = y.pull();
+      std::vector<float> dyh(yh.size());
+      mbrl_nn_mse_loss(&losses[s], dyh.data(), yh.data(), th.data(), yh.size());
+      dy.host = dyh;
+      dy.push();
+      ASSERT_EQ(mbrl_mlp_backward(m, dy.ptr(), nullptr), MBRL_OK);
       ASSERT_EQ(mbrl_mlp_clip_grad_norm(m, clip, &norms[s]), MBRL_OK);
       ASSERT_EQ(mbrl_optim_step(o, m), MBRL_OK);
     } else {
-      ASSERT_EQ(mbrl_mlp_train_step_mse(m, o, x.data(), target.data(), B, &losses[s]), MBRL_OK)
+      ASSERT_EQ(mbrl_mlp_train_step_mse(m, o, x.ptr(), target.ptr(), B, loss.ptr()), MBRL_OK)
           << mbrl_last_error();
+      losses[s] = loss.pull()[0];
     }
   }
-  check(g + " " + which + " losses (3 steps)", losses, h.read(g + "/" + which + "/loss"), 1e-6,
-        1e-4);
+  EXPECT_EQ(o->step, 3);
+  check(tag + " losses (3 steps)", losses, h.read(g + "/" + which + "/loss"), 1e-6, 1e-4);
   if (clip > 0)
-    check(g + " " + which + " grad norms before clipping", norms,
-          h.read(g + "/" + which + "/grad_norm"), 1e-6, 1e-4);
+    check(tag + " grad norms before clipping", norms, h.read(g + "/" + which + "/grad_norm"),
+          1e-6, 1e-4);
   const double step = oc.kind == MBRL_OPTIM_ADAM ? oc.lr : oc.lr / std::sqrt(1.0 - oc.alpha);
   const double atol = 3 * step * 1e-3;
   const double loose = cfg.batchnorm ? 3 * step * 1.5 : atol;
-  check_state(g + " " + which + " 3 steps", m, state_of(m),
+  check_state(tag + " 3 steps", m, state_of(m),
               state_from_file(h, g + "/" + which + "/state/network", m), atol, 1e-3, loose);
   mbrl_optim_free(o);
   mbrl_mlp_free(m);
@@ -266,6 +331,16 @@ TEST_F(MlpGolden, SeedModelRmsprop3Steps) {
 TEST_F(MlpGolden, TanhModelRmspropClip3Steps) {
   optimizer_case("tanh", "rmsprop", tanh_config(), mbrl_optim_rmsprop_config(7e-4f, 0.99f, 1e-5f),
                  0.5f);
+}
+TEST_F(MlpGolden, CudaSeedModelAdam3Steps) {
+  MBRL_REQUIRE_GPU();
+  optimizer_case("bn", "adam", seed_config(), mbrl_optim_adam_config(0.01f, 0.99f, 0.999f), 0,
+                 MBRL_BACKEND_CUDA);
+}
+TEST_F(MlpGolden, CudaTanhModelRmspropClip3Steps) {
+  MBRL_REQUIRE_GPU();
+  optimizer_case("tanh", "rmsprop", tanh_config(), mbrl_optim_rmsprop_config(7e-4f, 0.99f, 1e-5f),
+                 0.5f, MBRL_BACKEND_CUDA);
 }
 
 // The whole-file loader infers the architecture of the seed's state_dict written by h5py.
