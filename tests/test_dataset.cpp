@@ -639,3 +639,88 @@ TEST(DatasetValidate, TextFileAndMissingFile) {
   EXPECT_EQ(mbrl_dataset_load(&back, dir.path.c_str()), MBRL_ERR_IO);
   EXPECT_NE(std::string(mbrl_last_error()).find("is a directory"), std::string::npos);
 }
+
+// ------------------------------------------------------------------ h5util (for checkpoints)
+
+TEST(H5Util, DatasetsAndAttributesRoundTrip) {
+  TempDir dir;
+  std::string path = dir.file("c.h5");
+  mbrl_h5_writer w;
+  ASSERT_EQ(mbrl_h5_writer_open(&w, path.c_str()), MBRL_OK) << mbrl_last_error();
+  float wt[6] = {1, 2, 3, 4, 5, 6};
+  hsize_t d2[2] = {2, 3};
+  int64_t nbt = 1234;
+  ASSERT_EQ(mbrl_h5_write_f32(w.file, "model/network/0/weight", 2, d2, wt), MBRL_OK);
+  ASSERT_EQ(mbrl_h5_write_i64(w.file, "model/network/1/num_batches_tracked", 0, nullptr, &nbt), MBRL_OK);
+  ASSERT_EQ(mbrl_h5_attr_write_str(w.file, "config", "{\"hidden\": 64}"), MBRL_OK);
+  ASSERT_EQ(mbrl_h5_attr_write_i64(w.file, "hidden", -64), MBRL_OK);
+  ASSERT_EQ(mbrl_h5_attr_write_u64(w.file, "seed", UINT64_MAX), MBRL_OK);
+  {  // a fixed-length string attribute, as other tools write them
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, 5);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(w.file, "fixed", t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    ASSERT_GE(H5Awrite(a, t, "abcde"), 0);
+    H5Aclose(a), H5Sclose(sp), H5Tclose(t);
+  }
+  EXPECT_TRUE(mbrl_test::file_exists(w.tmp_path));
+  EXPECT_FALSE(mbrl_test::file_exists(path));
+  ASSERT_EQ(mbrl_h5_writer_commit(&w), MBRL_OK);
+  EXPECT_EQ(mbrl_test::list_dir(dir.path), std::vector<std::string>{"c.h5"});
+
+  hid_t f;
+  ASSERT_EQ(mbrl_h5_open_read(path.c_str(), &f), MBRL_OK);
+  hsize_t dims[2] = {0, 3};
+  ASSERT_EQ(mbrl_h5_check_f32(f, path.c_str(), "model/network/0/weight", 2, dims), MBRL_OK);
+  EXPECT_EQ(dims[0], 2u);
+  float back[6];
+  ASSERT_EQ(mbrl_h5_read_f32(f, path.c_str(), "model/network/0/weight", back), MBRL_OK);
+  EXPECT_EQ(0, memcmp(back, wt, sizeof wt));
+  hsize_t wrong[2] = {3, 2};
+  EXPECT_EQ(mbrl_h5_check_f32(f, path.c_str(), "model/network/0/weight", 2, wrong), MBRL_ERR_FORMAT);
+  EXPECT_NE(std::string(mbrl_last_error()).find("has shape [2,3]; expected [3,2]"), std::string::npos)
+      << mbrl_last_error();
+  int64_t got = 0;
+  ASSERT_EQ(mbrl_h5_read_i64(f, path.c_str(), "model/network/1/num_batches_tracked", 0, nullptr, &got),
+            MBRL_OK) << mbrl_last_error();
+  EXPECT_EQ(got, 1234);
+  EXPECT_EQ(mbrl_h5_read_i64(f, path.c_str(), "model/network/0/weight", 2, dims, nullptr),
+            MBRL_ERR_FORMAT);
+  EXPECT_NE(std::string(mbrl_last_error()).find("expected an integer"), std::string::npos);
+  EXPECT_EQ(mbrl_h5_check_f32(f, path.c_str(), "model/network/9/weight", 2, dims), MBRL_ERR_FORMAT);
+  EXPECT_NE(std::string(mbrl_last_error()).find("missing dataset /model/network/9/weight"),
+            std::string::npos) << mbrl_last_error();
+  char s[64];
+  ASSERT_EQ(mbrl_h5_attr_read_str(f, path.c_str(), "config", s, sizeof s), MBRL_OK);
+  EXPECT_STREQ(s, "{\"hidden\": 64}");
+  ASSERT_EQ(mbrl_h5_attr_read_str(f, path.c_str(), "fixed", s, sizeof s), MBRL_OK);
+  EXPECT_STREQ(s, "abcde");
+  int64_t h = 0;
+  ASSERT_EQ(mbrl_h5_attr_read_i64(f, path.c_str(), "hidden", &h), MBRL_OK);
+  EXPECT_EQ(h, -64);
+  uint64_t seed = 0;
+  ASSERT_EQ(mbrl_h5_attr_read_u64(f, path.c_str(), "seed", &seed), MBRL_OK);
+  EXPECT_EQ(seed, UINT64_MAX);
+  EXPECT_EQ(mbrl_h5_attr_read_i64(f, path.c_str(), "config", &h), MBRL_ERR_FORMAT);
+  EXPECT_NE(std::string(mbrl_last_error()).find("'config' is not an integer"), std::string::npos);
+  EXPECT_EQ(mbrl_h5_attr_read_str(f, path.c_str(), "nope", s, sizeof s), MBRL_ERR_FORMAT);
+  EXPECT_NE(std::string(mbrl_last_error()).find("missing attribute 'nope'"), std::string::npos);
+  EXPECT_EQ(mbrl_h5_check_format(f, path.c_str(), "mbrl.dynamics", 1), MBRL_ERR_FORMAT);
+  EXPECT_NE(std::string(mbrl_last_error()).find("is not an mbrl.dynamics file"), std::string::npos);
+  H5Fclose(f);
+}
+
+TEST(H5Util, AbortLeavesTheTargetUntouched) {
+  TempDir dir;
+  std::string path = dir.file("keep.h5");
+  std::ofstream(path) << "old contents";
+  mbrl_h5_writer w;
+  ASSERT_EQ(mbrl_h5_writer_open(&w, path.c_str()), MBRL_OK);
+  float v = 1;
+  hsize_t n = 1;
+  ASSERT_EQ(mbrl_h5_write_f32(w.file, "x", 1, &n, &v), MBRL_OK);
+  mbrl_h5_writer_abort(&w);
+  mbrl_h5_writer_abort(&w);  // twice is safe
+  EXPECT_EQ(mbrl_test::read_file(path), "old contents");
+  EXPECT_EQ(mbrl_test::list_dir(dir.path), std::vector<std::string>{"keep.h5"});
+}

@@ -52,14 +52,23 @@ void mbrl_h5_writer_abort(mbrl_h5_writer *w);
 mbrl_status mbrl_h5_open_read(const char *path, hid_t *out);
 
 /* Write a float32 dataset `name` (may contain '/', parent groups are created) of
- * rank `rank` (1..4) and shape dims (row-major, contiguous `data`). */
+ * rank `rank` (0 = scalar, ..4) and shape dims (row-major, contiguous `data`). */
 mbrl_status mbrl_h5_write_f32(hid_t loc, const char *name, int rank, const hsize_t *dims,
                               const float *data);
+
+/* Write an int64 dataset (rank 0 = scalar, e.g. BatchNorm's num_batches_tracked). */
+mbrl_status mbrl_h5_write_i64(hid_t loc, const char *name, int rank, const hsize_t *dims,
+                              const int64_t *data);
+
+/* Check that `name` is an integer dataset of rank `rank` (dims as in mbrl_h5_check_f32)
+ * and, when out != NULL, read it as int64. */
+mbrl_status mbrl_h5_read_i64(hid_t loc, const char *file, const char *name, int rank,
+                             hsize_t *dims, int64_t *out);
 
 /* Write a bool dataset (h5py reads numpy bool: enum int8 {FALSE=0, TRUE=1}) of shape (n). */
 mbrl_status mbrl_h5_write_bool(hid_t loc, const char *name, hsize_t n, const uint8_t *data);
 
-/* Check that dataset `name` exists, is float32 of rank `rank`; dims[i] > 0 on entry
+/* Check that dataset `name` exists, is float32 of rank `rank` (0 = scalar); dims[i] > 0 on entry
  * must match exactly, dims[i] == 0 accepts any extent and is filled in. */
 mbrl_status mbrl_h5_check_f32(hid_t loc, const char *file, const char *name, int rank,
                               hsize_t *dims);

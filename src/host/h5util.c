@@ -186,7 +186,7 @@ static mbrl_status write_dataset(hid_t loc, const char *name, int rank, const hs
                                  hid_t file_type, hid_t mem_type, const void *data) {
   mbrl_status st = ensure_parents(loc, name);
   if (st != MBRL_OK) return st;
-  hid_t space = H5Screate_simple(rank, dims, NULL);
+  hid_t space = rank == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(rank, dims, NULL);
   hid_t dcpl = make_ocpl(H5P_DATASET_CREATE);
   hid_t d = H5Dcreate2(loc, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
   herr_t rc = -1;
@@ -204,9 +204,16 @@ static mbrl_status write_dataset(hid_t loc, const char *name, int rank, const hs
 
 mbrl_status mbrl_h5_write_f32(hid_t loc, const char *name, int rank, const hsize_t *dims,
                               const float *data) {
-  if (rank < 1 || rank > 4)
+  if (rank < 0 || rank > 4)
     return mbrl_set_error(MBRL_ERR_INVALID_ARG, "mbrl_h5_write_f32: rank %d of %s", rank, name);
   return write_dataset(loc, name, rank, dims, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, data);
+}
+
+mbrl_status mbrl_h5_write_i64(hid_t loc, const char *name, int rank, const hsize_t *dims,
+                              const int64_t *data) {
+  if (rank < 0 || rank > 4)
+    return mbrl_set_error(MBRL_ERR_INVALID_ARG, "mbrl_h5_write_i64: rank %d of %s", rank, name);
+  return write_dataset(loc, name, rank, dims, H5T_STD_I64LE, H5T_NATIVE_INT64, data);
 }
 
 static hid_t bool_type(void) {
@@ -358,6 +365,27 @@ mbrl_status mbrl_h5_read_f32(hid_t loc, const char *file, const char *name, floa
     return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': cannot read /%s (the file is damaged or truncated)",
                           file, name + (name[0] == '/'));
   return MBRL_OK;
+}
+
+mbrl_status mbrl_h5_read_i64(hid_t loc, const char *file, const char *name, int rank,
+                             hsize_t *dims, int64_t *out) {
+  mbrl_h5_quiet();
+  hid_t d;
+  mbrl_status st = open_dataset(loc, file, name, &d);
+  if (st != MBRL_OK) return st;
+  hid_t t = H5Dget_type(d);
+  if (t < 0 || H5Tget_class(t) != H5T_INTEGER) {
+    st = mbrl_set_error(MBRL_ERR_FORMAT, "'%s': /%s has dtype %s; expected an integer", file,
+                        name + (name[0] == '/'), t >= 0 ? type_name(t) : "?");
+  } else {
+    st = check_shape(d, file, name, rank, dims);
+  }
+  if (t >= 0) H5Tclose(t);
+  if (st == MBRL_OK && out && H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
+    st = mbrl_set_error(MBRL_ERR_FORMAT, "'%s': cannot read /%s (the file is damaged or truncated)",
+                        file, name + (name[0] == '/'));
+  H5Dclose(d);
+  return st;
 }
 
 mbrl_status mbrl_h5_read_bool(hid_t loc, const char *file, const char *name, hsize_t n,
