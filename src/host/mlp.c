@@ -408,10 +408,8 @@ mbrl_status mbrl_mlp_train_step_mse(mbrl_mlp *m, struct mbrl_optim *opt, const f
                           "mlp_train_step_mse: optimizer was created for another mlp");
 #ifdef MBRL_HAVE_CUDA
   if (m->backend == MBRL_BACKEND_CUDA) {
-    opt->step += 1; /* the step this call performs, as in mbrl_optim_step */
     st = mbrl_mlp_train_step_mse_cuda(m, opt, x, target, B, loss);
     if (!st) after_forward(m, B, 1);
-    else opt->step -= 1;
     return st;
   }
 #endif
@@ -701,14 +699,10 @@ mbrl_status mbrl_optim_step(mbrl_optim *o, mbrl_mlp *m) {
   if (!o || !m) return mbrl_set_error(MBRL_ERR_INVALID_ARG, "optim_step: NULL argument");
   if (o->n != m->n_params || o->backend != m->backend)
     return mbrl_set_error(MBRL_ERR_INVALID_ARG, "optim_step: optimizer was created for another mlp");
-  o->step += 1; /* both backends: the step count t of this update (1 for the first) */
 #ifdef MBRL_HAVE_CUDA
-  if (o->backend == MBRL_BACKEND_CUDA) {
-    mbrl_status st = mbrl_optim_step_cuda(o, m);
-    if (st) o->step -= 1;
-    return st;
-  }
+  if (o->backend == MBRL_BACKEND_CUDA) return mbrl_optim_step_cuda(o, m); /* increments o->step */
 #endif
+  o->step += 1; /* the step count t of this update (1 for the first) */
   if (o->cfg.kind == MBRL_OPTIM_ADAM)
     mbrl_nn_adam_step(m->params, o->m, o->v, m->grads, o->n, o->cfg.lr, o->cfg.beta1,
                       o->cfg.beta2, o->cfg.eps, o->step);

@@ -26,9 +26,8 @@ void mbrl_mlp_cuda_teardown(mbrl_mlp *m);
 /* Same contracts as the public functions in mlp.h (arguments already checked by mlp.c).
  * Host bookkeeping stays in mlp.c, for both backends: after a successful forward /
  * train step it sets m->last_B, m->last_train and increments m->num_batches_tracked (train
- * mode, BN layers) - the CUDA path must not. mbrl_optim_step and mbrl_mlp_train_step_mse
- * increment o->step BEFORE calling the CUDA function (o->step is the t of this update, 1 for
- * the first) and undo it on failure. */
+ * mode, BN layers) - the CUDA path must not. The optimizer's step count is the CUDA path's:
+ * mbrl_optim_step_cuda (and so the train step) increments o->step, then uses it as t. */
 mbrl_status mbrl_mlp_forward_cuda(mbrl_mlp *m, const float *x, int B, float *y, int train);
 mbrl_status mbrl_mlp_backward_cuda(mbrl_mlp *m, const float *dy, float *dx);
 mbrl_status mbrl_mlp_train_step_mse_cuda(mbrl_mlp *m, mbrl_optim *opt, const float *x,
