@@ -1,0 +1,494 @@
+/* planner.cu - CUDA backend of the random-shooting planner (src/host/planner.c is the CPU
+ * twin; the draws, the pendulum step/reward and the cost key are the MBRL_HD functions of
+ * mbrl/planner.h and mbrl/pendulum.h that the CPU runs too).
+ *
+ * One plan = two launches + one copy back:
+ *   1. rollout kernel, grid (ceil(K / tile), E): each block rolls `tile` samples of one env
+ *      through all H steps, drawing their actions in-kernel from Philox, accumulating the
+ *      costs in registers, then writes costs and s_1 and folds its block minimum of the
+ *      packed (cost, index) key into keys[e] with a 64-bit atomicMin;
+ *   2. gather kernel: per env, reads keys[e] (and resets it for the next plan), redraws the
+ *      first action of the winner, writes the result struct;
+ *   3. one cudaMemcpyAsync of the E results to pinned host memory, one stream sync.
+ * Learned model: 256 threads per block, 16 samples per block; the folded weights, stored
+ * transposed (in, out) so lanes read consecutive outputs, sit in shared memory (global memory
+ * when they do not fit); activations ping-pong in shared memory as (width, 16) tiles; a
+ * thread computes one output unit for 4 samples (float4 reads of the activations), or for 1
+ * sample on narrow layers. Oracle: one thread per sample, 128 per block. The observations and
+ * seeds of up to 32 envs travel as kernel arguments (no copy); more go through one copy. */
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "host/planner_cuda.h"
+#include "mbrl/planner.h"
+
+#define LEARNED_THREADS 256
+#define TILE 16 /* samples per learned block (<= 32: the per-sample work lives in warp 0) */
+#define ORACLE_THREADS 128
+#define INLINE_ENVS 32
+#define KEY_INIT 0xFFFFFFFFFFFFFFFFull
+
+typedef struct plan_args {
+  float obs[INLINE_ENVS * MBRL_MAX_DIM]; /* (E, obs) when E <= INLINE_ENVS */
+  uint64_t seed[INLINE_ENVS];
+} plan_args;
+
+typedef struct model_args {
+  int n_layers, act; /* act: mbrl_act of the hidden layers */
+  int sizes[MBRL_MLP_MAX_LAYERS + 1];
+  int w_off[MBRL_MLP_MAX_LAYERS], b_off[MBRL_MLP_MAX_LAYERS]; /* into the weight block */
+  float sm[MBRL_MAX_DIM], ss[MBRL_MAX_DIM], am[MBRL_MAX_DIM], as[MBRL_MAX_DIM];
+  float dm[MBRL_MAX_DIM], ds[MBRL_MAX_DIM];
+  float lo[MBRL_MAX_DIM], hi[MBRL_MAX_DIM];
+  int O, A, K, H, maxw, nweights, weights_in_smem;
+  float gamma;
+} model_args;
+
+typedef struct planner_cuda {
+  model_args ma;
+  int kind, Emax;
+  float *d_weights;           /* (nweights) transposed folded weights + biases */
+  float *d_costs;             /* (Emax, K) */
+  float *d_s1;                /* (Emax, K, O) */
+  float *d_obs;               /* (Emax, O) for E > INLINE_ENVS */
+  uint64_t *d_seeds;          /* (Emax) */
+  unsigned long long *d_keys; /* (Emax) */
+  mbrl_plan_result *d_res;    /* (Emax) */
+  mbrl_plan_result *h_res;    /* (Emax) pinned */
+  float *h_obs;               /* (Emax, O) pinned staging */
+  uint64_t *h_seeds;          /* (Emax) pinned */
+  size_t smem;                /* dynamic shared memory of the learned kernel */
+  cudaStream_t stream;
+} planner_cuda;
+
+#define CUDA_TRY(call, what)                                                                   \
+  do {                                                                                         \
+    cudaError_t err_ = (call);                                                                 \
+    if (err_ != cudaSuccess)                                                                   \
+      return mbrl_set_error(MBRL_ERR_CUDA, "planner (CUDA): %s failed: %s", what,             \
+                            cudaGetErrorString(err_));                                         \
+  } while (0)
+
+/* ---------------------------------------------------------------- device helpers */
+
+__device__ static inline void warp_min_key(unsigned long long *key) {
+  for (int off = 16; off > 0; off >>= 1) {
+    unsigned long long o = __shfl_xor_sync(0xFFFFFFFFu, *key, off);
+    if (o < *key) *key = o;
+  }
+}
+
+__device__ static inline float act_apply_d(float x, int act) {
+  if (act == MBRL_ACT_RELU) return fmaxf(x, 0.0f);
+  if (act == MBRL_ACT_TANH) return tanhf(x);
+  return x;
+}
+
+__device__ static inline void load_obs(const plan_args &pa, const float *d_obs, int E, int e, int O,
+                                       float *s) {
+#pragma unroll
+  for (int i = 0; i < MBRL_MAX_DIM; ++i)
+    if (i < O) s[i] = E <= INLINE_ENVS ? pa.obs[e * O + i] : d_obs[e * O + i];
+}
+
+/* ---------------------------------------------------------------- oracle kernel */
+
+__global__ void __launch_bounds__(ORACLE_THREADS)
+    oracle_rollout_kernel(plan_args pa, const float *d_obs, const uint64_t *d_seeds, int E,
+                          model_args ma, float *costs, float *s1, unsigned long long *keys) {
+  const int e = blockIdx.y;
+  const int k = blockIdx.x * ORACLE_THREADS + threadIdx.x;
+  unsigned long long key = KEY_INIT;
+  if (k < ma.K) {
+    const uint64_t seed = E <= INLINE_ENVS ? pa.seed[e] : d_seeds[e];
+    float s[MBRL_MAX_DIM];
+    load_obs(pa, d_obs, E, e, 3, s);
+    mbrl_philox rng;
+    if (k > 0) mbrl_planner_rng(&rng, seed, (uint64_t)k);
+    float cost = 0.0f, g = 1.0f;
+    for (int h = 0; h < ma.H; ++h) {
+      float u = 0.0f;
+      if (k > 0) mbrl_planner_next_action(&rng, 1, ma.lo, ma.hi, &u);
+      float nx[3], th;
+      mbrl_planner_oracle_step(s, u, nx, &th);
+      cost = cost - g * mbrl_pendulum_reward_f(th, s[2], u);
+      s[0] = nx[0];
+      s[1] = nx[1];
+      s[2] = nx[2];
+      if (h == 0) {
+        float *o = s1 + ((size_t)e * ma.K + k) * 3;
+        o[0] = nx[0];
+        o[1] = nx[1];
+        o[2] = nx[2];
+      }
+      g = g * ma.gamma;
+    }
+    costs[(size_t)e * ma.K + k] = cost;
+    key = mbrl_planner_cost_key(cost, (uint32_t)k);
+  }
+  __shared__ unsigned long long wmin[ORACLE_THREADS / 32];
+  warp_min_key(&key);
+  if ((threadIdx.x & 31) == 0) wmin[threadIdx.x >> 5] = key;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    unsigned long long b = wmin[0];
+    for (int w = 1; w < ORACLE_THREADS / 32; ++w) b = wmin[w] < b ? wmin[w] : b;
+    atomicMin(&keys[e], b);
+  }
+}
+
+/* ---------------------------------------------------------------- learned kernel */
+
+/* out (n_out, TILE) = act(W x + b) for the block's TILE samples; Wt (n_in, n_out). */
+__device__ static inline void dense_tile(float *out, const float *in, const float *Wt,
+                                         const float *b, int n_in, int n_out, int act) {
+  const int groups4 = TILE / 4;
+  if (n_out * groups4 >= LEARNED_THREADS / 2) {
+    for (int item = threadIdx.x; item < n_out * groups4; item += LEARNED_THREADS) {
+      const int j = item % n_out, g = item / n_out;
+      const float bj = b[j];
+      float a0 = bj, a1 = bj, a2 = bj, a3 = bj;
+      for (int i = 0; i < n_in; ++i) {
+        const float w = Wt[i * n_out + j];
+        const float4 x = *reinterpret_cast<const float4 *>(in + i * TILE + 4 * g);
+        a0 += w * x.x;
+        a1 += w * x.y;
+        a2 += w * x.z;
+        a3 += w * x.w;
+      }
+      float4 r = make_float4(act_apply_d(a0, act), act_apply_d(a1, act), act_apply_d(a2, act),
+                             act_apply_d(a3, act));
+      *reinterpret_cast<float4 *>(out + j * TILE + 4 * g) = r;
+    }
+  } else {
+    for (int item = threadIdx.x; item < n_out * TILE; item += LEARNED_THREADS) {
+      const int s = item % TILE, j = item / TILE;
+      float a = b[j];
+      for (int i = 0; i < n_in; ++i) a += Wt[i * n_out + j] * in[i * TILE + s];
+      out[j * TILE + s] = act_apply_d(a, act);
+    }
+  }
+}
+
+__global__ void __launch_bounds__(LEARNED_THREADS)
+    learned_rollout_kernel(plan_args pa, const float *d_obs, const uint64_t *d_seeds, int E,
+                           model_args ma, const float *gweights, float *costs, float *s1,
+                           unsigned long long *keys) {
+  extern __shared__ float4 smem4[];
+  float *smem = reinterpret_cast<float *>(smem4);
+  const int e = blockIdx.y;
+  const int k0 = blockIdx.x * TILE;
+  const int tid = threadIdx.x;
+  /* shared layout: two activation tiles (maxw, TILE), then the weights when they fit */
+  float *bufA = smem, *bufB = smem + ma.maxw * TILE;
+  const float *W = gweights;
+  if (ma.weights_in_smem) {
+    float *ws = bufB + ma.maxw * TILE;
+    for (int i = tid; i < ma.nweights; i += LEARNED_THREADS) ws[i] = gweights[i];
+    W = ws;
+  }
+  const int O = ma.O, A = ma.A;
+  const int k = k0 + tid;
+  const bool sample_thread = tid < TILE;
+  const bool valid = sample_thread && k < ma.K;
+  float s[MBRL_MAX_DIM], s1v[MBRL_MAX_DIM];
+  float cost = 0.0f, g = 1.0f;
+  mbrl_philox rng;
+  if (sample_thread) {
+    load_obs(pa, d_obs, E, e, O, s);
+    if (valid && k > 0) {
+      const uint64_t seed = E <= INLINE_ENVS ? pa.seed[e] : d_seeds[e];
+      mbrl_planner_rng(&rng, seed, (uint64_t)k);
+    }
+  }
+  __syncthreads(); /* weights staged */
+  for (int h = 0; h < ma.H; ++h) {
+    if (sample_thread) {
+      float a[MBRL_MAX_DIM];
+#pragma unroll
+      for (int j = 0; j < MBRL_MAX_DIM; ++j) a[j] = 0.0f;
+      if (valid && k > 0) mbrl_planner_next_action(&rng, A, ma.lo, ma.hi, a);
+      cost = cost - g * mbrl_pendulum_reward_obs_f(s[0], s[1], s[2], a[0]);
+      g = g * ma.gamma;
+#pragma unroll
+      for (int i = 0; i < MBRL_MAX_DIM; ++i)
+        if (i < O) bufA[i * TILE + tid] = mbrl_normalize1(s[i], ma.sm[i], ma.ss[i]);
+#pragma unroll
+      for (int j = 0; j < MBRL_MAX_DIM; ++j)
+        if (j < A) bufA[(O + j) * TILE + tid] = mbrl_normalize1(a[j], ma.am[j], ma.as[j]);
+    }
+    __syncthreads();
+    float *x = bufA, *y = bufB;
+    for (int l = 0; l < ma.n_layers; ++l) {
+      const int act = l < ma.n_layers - 1 ? ma.act : MBRL_ACT_NONE;
+      dense_tile(y, x, W + ma.w_off[l], W + ma.b_off[l], ma.sizes[l], ma.sizes[l + 1], act);
+      __syncthreads();
+      float *t = x;
+      x = y;
+      y = t;
+    }
+    if (sample_thread) {
+#pragma unroll
+      for (int i = 0; i < MBRL_MAX_DIM; ++i)
+        if (i < O) {
+          s[i] = s[i] + mbrl_unnormalize1(x[i * TILE + tid], ma.dm[i], ma.ds[i]);
+          if (h == 0) s1v[i] = s[i];
+        }
+    }
+    /* No barrier needed here: the output tile x is read only by the sample threads, and the
+     * next writes to it (the next step's inputs, or its layers) are by the same thread or
+     * come after the next step's first __syncthreads. */
+  }
+  unsigned long long key = KEY_INIT;
+  if (valid) {
+    costs[(size_t)e * ma.K + k] = cost;
+    float *o = s1 + ((size_t)e * ma.K + k) * O;
+#pragma unroll
+    for (int i = 0; i < MBRL_MAX_DIM; ++i)
+      if (i < O) o[i] = s1v[i];
+    key = mbrl_planner_cost_key(cost, (uint32_t)k);
+  }
+  if (tid < 32) {
+    warp_min_key(&key);
+    if (tid == 0 && key != KEY_INIT) atomicMin(&keys[e], key);
+  }
+}
+
+/* ---------------------------------------------------------------- gather kernel */
+
+__global__ void gather_kernel(int E, model_args ma, const uint64_t *d_seeds, plan_args pa,
+                              const float *costs, const float *s1, unsigned long long *keys,
+                              mbrl_plan_result *res) {
+  const int e = blockIdx.x * blockDim.x + threadIdx.x;
+  if (e >= E) return;
+  const unsigned long long key = keys[e];
+  keys[e] = KEY_INIT;
+  const int best = (int)(key & 0xFFFFFFFFull);
+  mbrl_plan_result r;
+  memset(&r, 0, sizeof r);
+  r.best_index = best;
+  r.best_return = -costs[(size_t)e * ma.K + best];
+  if (best > 0) {
+    mbrl_philox rng;
+    mbrl_planner_rng(&rng, E <= INLINE_ENVS ? pa.seed[e] : d_seeds[e], (uint64_t)best);
+    mbrl_planner_next_action(&rng, ma.A, ma.lo, ma.hi, r.action);
+  }
+  for (int i = 0; i < ma.O; ++i) r.pred_next[i] = s1[((size_t)e * ma.K + best) * ma.O + i];
+  res[e] = r;
+}
+
+/* ---------------------------------------------------------------- host side */
+
+extern "C" void mbrl_planner_cuda_free(void *state) {
+  planner_cuda *c = (planner_cuda *)state;
+  if (!c) return;
+  cudaFree(c->d_weights);
+  cudaFree(c->d_costs);
+  cudaFree(c->d_s1);
+  cudaFree(c->d_obs);
+  cudaFree(c->d_seeds);
+  cudaFree(c->d_keys);
+  cudaFree(c->d_res);
+  cudaFreeHost(c->h_res);
+  cudaFreeHost(c->h_obs);
+  cudaFreeHost(c->h_seeds);
+  if (c->stream) cudaStreamDestroy(c->stream);
+  free(c);
+}
+
+static mbrl_status alloc_dev(void **p, size_t bytes, const char *what) {
+  cudaError_t err = cudaMalloc(p, bytes ? bytes : 1);
+  if (err != cudaSuccess) {
+    *p = NULL;
+    return mbrl_set_error(MBRL_ERR_NOMEM, "planner (CUDA): cudaMalloc of %zu bytes for %s failed: %s",
+                          bytes, what, cudaGetErrorString(err));
+  }
+  return MBRL_OK;
+}
+
+static mbrl_status create_impl(planner_cuda *c, const mbrl_plan_model *m, int K, int H,
+                               float gamma, int Emax, size_t device_bytes) {
+  size_t free_b = 0, total_b = 0;
+  CUDA_TRY(cudaMemGetInfo(&free_b, &total_b), "cudaMemGetInfo");
+  if (device_bytes > free_b)
+    return mbrl_set_error(MBRL_ERR_INVALID_ARG,
+                          "planner (CUDA): K = %d samples x E = %d envs needs %.2f GiB of GPU "
+                          "memory, but only %.2f GiB are free; lower the number of samples",
+                          K, Emax, (double)device_bytes / 1073741824.0,
+                          (double)free_b / 1073741824.0);
+  model_args *ma = &c->ma;
+  memset(ma, 0, sizeof *ma);
+  c->kind = (int)m->kind;
+  c->Emax = Emax;
+  ma->O = m->obs_dim;
+  ma->A = m->act_dim;
+  ma->K = K;
+  ma->H = H;
+  ma->gamma = gamma;
+  for (int j = 0; j < m->act_dim; ++j) {
+    ma->lo[j] = m->act_low[j];
+    ma->hi[j] = m->act_high[j];
+  }
+  ma->maxw = m->obs_dim + m->act_dim;
+  float *hw = NULL;
+  if (m->kind == MBRL_PLAN_MODEL_LEARNED) {
+    ma->n_layers = m->n_layers;
+    ma->act = (int)m->activation;
+    for (int l = 0; l <= m->n_layers; ++l) {
+      ma->sizes[l] = m->sizes[l];
+      if (m->sizes[l] > ma->maxw) ma->maxw = m->sizes[l];
+    }
+    ma->maxw = (ma->maxw + 3) / 4 * 4; /* float4-aligned tiles */
+    for (int i = 0; i < m->obs_dim; ++i) {
+      ma->sm[i] = m->stats.state_mean[i];
+      ma->ss[i] = m->stats.state_std[i];
+      ma->dm[i] = m->stats.delta_state_mean[i];
+      ma->ds[i] = m->stats.delta_state_std[i];
+    }
+    for (int j = 0; j < m->act_dim; ++j) {
+      ma->am[j] = m->stats.action_mean[j];
+      ma->as[j] = m->stats.action_std[j];
+    }
+    /* transposed weights (in, out) then bias, per layer */
+    size_t n = 0;
+    for (int l = 0; l < m->n_layers; ++l) n += (size_t)m->sizes[l] * m->sizes[l + 1] + m->sizes[l + 1];
+    if (n > (size_t)1 << 30)
+      return mbrl_set_error(MBRL_ERR_UNSUPPORTED, "planner (CUDA): network of %zu weights is too large", n);
+    hw = (float *)malloc(n * sizeof(float));
+    if (!hw) return mbrl_set_error(MBRL_ERR_NOMEM, "planner (CUDA): out of host memory");
+    size_t o = 0;
+    for (int l = 0; l < m->n_layers; ++l) {
+      const int in = m->sizes[l], ou = m->sizes[l + 1];
+      const float *W = m->params + m->w_off[l], *b = m->params + m->b_off[l];
+      ma->w_off[l] = (int)o;
+      for (int i = 0; i < in; ++i)
+        for (int j = 0; j < ou; ++j) hw[o + (size_t)i * ou + j] = W[(size_t)j * in + i];
+      o += (size_t)in * ou;
+      ma->b_off[l] = (int)o;
+      memcpy(hw + o, b, (size_t)ou * sizeof(float));
+      o += (size_t)ou;
+    }
+    ma->nweights = (int)n;
+    int dev = 0, optin = 0;
+    cudaGetDevice(&dev);
+    cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
+    const size_t tiles = 2 * (size_t)ma->maxw * TILE * sizeof(float);
+    const size_t with_w = tiles + n * sizeof(float);
+    if (optin <= 0) optin = 48 * 1024;
+    if (tiles > (size_t)optin) {
+      free(hw);
+      return mbrl_set_error(MBRL_ERR_UNSUPPORTED,
+                            "planner (CUDA): layers of width %d need %zu bytes of shared memory "
+                            "per block; this GPU allows %d",
+                            ma->maxw, tiles, optin);
+    }
+    ma->weights_in_smem = with_w <= (size_t)optin;
+    c->smem = ma->weights_in_smem ? with_w : tiles;
+    if (c->smem > 48 * 1024) {
+      cudaError_t err = cudaFuncSetAttribute(learned_rollout_kernel,
+                                             cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                             (int)c->smem);
+      if (err != cudaSuccess) {
+        free(hw);
+        return mbrl_set_error(MBRL_ERR_CUDA, "planner (CUDA): cannot allow %zu bytes of shared memory: %s",
+                              c->smem, cudaGetErrorString(err));
+      }
+    }
+  }
+  mbrl_status st = MBRL_OK;
+  const size_t EK = (size_t)Emax * K;
+  if ((st = alloc_dev((void **)&c->d_costs, EK * sizeof(float), "costs")) ||
+      (st = alloc_dev((void **)&c->d_s1, EK * (size_t)ma->O * sizeof(float), "predicted states")) ||
+      (st = alloc_dev((void **)&c->d_obs, (size_t)Emax * ma->O * sizeof(float), "observations")) ||
+      (st = alloc_dev((void **)&c->d_seeds, (size_t)Emax * sizeof(uint64_t), "seeds")) ||
+      (st = alloc_dev((void **)&c->d_keys, (size_t)Emax * sizeof(unsigned long long), "keys")) ||
+      (st = alloc_dev((void **)&c->d_res, (size_t)Emax * sizeof(mbrl_plan_result), "results"))) {
+    free(hw);
+    return st;
+  }
+  if (hw) {
+    st = alloc_dev((void **)&c->d_weights, (size_t)ma->nweights * sizeof(float), "weights");
+    if (st) {
+      free(hw);
+      return st;
+    }
+    cudaError_t err = cudaMemcpy(c->d_weights, hw, (size_t)ma->nweights * sizeof(float),
+                                 cudaMemcpyHostToDevice);
+    free(hw);
+    CUDA_TRY(err, "weight upload");
+  }
+  CUDA_TRY(cudaMemset(c->d_keys, 0xFF, (size_t)Emax * sizeof(unsigned long long)), "key reset");
+  CUDA_TRY(cudaMallocHost((void **)&c->h_res, (size_t)Emax * sizeof(mbrl_plan_result)), "pinned results");
+  CUDA_TRY(cudaMallocHost((void **)&c->h_obs, (size_t)Emax * ma->O * sizeof(float)), "pinned obs");
+  CUDA_TRY(cudaMallocHost((void **)&c->h_seeds, (size_t)Emax * sizeof(uint64_t)), "pinned seeds");
+  CUDA_TRY(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking), "stream creation");
+  CUDA_TRY(cudaDeviceSynchronize(), "setup");
+  return MBRL_OK;
+}
+
+extern "C" mbrl_status mbrl_planner_cuda_create(void **state, const mbrl_plan_model *m, int K,
+                                                int H, float gamma, int max_envs,
+                                                size_t device_bytes) {
+  *state = NULL;
+  planner_cuda *c = (planner_cuda *)calloc(1, sizeof *c);
+  if (!c) return mbrl_set_error(MBRL_ERR_NOMEM, "planner (CUDA): out of memory");
+  mbrl_status st = create_impl(c, m, K, H, gamma, max_envs, device_bytes);
+  if (st) {
+    mbrl_planner_cuda_free(c);
+    return st;
+  }
+  *state = c;
+  return MBRL_OK;
+}
+
+extern "C" mbrl_status mbrl_planner_cuda_plan(void *state, const float *obs, const uint64_t *seeds,
+                                              int E, mbrl_plan_result *results) {
+  planner_cuda *c = (planner_cuda *)state;
+  const model_args &ma = c->ma;
+  plan_args pa;
+  memset(&pa, 0, sizeof pa);
+  if (E <= INLINE_ENVS) {
+    memcpy(pa.obs, obs, (size_t)E * ma.O * sizeof(float));
+    memcpy(pa.seed, seeds, (size_t)E * sizeof(uint64_t));
+  } else {
+    memcpy(c->h_obs, obs, (size_t)E * ma.O * sizeof(float));
+    memcpy(c->h_seeds, seeds, (size_t)E * sizeof(uint64_t));
+    CUDA_TRY(cudaMemcpyAsync(c->d_obs, c->h_obs, (size_t)E * ma.O * sizeof(float),
+                             cudaMemcpyHostToDevice, c->stream),
+             "observation upload");
+    CUDA_TRY(cudaMemcpyAsync(c->d_seeds, c->h_seeds, (size_t)E * sizeof(uint64_t),
+                             cudaMemcpyHostToDevice, c->stream),
+             "seed upload");
+  }
+  if (c->kind == MBRL_PLAN_MODEL_ORACLE) {
+    dim3 grid((unsigned)MBRL_CEIL_DIV(ma.K, ORACLE_THREADS), (unsigned)E);
+    oracle_rollout_kernel<<<grid, ORACLE_THREADS, 0, c->stream>>>(pa, c->d_obs, c->d_seeds, E, ma,
+                                                                  c->d_costs, c->d_s1, c->d_keys);
+  } else {
+    dim3 grid((unsigned)MBRL_CEIL_DIV(ma.K, TILE), (unsigned)E);
+    learned_rollout_kernel<<<grid, LEARNED_THREADS, c->smem, c->stream>>>(
+        pa, c->d_obs, c->d_seeds, E, ma, c->d_weights, c->d_costs, c->d_s1, c->d_keys);
+  }
+  CUDA_TRY(cudaGetLastError(), "rollout kernel launch");
+  gather_kernel<<<MBRL_CEIL_DIV(E, 128), 128, 0, c->stream>>>(E, ma, c->d_seeds, pa, c->d_costs,
+                                                              c->d_s1, c->d_keys, c->d_res);
+  CUDA_TRY(cudaGetLastError(), "gather kernel launch");
+  CUDA_TRY(cudaMemcpyAsync(c->h_res, c->d_res, (size_t)E * sizeof(mbrl_plan_result),
+                           cudaMemcpyDeviceToHost, c->stream),
+           "result download");
+  CUDA_TRY(cudaStreamSynchronize(c->stream), "plan");
+  memcpy(results, c->h_res, (size_t)E * sizeof(mbrl_plan_result));
+  return MBRL_OK;
+}
+
+extern "C" mbrl_status mbrl_planner_cuda_costs(void *state, int E, float *costs) {
+  planner_cuda *c = (planner_cuda *)state;
+  CUDA_TRY(cudaMemcpyAsync(costs, c->d_costs, (size_t)E * c->ma.K * sizeof(float),
+                           cudaMemcpyDeviceToHost, c->stream),
+           "cost download");
+  CUDA_TRY(cudaStreamSynchronize(c->stream), "cost download");
+  return MBRL_OK;
+}
