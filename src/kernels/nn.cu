@@ -266,7 +266,6 @@ __global__ void mse_kernel(float *loss, float *dpred, const float *pred, const f
     if (ss) {
       if (log) log[ss->k] = l;
       ss->k += 1;
-      ss->pos += 1;
       ss->t += 1;
     }
   }

@@ -93,15 +93,15 @@ mbrl_status mbrl_cuda_act_bwd_colsum(float *t, float *db, const float *dy, const
 // Device-side bookkeeping of a captured training step (kernel arguments are frozen in a
 // CUDA graph, so per-step values live in device memory).
 struct mbrl_cuda_step_state {
-  long long t; // optimizer steps taken (Adam's bias-correction step after the loss kernel)
-  int pos;     // minibatches of the current epoch already used
-  int k;       // losses logged by the current run
+  long long t; // optimizer steps taken (Adam's bias-correction step once the loss kernel ran)
+  int k;       // steps done in the current chunk: the minibatch index and the loss slot
+  int pad;
 };
 
 // loss (device, one float, may be NULL) = mean((pred - target)^2) over n values (double
 // accumulation), dpred (n, may be NULL) = 2 (pred - target) / n. One block. With ss != NULL the
-// kernel also closes a training step: log[ss->k] = loss (log may be NULL), then ss->k, ss->pos
-// and ss->t are incremented.
+// kernel also closes a training step: log[ss->k] = loss (log may be NULL), then ss->k and
+// ss->t are incremented.
 mbrl_status mbrl_cuda_mse(float *loss, float *dpred, const float *pred, const float *target,
                           size_t n, mbrl_cuda_step_state *ss, float *log, cudaStream_t s,
                           const char *fn);
