@@ -597,18 +597,13 @@ TEST(NnCuda, DynamicsTraining200StepsMatchesCpu) {
 
   // step 1: the same initial weights and the same first minibatch
   EXPECT_NEAR(gpu.losses[0], cpu.losses[0], 1e-5 * cpu.losses[0] + 1e-7);
-  // the first 20 steps track closely; then 20-step windows agree on average (Adam amplifies
-  // the rounding noise of near-zero gradients, so single late steps may drift apart)
-  for (int s = 0; s < 20; ++s)
-    EXPECT_NEAR(gpu.losses[s], cpu.losses[s], 1e-2 * cpu.losses[s]) << "step " << s + 1;
-  for (int w = 0; w < 10; ++w) {
-    double a = 0, b = 0;
-    for (int s = 20 * w; s < 20 * (w + 1); ++s) {
-      a += gpu.losses[s];
-      b += cpu.losses[s];
-    }
-    EXPECT_NEAR(a / 20, b / 20, 0.05 * b / 20) << "steps " << 20 * w + 1 << ".." << 20 * (w + 1);
-  }
+  // Same minibatches, same initial weights: the curves differ only by rounding. Measured on the
+  // CPU, a 1e-6 relative perturbation of every weight moves the 200 losses of this run by at
+  // most 8e-6 relative and the final eval MSE by 1%; the bounds below leave 100x that margin,
+  // while another minibatch order (sampler seed 10) moves single losses by up to 65%.
+  for (int s = 0; s < 200; ++s)
+    EXPECT_NEAR(gpu.losses[s], cpu.losses[s], (s < 20 ? 1e-3 : 1e-2) * cpu.losses[s])
+        << "step " << s + 1;
   EXPECT_LT(gpu.losses.back(), 0.5 * gpu.losses.front()) << "the CUDA run did not learn";
   // graphs, eager launches and other run splits replay the same kernels: bit-identical
   EXPECT_EQ(eager.losses, gpu.losses) << "CUDA graph replay differs from eager launches";
@@ -620,7 +615,7 @@ TEST(NnCuda, DynamicsTraining200StepsMatchesCpu) {
   double mse_cpu = 0, mse_gpu = 0;
   OK(mbrl_dynamics_eval_mse(cpu.d, &ds, &mse_cpu));
   OK(mbrl_dynamics_eval_mse(gpu.d, &ds, &mse_gpu));
-  EXPECT_NEAR(mse_gpu, mse_cpu, 0.5 * mse_cpu + 2e-3);
+  EXPECT_NEAR(mse_gpu, mse_cpu, 0.1 * mse_cpu);
   mbrl_dataset_free(&ds);
 }
 

@@ -40,8 +40,8 @@ typedef struct mlp_cuda_state {
   float *scalar;      // (1) device scratch: the gradient norm for a host-side read
   unsigned long long id; // unique over the process (forward_many cache key)
   // forward_many: device table of per-model pointers, built for the models many_ids[0..many_M)
-  unsigned long long *many_ids; // (many_cap) host
-  int many_M, many_cap;
+  unsigned long long *many_ids; // (many_M) host
+  int many_M;
   void *many_dev;               // device table (many_bytes)
   size_t many_bytes;
 } mlp_cuda_state;
@@ -413,7 +413,6 @@ static mbrl_status many_table(mbrl_mlp *const *ms, int M, many_layout *lay, cons
   free(cs->many_ids);
   cs->many_ids = ids;
   cs->many_M = M;
-  cs->many_cap = M;
   return MBRL_OK;
 }
 
@@ -423,20 +422,28 @@ extern "C" mbrl_status mbrl_mlp_forward_many_cuda(mbrl_mlp *const *ms, int M, co
   mbrl_mlp *m0 = ms[0];
   const mbrl_mlp_config *c = &m0->cfg;
   const int L = c->n_layers;
-  // one BN momentum / eps for the batched kernel; otherwise M single forwards (same result)
-  for (int i = 1; i < M; ++i)
-    if (c->batchnorm && (ms[i]->cfg.bn_momentum != c->bn_momentum ||
-                         ms[i]->cfg.bn_eps != c->bn_eps)) {
-      const size_t ystride = (size_t)B * (size_t)c->sizes[L];
-      for (int j = 0; j < M; ++j) {
-        void *saved = ms[j]->stream;
-        ms[j]->stream = m0->stream; // the whole call runs on ms[0]'s stream
-        mbrl_status st = forward_impl(ms[j], x, B, y + (size_t)j * ystride, train, fn);
-        ms[j]->stream = saved;
-        if (st) return st;
-      }
-      return MBRL_OK;
+  // The batched kernels need one BN momentum / eps, and distinct models (a model listed twice
+  // would be written by two batch entries at once). Otherwise: M single forwards in order, the
+  // same result as M calls of mbrl_mlp_forward.
+  int batched = 1;
+  for (int i = 1; i < M && batched; ++i) {
+    if (c->batchnorm &&
+        (ms[i]->cfg.bn_momentum != c->bn_momentum || ms[i]->cfg.bn_eps != c->bn_eps))
+      batched = 0;
+    for (int j = 0; j < i && batched; ++j)
+      if (ms[j] == ms[i]) batched = 0;
+  }
+  if (!batched) {
+    const size_t ystride = (size_t)B * (size_t)c->sizes[L];
+    for (int j = 0; j < M; ++j) {
+      void *saved = ms[j]->stream;
+      ms[j]->stream = m0->stream; // the whole call runs on ms[0]'s stream
+      mbrl_status st = forward_impl(ms[j], x, B, y + (size_t)j * ystride, train, fn);
+      ms[j]->stream = saved;
+      if (st) return st;
     }
+    return MBRL_OK;
+  }
   mbrl_status st = mbrl_mlp_cuda_bind(m0, fn);
   if (st) return st;
   many_layout lay;
