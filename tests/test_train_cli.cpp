@@ -145,10 +145,12 @@ TEST(TrainCli, LogdirWritesCsvAndEvents) {
   EXPECT_TRUE(has(csv, "\n50,train_model/loss,")) << csv;
   EXPECT_TRUE(has(csv, "\n20,val/loss,")) << csv;
   EXPECT_TRUE(has(csv, "\n60,val/loss,")) << csv;
-  bool events = false;
+  std::string ev;
   for (const std::string &n : mbrl_test::list_dir(dir.file("logs")))
-    events |= n.rfind("events.out.tfevents.", 0) == 0;
-  EXPECT_TRUE(events);
+    if (n.rfind("events.out.tfevents.", 0) == 0) ev = read_file(dir.file("logs/" + n));
+  EXPECT_TRUE(has(ev, "brain.Event:2"));  // the event file (its framing is test_log's job)
+  EXPECT_TRUE(has(ev, "train_model/loss"));
+  EXPECT_TRUE(has(ev, "val/loss"));
 }
 
 TEST(TrainCli, SameSeedSameModelAndForceRule) {
