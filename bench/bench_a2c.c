@@ -1,0 +1,175 @@
+/* bench_a2c - A2C training throughput on CartPole-v1 (SB3 configuration: 8 envs, n_steps 5,
+ * 64-64 tanh actor and critic, RMSprop), one JSON object on stdout (bench/README.md, area a2c).
+ *
+ * Usage: bench_a2c [--threads N] [--quick] [--runs R] [--steps N] [--no-500k]
+ *
+ * Rows: single A2C and the 20-model ensemble on the CPU (and on CUDA when a GPU is present):
+ * env steps/s of mbrl_a2c_iterate (collection + update, no evaluation), the median of R timed
+ * runs (default 5, --quick 3) of N env steps (default 20000, --quick 8000; the ensemble 1/5 of
+ * that) after a warm-up of 400 steps; plus one run of 500,000 steps of the single A2C from a
+ * fresh trainer per device (the "wall time to 500k steps" row; --no-500k leaves it out). The CPU
+ * path is single-threaded (OpenBLAS at 1 thread unless OPENBLAS_NUM_THREADS says otherwise);
+ * --threads is reported. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mbrl/a2c.h"
+#include "mbrl/device.h"
+#include "mbrl/log.h"
+
+static void machine_name(char *out, size_t n) {
+  snprintf(out, n, "unknown");
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  if (!f) return;
+  char line[512];
+  while (fgets(line, sizeof line, f)) {
+    if (strncmp(line, "model name", 10) == 0) {
+      char *p = strchr(line, ':');
+      if (p) {
+        p++;
+        while (*p == ' ' || *p == '\t') p++;
+        size_t len = strcspn(p, "\n");
+        snprintf(out, n, "%.*s", (int)len, p);
+        for (char *q = out; *q; ++q)
+          if (*q == '"' || *q == '\\' || (unsigned char)*q < 32) *q = ' ';
+      }
+      break;
+    }
+  }
+  fclose(f);
+}
+
+static int cmp_double(const void *a, const void *b) {
+  const double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Time `steps` env steps of training (after `warm` untimed ones) on a fresh trainer.
+ * Returns 0 and *wall, *done; 1 on failure (message printed). */
+static int time_run(int M, mbrl_backend be, long long warm, long long steps, double *wall,
+                    long long *done) {
+  mbrl_a2c_config c;
+  mbrl_a2c_config_init(&c, MBRL_A2C_ALGO_A2C);
+  mbrl_a2c *a = NULL;
+  if (mbrl_a2c_create(&a, &c, "CartPole-v1", M, be) != MBRL_OK) {
+    fprintf(stderr, "bench_a2c: error: %s\n", mbrl_last_error());
+    return 1;
+  }
+  int st = 0;
+  while (a->env_steps < warm && !st) st = mbrl_a2c_iterate(a, NULL) != MBRL_OK;
+  const long long start = a->env_steps;
+  const double t0 = mbrl_log_now();
+  while (a->env_steps - start < steps && !st) st = mbrl_a2c_iterate(a, NULL) != MBRL_OK;
+  *wall = mbrl_log_now() - t0;
+  *done = a->env_steps - start;
+  if (st) fprintf(stderr, "bench_a2c: error: %s\n", mbrl_last_error());
+  mbrl_a2c_free(a);
+  return st;
+}
+
+static int g_rows = 0;
+
+static void print_row(const char *device, int M, long long steps, double wall, int runs,
+                      const char *variant) {
+  printf("%s\n  {\"bench\": \"a2c\", \"name\": \"a2c\", \"variant\": \"%s\", \"env\": \"CartPole-v1\", "
+         "\"device\": \"%s\", \"envs\": 8, \"n_steps\": 5, \"env_steps\": %lld, \"wall_s\": %.6g, "
+         "\"steps_per_s\": %.6g, \"ensemble\": %d, \"runs\": %d}",
+         g_rows++ ? "," : "", variant, device, steps, wall, (double)steps / wall, M, runs);
+  fflush(stdout);
+  fprintf(stderr, "bench_a2c: %-4s M=%-2d %-10s %9lld steps in %8.3f s = %10.0f steps/s\n",
+          device, M, variant, steps, wall, (double)steps / wall);
+}
+
+static int bench_device(mbrl_backend be, const char *dev, int runs, long long steps, int full) {
+  const int Ms[2] = {1, 20};
+  for (int k = 0; k < 2; ++k) {
+    const int M = Ms[k];
+    const long long n = M == 1 ? steps : steps / 5;
+    double rates[31], walls[31];
+    long long done = 0;
+    for (int r = 0; r < runs; ++r) {
+      if (time_run(M, be, 400, n, &walls[r], &done)) return 1;
+      rates[r] = (double)done / walls[r];
+    }
+    qsort(rates, (size_t)runs, sizeof(double), cmp_double);
+    const double med = rates[runs / 2];
+    print_row(dev, M, done, (double)done / med, runs, "median");
+  }
+  if (full) {
+    double wall;
+    long long done;
+    if (time_run(1, be, 0, 500000, &wall, &done)) return 1;
+    print_row(dev, 1, done, wall, 1, "to_500k");
+  }
+  return 0;
+}
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: bench_a2c [--threads N] [--quick] [--runs R] [--steps N] [--no-500k]\n"
+             "  A2C (CartPole-v1, SB3 configuration) training env steps/s, single and 20-model\n"
+             "  ensemble, CPU and CUDA when present; one JSON object on stdout\n");
+}
+
+int main(int argc, char **argv) {
+  int threads = 1, quick = 0, runs = -1, full = 1;
+  long long steps = -1;
+  for (int i = 1; i < argc; ++i) {
+    const char *a = argv[i];
+    if (strcmp(a, "--quick") == 0) {
+      quick = 1;
+    } else if (strcmp(a, "--no-500k") == 0) {
+      full = 0;
+    } else if (strcmp(a, "--help") == 0) {
+      usage(stdout);
+      return 0;
+    } else if ((strcmp(a, "--threads") == 0 || strcmp(a, "--runs") == 0 ||
+                strcmp(a, "--steps") == 0) && i + 1 < argc) {
+      const char *v = argv[++i];
+      char *end;
+      long long x = strtoll(v, &end, 10);
+      const long long hi = a[2] == 't' ? 1024 : a[2] == 'r' ? 31 : 100000000;
+      const long long lo = a[2] == 's' ? 400 : 1;
+      if (*v == '\0' || *end || x < lo || x > hi) {
+        fprintf(stderr, "bench_a2c: error: %s '%s': need an integer in [%lld, %lld]\n", a, v, lo,
+                hi);
+        return 2;
+      }
+      if (a[2] == 't') threads = (int)x;
+      else if (a[2] == 'r') runs = (int)x;
+      else steps = x;
+    } else {
+      fprintf(stderr, "bench_a2c: error: unknown or incomplete argument '%s'\n", a);
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (runs < 0) runs = quick ? 3 : 5;
+  if (steps < 0) steps = quick ? 8000 : 20000;
+
+  char cpu[256], host[256] = "unknown", date[64] = "";
+  machine_name(cpu, sizeof cpu);
+  FILE *hf = fopen("/proc/sys/kernel/hostname", "r");
+  if (hf) {
+    if (fgets(host, sizeof host, hf)) host[strcspn(host, "\n")] = '\0';
+    fclose(hf);
+  }
+  time_t now = time(NULL);
+  struct tm tmv;
+  if (gmtime_r(&now, &tmv)) strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S+00:00", &tmv);
+  const int gpus = mbrl_cuda_device_count();
+  printf("{\"bench\": \"a2c\", \"impl\": \"mbrl\", \"version\": \"%s\",\n"
+         " \"machine\": {\"cpu\": \"%s\", \"cores\": %ld, \"host\": \"%s\", \"gpu\": ",
+         MBRL_VERSION, cpu, sysconf(_SC_NPROCESSORS_ONLN), host);
+  if (gpus > 0) printf("\"%s\"},\n", mbrl_cuda_device_name());
+  else printf("null},\n");
+  printf(" \"threads\": %d, \"date\": \"%s\", \"runs\": %d,\n \"command\": \"", threads, date, runs);
+  for (int i = 0; i < argc; ++i) printf("%s%s", i ? " " : "", argv[i]);
+  printf("\",\n \"results\": [");
+  int fail = bench_device(MBRL_BACKEND_CPU, "cpu", runs, steps, full);
+  if (!fail && gpus > 0) fail = bench_device(MBRL_BACKEND_CUDA, "cuda", runs, steps, full);
+  printf("\n ]}\n");
+  return fail ? 1 : 0;
+}
