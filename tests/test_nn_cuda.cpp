@@ -8,6 +8,7 @@
 // different order (cuBLAS, tree reductions) and nvcc contracts a*b+c into FMA, so sums of K
 // terms get atol ~ 2e-6 * K (float epsilon is 6e-8; random terms of size ~1 drift ~ eps * K
 // at worst) and elementwise ops get a few ulp.
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -559,6 +560,7 @@ struct TrainRun {
   mbrl_dynamics *d = nullptr;
   mbrl_dynamics_trainer *t = nullptr;
   std::vector<float> losses;
+  double run_seconds = 0.0; // wall time inside mbrl_dynamics_trainer_run
   ~TrainRun() {
     mbrl_dynamics_trainer_free(t);
     mbrl_dynamics_free(d);
@@ -575,7 +577,9 @@ void train(TrainRun *r, const mbrl_dataset *ds, mbrl_backend be, const std::vect
       << mbrl_last_error();
   for (int n : parts) {
     std::vector<float> l(n);
+    const auto t0 = std::chrono::steady_clock::now();
     ASSERT_EQ(mbrl_dynamics_trainer_run(r->t, n, l.data()), MBRL_OK) << mbrl_last_error();
+    r->run_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     r->losses.insert(r->losses.end(), l.begin(), l.end());
   }
 }
@@ -594,6 +598,11 @@ TEST(NnCuda, DynamicsTraining200StepsMatchesCpu) {
   unsetenv("MBRL_CUDA_GRAPHS");
   ASSERT_FALSE(HasFatalFailure());
   ASSERT_EQ(gpu.losses.size(), 200u);
+  // for the record (no bound: hardware dependent); the graph runs include the one-time capture
+  std::printf("[   INFO   ] 200 steps at batch 128: cpu %.1f us/step, cuda graphs %.1f us/step, "
+              "cuda eager %.1f us/step\n",
+              cpu.run_seconds / 200 * 1e6, gpu.run_seconds / 200 * 1e6,
+              eager.run_seconds / 200 * 1e6);
 
   // step 1: the same initial weights and the same first minibatch
   EXPECT_NEAR(gpu.losses[0], cpu.losses[0], 1e-5 * cpu.losses[0] + 1e-7);
