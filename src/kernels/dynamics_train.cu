@@ -23,12 +23,14 @@
 //   eager (MBRL_CUDA_GRAPHS=0): 1 gather + 6 forward + 1 MSE + 8 backward + 1 Adam = 17
 //   graph of 1 step:  1 cudaGraphLaunch per step (17 kernel nodes)
 //   graph of GRAPH_UNROLL = 16 steps: 1 cudaGraphLaunch per 16 steps (1/16 launch per step);
-//   a chunk of s steps takes s / 16 unrolled launches + s % 16 single-step launches.
+//   a chunk of s steps takes s / 16 unrolled launches + s % 16 single-step launches (the
+//   trainer's very first step runs eagerly, before the first capture).
 // Per chunk (i.e. per run call for n <= CHUNK_STEPS): 1 host->device copy of the indices, 1
 // memset, 1 event wait, the replays, 1 device->host copy of the losses and 1 stream sync.
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,8 +140,12 @@ static mbrl_status capture(mbrl_dynamics_trainer_cuda *t, int k, cudaGraphExec_t
   if (st) {
     (void)cudaGetLastError();
     *out = NULL;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", mbrl_last_error());
+    return mbrl_set_error(st, "%s (while capturing %d training step(s) into a CUDA graph; set "
+                          "MBRL_CUDA_GRAPHS=0 to train with plain launches)", msg, k);
   }
-  return st;
+  return MBRL_OK;
 }
 
 // ---------------------------------------------------------------- create / free
@@ -265,7 +271,13 @@ static mbrl_status run_chunk(mbrl_dynamics_trainer_cuda *t, int k, const char *f
   if (!t->use_graphs) {
     for (; done < k && !st; ++done) st = queue_step(t, fn);
   } else {
-    if (k - done >= GRAPH_UNROLL && !t->execK) st = capture(t, GRAPH_UNROLL, &t->execK, fn);
+    // the very first step runs eagerly: every kernel module (ours, cuBLAS's) is loaded and
+    // cuBLAS has chosen its kernels before anything is captured
+    if (!t->exec1 && !t->execK && t->steps == 0) {
+      st = queue_step(t, fn);
+      ++done;
+    }
+    if (!st && k - done >= GRAPH_UNROLL && !t->execK) st = capture(t, GRAPH_UNROLL, &t->execK, fn);
     for (; !st && k - done >= GRAPH_UNROLL; done += GRAPH_UNROLL)
       st = mbrl_cuda_check(cudaGraphLaunch(t->execK, s), fn, "cudaGraphLaunch (16 steps)");
     if (!st && done < k && !t->exec1) st = capture(t, 1, &t->exec1, fn);
