@@ -11,15 +11,6 @@
 #include "host/dynamics_cuda.h"
 #include "host/mlp_cuda.h"
 
-/* The resident CUDA trainer (src/kernels/dynamics_train.cu) is used when the build has it
- * (CMake defines MBRL_HAVE_DYNAMICS_TRAIN_CU when the file exists). Without it a CUDA model
- * trains through the generic path below: host gather, one upload per step. */
-#if defined(MBRL_HAVE_CUDA) && defined(MBRL_HAVE_DYNAMICS_TRAIN_CU)
-#define MBRL_DYNAMICS_CUDA_TRAINER 1
-#else
-#define MBRL_DYNAMICS_CUDA_TRAINER 0
-#endif
-
 /* ---------------------------------------------------------------- memory helpers */
 
 static mbrl_status backend_alloc(mbrl_backend be, float **p, size_t n) {
@@ -249,11 +240,9 @@ struct mbrl_dynamics_trainer {
   size_t n;
   mbrl_sampler sampler;
   size_t *idx;        /* (batch) */
-  float *xb, *yb;     /* (batch, in), (batch, obs) gathered minibatch, host */
-  float *b_xb, *b_yb; /* the same on the mlp's backend (== xb, yb on CPU) */
-  float *b_loss;      /* (1) loss on the backend */
+  float *xb, *yb;     /* (batch, in), (batch, obs) gathered minibatch */
   mbrl_optim *opt;
-#if MBRL_DYNAMICS_CUDA_TRAINER
+#ifdef MBRL_HAVE_CUDA
   mbrl_dynamics_trainer_cuda *cuda; /* non-NULL: the CUDA trainer does everything */
 #endif
 };
@@ -280,7 +269,7 @@ mbrl_status mbrl_dynamics_trainer_create(mbrl_dynamics_trainer **out, mbrl_dynam
   if (!t) return mbrl_set_error(MBRL_ERR_NOMEM, "dynamics_trainer_create: out of memory");
   t->d = d;
   t->batch = batch;
-#if MBRL_DYNAMICS_CUDA_TRAINER
+#ifdef MBRL_HAVE_CUDA
   if (d->mlp->backend == MBRL_BACKEND_CUDA) {
     st = mbrl_dynamics_trainer_cuda_create(&t->cuda, d, train_data, opt, batch, seed);
     if (st != MBRL_OK) {
@@ -303,16 +292,7 @@ mbrl_status mbrl_dynamics_trainer_create(mbrl_dynamics_trainer **out, mbrl_dynam
     return mbrl_set_error(MBRL_ERR_NOMEM,
                           "dynamics_trainer_create: cannot allocate the training set (%zu rows)", n);
   }
-  if (d->mlp->backend == MBRL_BACKEND_CPU) {
-    t->b_xb = t->xb, t->b_yb = t->yb;
-    t->b_loss = (float *)calloc(1, sizeof(float));
-    if (!t->b_loss) st = mbrl_set_error(MBRL_ERR_NOMEM, "dynamics_trainer_create: out of memory");
-  } else if ((st = backend_alloc(d->mlp->backend, &t->b_xb, (size_t)batch * in)) == MBRL_OK &&
-             (st = backend_alloc(d->mlp->backend, &t->b_yb, (size_t)batch * O)) == MBRL_OK) {
-    st = backend_alloc(d->mlp->backend, &t->b_loss, 1);
-  }
-  if (st != MBRL_OK ||
-      (st = mbrl_dynamics_normalize_data(d, train_data, t->x, t->y)) != MBRL_OK ||
+  if ((st = mbrl_dynamics_normalize_data(d, train_data, t->x, t->y)) != MBRL_OK ||
       (st = mbrl_sampler_init(&t->sampler, NULL, n, (size_t)batch, seed)) != MBRL_OK ||
       (st = mbrl_optim_create(&t->opt, opt, d->mlp)) != MBRL_OK) {
     mbrl_dynamics_trainer_free(t);
@@ -325,7 +305,7 @@ mbrl_status mbrl_dynamics_trainer_create(mbrl_dynamics_trainer **out, mbrl_dynam
 mbrl_status mbrl_dynamics_trainer_run(mbrl_dynamics_trainer *t, int n, float *losses) {
   if (!t || n < 1)
     return mbrl_set_error(MBRL_ERR_INVALID_ARG, "dynamics_trainer_run: NULL trainer or n %d < 1", n);
-#if MBRL_DYNAMICS_CUDA_TRAINER
+#ifdef MBRL_HAVE_CUDA
   if (t->cuda) {
     mbrl_status st = mbrl_dynamics_trainer_cuda_run(t->cuda, n, losses);
     t->steps = mbrl_dynamics_trainer_cuda_steps(t->cuda);
@@ -344,21 +324,8 @@ mbrl_status mbrl_dynamics_trainer_run(mbrl_dynamics_trainer *t, int n, float *lo
       memcpy(t->yb + r * O, t->y + t->idx[r] * O, O * sizeof(float));
     }
     float loss = 0.0f;
-    mbrl_status st = MBRL_OK;
-#ifdef MBRL_HAVE_CUDA
-    if (t->d->mlp->backend == MBRL_BACKEND_CUDA &&
-        ((st = mbrl_mlp_cuda_copy(t->b_xb, t->xb, B * in * sizeof(float), 1)) != MBRL_OK ||
-         (st = mbrl_mlp_cuda_copy(t->b_yb, t->yb, B * O * sizeof(float), 1)) != MBRL_OK))
-      return st;
-#endif
-    st = mbrl_mlp_train_step_mse(t->d->mlp, t->opt, t->b_xb, t->b_yb, t->batch, t->b_loss);
+    mbrl_status st = mbrl_mlp_train_step_mse(t->d->mlp, t->opt, t->xb, t->yb, t->batch, &loss);
     if (st != MBRL_OK) return st;
-#ifdef MBRL_HAVE_CUDA
-    if (t->d->mlp->backend == MBRL_BACKEND_CUDA &&
-        (st = mbrl_mlp_cuda_copy(&loss, t->b_loss, sizeof(float), 0)) != MBRL_OK)
-      return st;
-#endif
-    if (t->d->mlp->backend == MBRL_BACKEND_CPU) loss = *t->b_loss;
     t->steps++;
     if (losses) losses[s] = loss;
     if (!isfinite(loss))
@@ -375,16 +342,9 @@ long long mbrl_dynamics_trainer_steps(const mbrl_dynamics_trainer *t) { return t
 
 void mbrl_dynamics_trainer_free(mbrl_dynamics_trainer *t) {
   if (!t) return;
-#if MBRL_DYNAMICS_CUDA_TRAINER
+#ifdef MBRL_HAVE_CUDA
   mbrl_dynamics_trainer_cuda_free(t->cuda);
 #endif
-  if (t->d->mlp->backend != MBRL_BACKEND_CPU) {
-    backend_free(t->d->mlp->backend, t->b_xb);
-    backend_free(t->d->mlp->backend, t->b_yb);
-    backend_free(t->d->mlp->backend, t->b_loss);
-  } else {
-    free(t->b_loss);
-  }
   free(t->x);
   free(t->y);
   free(t->idx);
