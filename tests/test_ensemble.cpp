@@ -329,7 +329,9 @@ static void check_backward_after_forward_many(mbrl_backend be) {
 #endif
   ASSERT_EQ(mbrl_mlp_forward_many(many, M, xin, n, yout, 1), MBRL_OK) << mbrl_last_error();
 #ifdef MBRL_HAVE_CUDA
-  if (be == MBRL_BACKEND_CUDA) ASSERT_EQ(mbrl_mlp_cuda_copy(y.data(), dout, y.size() * 4, 0), MBRL_OK);
+  if (be == MBRL_BACKEND_CUDA) {
+    ASSERT_EQ(mbrl_mlp_cuda_copy(y.data(), dout, y.size() * 4, 0), MBRL_OK);
+  }
 #endif
   for (int i = 0; i < M; ++i) {
     const float *dyi = (dyd ? dyd : dy.data()) + (size_t)i * n * 2;
