@@ -177,6 +177,17 @@ TEST(PlannerOracle, CostsOfHandMadeSequencesMatchTheEnv) {
     std::vector<float> costs(K);
     ASSERT_EQ(mbrl_planner_evaluate(p.p, o, acts.data(), K, costs.data()), MBRL_OK);
     for (int k = 0; k < K; ++k) {
+      // the shared scalar float functions (the CUDA kernel's arithmetic): a few ulp per step
+      float so[3], sn[3], th0, fc = 0.0f, g = 1.0f;
+      std::memcpy(so, o, sizeof so);
+      for (int h = 0; h < H; ++h) {
+        const float u = acts[(size_t)k * H + h];
+        mbrl_planner_oracle_step(so, u, sn, &th0);
+        fc = fc - g * mbrl_pendulum_reward_f(th0, so[2], u);
+        std::memcpy(so, sn, sizeof so);
+        g = g * gamma;
+      }
+      EXPECT_NEAR(costs[k], fc, 1e-4 + 1e-5 * std::fabs(fc)) << "k " << k;
       const double ref = env_cost(th, thdot, &acts[(size_t)k * H], H, gamma);
       // float rollout vs double env over 40 steps: |diff| <= 1e-3 + 1e-4 |ref|
       EXPECT_NEAR(costs[k], ref, 1e-3 + 1e-4 * std::fabs(ref)) << "k " << k << " gamma " << gamma;
@@ -212,12 +223,53 @@ TEST(PlannerOracle, PlanCostsEqualEvaluateOfTheDrawnSequences) {
   EXPECT_EQ(res.action[0], acts[(size_t)best * H]);
   float s1[3];
   ASSERT_EQ(mbrl_plan_model_step(m.m, o, &acts[(size_t)best * H], 1, s1), MBRL_OK);
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(res.pred_next[i], s1[i]);
+  // the fast CPU path (vector atan2/sin/cos) agrees with the scalar libm step to a few ulp
+  for (int i = 0; i < 3; ++i) EXPECT_NEAR(res.pred_next[i], s1[i], 2e-6);
   // sequence 0 (all zeros) is among the candidates
   std::vector<float> zeros(H, 0.0f);
   float c0;
   ASSERT_EQ(mbrl_planner_evaluate(p.p, o, zeros.data(), 1, &c0), MBRL_OK);
   EXPECT_EQ(costs[0], c0);
+}
+
+TEST(PlannerOracle, WarmStartPriorIsSequenceOneAndShiftBestShifts) {
+  ModelPtr m;
+  ASSERT_EQ(mbrl_plan_model_oracle(&m.m, "Pendulum-v1"), MBRL_OK);
+  const int K = 100, H = 10;
+  PlannerPtr p;
+  auto c = cfg_of(K, H, 1.0f, 1, MBRL_BACKEND_CPU);
+  ASSERT_EQ(mbrl_planner_create(&p.p, m.m, &c), MBRL_OK);
+  float o[3];
+  obs_of(2.0, 1.0, o);
+  const uint64_t seed = 9;
+  mbrl_plan_result plain, warm;
+  ASSERT_EQ(mbrl_planner_plan(p.p, o, &seed, 1, &plain), MBRL_OK);
+  std::vector<float> c0(K), c1(K), ev(1);
+  ASSERT_EQ(mbrl_planner_last_costs(p.p, c0.data()), MBRL_OK);
+  // a prior that pushes in the direction of motion: better than anything random here
+  std::vector<float> prior(H, 2.0f);
+  ASSERT_EQ(mbrl_planner_plan_prior(p.p, o, &seed, prior.data(), 1, &warm), MBRL_OK);
+  ASSERT_EQ(mbrl_planner_last_costs(p.p, c1.data()), MBRL_OK);
+  ASSERT_EQ(mbrl_planner_evaluate(p.p, o, prior.data(), 1, ev.data()), MBRL_OK);
+  EXPECT_EQ(c1[1], ev[0]);
+  EXPECT_EQ(c1[0], c0[0]);
+  for (int k = 2; k < K; ++k) EXPECT_EQ(c1[k], c0[k]) << k;  // other draws unchanged
+  if (warm.best_index == 1) {
+    EXPECT_EQ(warm.action[0], 2.0f);
+  }
+  // shift_best: the winner without its first action, zero appended
+  std::vector<float> shifted(H), drawn(H);
+  mbrl_planner_shift_best(p.p, &plain, seed, nullptr, shifted.data());
+  mbrl_planner_draw(seed, plain.best_index, H, 1, m.m->act_low, m.m->act_high, drawn.data());
+  for (int h = 0; h + 1 < H; ++h) EXPECT_EQ(shifted[h], drawn[h + 1]);
+  EXPECT_EQ(shifted[H - 1], 0.0f);
+  mbrl_plan_result r1 = warm;
+  r1.best_index = 1;
+  std::vector<float> pr = prior;
+  pr[3] = -1.0f;
+  mbrl_planner_shift_best(p.p, &r1, seed, pr.data(), pr.data());  // in place
+  EXPECT_EQ(pr[2], -1.0f);
+  EXPECT_EQ(pr[H - 1], 0.0f);
 }
 
 TEST(PlannerOracle, OnlyZerosWhenKIsOne) {
@@ -487,8 +539,12 @@ static void cuda_vs_cpu(const mbrl_plan_model *m, int K, int H, float gamma, dou
     uint64_t seeds[E] = {mbrl_planner_seed(7, 0, rep), mbrl_planner_seed(7, 1, rep),
                          mbrl_planner_seed(7, 2, rep)};
     mbrl_plan_result rc[E], rg[E];
-    ASSERT_EQ(mbrl_planner_plan(pc.p, obs, seeds, E, rc), MBRL_OK);
-    ASSERT_EQ(mbrl_planner_plan(pg.p, obs, seeds, E, rg), MBRL_OK) << mbrl_last_error();
+    // rep 1 adds a warm-start prior (sequence 1) per env
+    std::vector<float> prior((size_t)E * H);
+    for (size_t i = 0; i < prior.size(); ++i) prior[i] = std::sin(0.7f * (float)i) * 1.9f;
+    const float *pp = rep == 1 ? prior.data() : nullptr;
+    ASSERT_EQ(mbrl_planner_plan_prior(pc.p, obs, seeds, pp, E, rc), MBRL_OK);
+    ASSERT_EQ(mbrl_planner_plan_prior(pg.p, obs, seeds, pp, E, rg), MBRL_OK) << mbrl_last_error();
     std::vector<float> ccost((size_t)E * K), gcost((size_t)E * K);
     ASSERT_EQ(mbrl_planner_last_costs(pc.p, ccost.data()), MBRL_OK);
     ASSERT_EQ(mbrl_planner_last_costs(pg.p, gcost.data()), MBRL_OK);

@@ -43,7 +43,7 @@
 
 MBRL_EXTERN_C_BEGIN
 
-#define MBRL_PLANNER_MAX_SAMPLES (1 << 26) /* K per environment */
+#define MBRL_PLANNER_MAX_SAMPLES 2147483647 /* K per environment (memory decides sooner) */
 #define MBRL_PLANNER_MAX_HORIZON 100000
 #define MBRL_PLANNER_MAX_ENVS 65536
 
@@ -180,6 +180,9 @@ typedef struct mbrl_planner_config {
   float gamma;          /* discount in (0, 1] (1.0) */
   int max_envs;         /* largest E one plan call takes, 1..MBRL_PLANNER_MAX_ENVS (1) */
   mbrl_backend backend; /* CPU, CUDA or AUTO (CUDA when a GPU is present) */
+  int score_next;       /* 0: r(s_h, a_h) (the reward of step h on its pre-step observation,
+                         * Gymnasium's convention); 1: r(s_{h+1}, a_h) (the reward on the
+                         * predicted NEXT observation, as the PyTorch reference does) */
 } mbrl_planner_config;
 
 /* Defaults: K 1024, H 15, gamma 1, E 1, AUTO. */
@@ -211,6 +214,19 @@ mbrl_backend mbrl_planner_backend(const mbrl_planner *p);
  * Environment e's result equals a single plan of obs[e] with plan_seeds[e]. */
 mbrl_status mbrl_planner_plan(mbrl_planner *p, const float *obs, const uint64_t *plan_seeds,
                               int E, mbrl_plan_result *results);
+
+/* mbrl_planner_plan with a warm-start candidate per environment: when prior (E, H, act_dim)
+ * HOST is not NULL, sequence 1 of env e is prior[e] instead of a Philox draw (sequences
+ * k >= 2 keep their draws). MPC warm start: pass the previous step's winner shifted by one
+ * step (mbrl_planner_shift_best). prior == NULL is mbrl_planner_plan. */
+mbrl_status mbrl_planner_plan_prior(mbrl_planner *p, const float *obs, const uint64_t *plan_seeds,
+                                    const float *prior, int E, mbrl_plan_result *results);
+
+/* The winning sequence of plan result r (made with plan_seed and prior (H, act_dim) or NULL)
+ * shifted left by one step with zeros appended: out (H, act_dim) HOST, may not alias prior
+ * unless equal to it. */
+void mbrl_planner_shift_best(const mbrl_planner *p, const mbrl_plan_result *r, uint64_t plan_seed,
+                             const float *prior, float *out);
 
 /* Costs of the last plan: costs (E, K) HOST (E of that plan). On CUDA this copies. */
 mbrl_status mbrl_planner_last_costs(mbrl_planner *p, float *costs);

@@ -453,7 +453,7 @@ mbrl_status mbrl_planner_create(mbrl_planner **out, const mbrl_plan_model *model
   memset(p->scratch, 0, p->scratch_bytes * (size_t)nthreads);
 #ifdef MBRL_HAVE_CUDA
   if (be == MBRL_BACKEND_CUDA) {
-    st = mbrl_planner_cuda_create(&p->cuda, model, p->K, p->H, p->gamma, p->Emax,
+    st = mbrl_planner_cuda_create(&p->cuda, model, p->K, p->H, p->gamma, p->cfg.score_next, p->Emax,
                                   (size_t)dev_need);
     if (st) {
       mbrl_planner_free(p);
@@ -553,12 +553,162 @@ __attribute__((target("avx512f"))) static void dense_avx512(float *out, const fl
 }
 #endif
 
+#if PLANNER_X86
+/* ----------------------------------------------------------------- AVX-512 pendulum math
+ * 16 rows at a time: Cephes-style float atan2 / sin / cos (about 2 ulp on the angles the
+ * planner sees, |x| < 8192) and the SAME float formulas as mbrl_pendulum_reward_f and
+ * mbrl_pendulum_step_f (separate multiply and add, as the scalar code compiled with
+ * -ffp-contract=off). Results agree with the scalar libm path to a few ulp; the tests bound
+ * the planner's costs against the double-precision env and the scalar reference. */
+#define V512 __attribute__((target("avx512f"), always_inline)) static inline
+
+V512 __m512 v_abs(__m512 x) {
+  return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7fffffff)));
+}
+V512 __m512 v_signbit(__m512 x) {
+  return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u)));
+}
+V512 __m512 v_xor(__m512 a, __m512 b) {
+  return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a), _mm512_castps_si512(b)));
+}
+V512 __m512 v_madd(__m512 a, __m512 b, __m512 c) { /* a*b + c, rounded twice */
+  return _mm512_add_ps(_mm512_mul_ps(a, b), c);
+}
+
+/* atan2(y, x) in [-pi, pi], sign from y's sign bit. */
+V512 __m512 v_atan2(__m512 y, __m512 x) {
+  const __m512 ax = v_abs(x), ay = v_abs(y);
+  const __m512 mx = _mm512_max_ps(ax, ay), mn = _mm512_min_ps(ax, ay);
+  const __mmask16 zero = _mm512_cmp_ps_mask(mx, _mm512_setzero_ps(), _CMP_EQ_OQ);
+  __m512 a = _mm512_div_ps(mn, _mm512_mask_blend_ps(zero, mx, _mm512_set1_ps(1.0f)));
+  const __mmask16 big = _mm512_cmp_ps_mask(a, _mm512_set1_ps(0.4142135623730950f), _CMP_GT_OQ);
+  const __m512 one = _mm512_set1_ps(1.0f);
+  a = _mm512_mask_div_ps(a, big, _mm512_sub_ps(a, one), _mm512_add_ps(a, one));
+  const __m512 y0 = _mm512_maskz_mov_ps(big, _mm512_set1_ps(0.78539816339744830962f));
+  const __m512 z = _mm512_mul_ps(a, a);
+  __m512 r = _mm512_set1_ps(8.05374449538e-2f);
+  r = v_madd(r, z, _mm512_set1_ps(-1.38776856032e-1f));
+  r = v_madd(r, z, _mm512_set1_ps(1.99777106478e-1f));
+  r = v_madd(r, z, _mm512_set1_ps(-3.33329491539e-1f));
+  r = _mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(r, z), a), a);
+  __m512 t = _mm512_add_ps(y0, r);
+  const __mmask16 swap = _mm512_cmp_ps_mask(ay, ax, _CMP_GT_OQ);
+  t = _mm512_mask_sub_ps(t, swap, _mm512_set1_ps(1.57079632679489661923f), t);
+  const __mmask16 neg_x = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+  t = _mm512_mask_sub_ps(t, neg_x, _mm512_set1_ps(3.14159265358979323846f), t);
+  return v_xor(t, v_signbit(y));
+}
+
+/* sin and cos of x (|x| < 8192), Cephes sinf/cosf range reduction by pi/4. */
+V512 void v_sincos(__m512 x, __m512 *s_out, __m512 *c_out) {
+  const __m512 ax = v_abs(x);
+  __m512i j = _mm512_cvttps_epi32(_mm512_mul_ps(ax, _mm512_set1_ps(1.27323954473516f)));
+  j = _mm512_and_si512(_mm512_add_epi32(j, _mm512_set1_epi32(1)), _mm512_set1_epi32(~1));
+  const __m512 yj = _mm512_cvtepi32_ps(j);
+  __m512 z = _mm512_sub_ps(ax, _mm512_mul_ps(yj, _mm512_set1_ps(0.78515625f)));
+  z = _mm512_sub_ps(z, _mm512_mul_ps(yj, _mm512_set1_ps(2.4187564849853515625e-4f)));
+  z = _mm512_sub_ps(z, _mm512_mul_ps(yj, _mm512_set1_ps(3.77489497744594108e-8f)));
+  const __m512 zz = _mm512_mul_ps(z, z);
+  __m512 sp = _mm512_set1_ps(-1.9515295891e-4f);
+  sp = v_madd(sp, zz, _mm512_set1_ps(8.3321608736e-3f));
+  sp = v_madd(sp, zz, _mm512_set1_ps(-1.6666654611e-1f));
+  sp = _mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(sp, zz), z), z);
+  __m512 cp = _mm512_set1_ps(2.443315711809948e-5f);
+  cp = v_madd(cp, zz, _mm512_set1_ps(-1.388731625493765e-3f));
+  cp = v_madd(cp, zz, _mm512_set1_ps(4.166664568298827e-2f));
+  cp = _mm512_mul_ps(_mm512_mul_ps(cp, zz), zz);
+  cp = _mm512_add_ps(_mm512_sub_ps(cp, _mm512_mul_ps(_mm512_set1_ps(0.5f), zz)), _mm512_set1_ps(1.0f));
+  const __m512i j7 = _mm512_and_si512(j, _mm512_set1_epi32(7));
+  const __mmask16 swap = _mm512_test_epi32_mask(j7, _mm512_set1_epi32(2));
+  const __mmask16 j4 = _mm512_test_epi32_mask(j7, _mm512_set1_epi32(4));
+  /* sin: j 0 +s, 2 +c, 4 -s, 6 -c (times sign x); cos: j 0 +c, 2 -s, 4 -c, 6 +s */
+  __m512 sv = _mm512_mask_blend_ps(swap, sp, cp);
+  __m512 cv = _mm512_mask_blend_ps(swap, cp, sp);
+  const __m512 neg = _mm512_set1_ps(-0.0f);
+  sv = v_xor(sv, _mm512_maskz_mov_ps(j4, neg));
+  sv = v_xor(sv, v_signbit(x));
+  cv = v_xor(cv, _mm512_maskz_mov_ps((__mmask16)(j4 ^ swap), neg));
+  *s_out = sv;
+  *c_out = cv;
+}
+
+/* mbrl_pendulum_reward_f(th, thdot, u) for th = atan2 in [-pi, pi]: angle_normalize as the
+ * floored fmod does on that range, then -(an^2 + .1 thdot^2 + .001 uc^2). */
+V512 __m512 v_reward(__m512 th, __m512 thdot, __m512 u) {
+  const __m512 pi = _mm512_set1_ps((float)MBRL_PI), two_pi = _mm512_set1_ps((float)(2.0 * MBRL_PI));
+  const __m512 uc = _mm512_min_ps(_mm512_max_ps(u, _mm512_set1_ps(-2.0f)), _mm512_set1_ps(2.0f));
+  __m512 m = _mm512_add_ps(th, pi);
+  m = _mm512_mask_sub_ps(m, _mm512_cmp_ps_mask(m, two_pi, _CMP_GE_OQ), m, two_pi);
+  m = _mm512_mask_add_ps(m, _mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_LT_OQ), m, two_pi);
+  const __m512 an = _mm512_sub_ps(m, pi);
+  __m512 c = _mm512_add_ps(_mm512_mul_ps(an, an),
+                           _mm512_mul_ps(_mm512_set1_ps(0.1f), _mm512_mul_ps(thdot, thdot)));
+  c = _mm512_add_ps(c, _mm512_mul_ps(_mm512_set1_ps(0.001f), _mm512_mul_ps(uc, uc)));
+  return v_xor(c, _mm512_set1_ps(-0.0f));
+}
+
+/* cost[r] -= g * reward(obs_r, u_r) over the block's BR rows; S (3, BR), U (BR). */
+__attribute__((target("avx512f"))) static void reward_block_avx512(const float *S, const float *U,
+                                                                   float *cost, float g) {
+  const __m512 gv = _mm512_set1_ps(g);
+  for (int v = 0; v < BR; v += 16) {
+    const __m512 c = _mm512_load_ps(S + v), s = _mm512_load_ps(S + BR + v);
+    const __m512 td = _mm512_load_ps(S + 2 * BR + v), u = _mm512_load_ps(U + v);
+    const __m512 r = v_reward(v_atan2(s, c), td, u);
+    _mm512_store_ps(cost + v, _mm512_sub_ps(_mm512_load_ps(cost + v), _mm512_mul_ps(gv, r)));
+  }
+}
+
+/* The oracle step (mbrl_planner_oracle_step) and its reward for the block's BR rows, in place
+ * on S (3, BR). score_next: reward on the new observation, else on the old one. */
+__attribute__((target("avx512f"))) static void oracle_block_avx512(float *S, const float *U,
+                                                                   float *cost, float g,
+                                                                   int score_next) {
+  const __m512 gv = _mm512_set1_ps(g);
+  const __m512 dt = _mm512_set1_ps((float)MBRL_PENDULUM_DT), ms = _mm512_set1_ps((float)MBRL_PENDULUM_MAX_SPEED);
+  const __m512 k_sin = _mm512_set1_ps((float)(3.0 * MBRL_PENDULUM_G / (2.0 * MBRL_PENDULUM_L)));
+  const __m512 k_u = _mm512_set1_ps((float)(3.0 / (MBRL_PENDULUM_M * MBRL_PENDULUM_L * MBRL_PENDULUM_L)));
+  for (int v = 0; v < BR; v += 16) {
+    const __m512 c = _mm512_load_ps(S + v), s = _mm512_load_ps(S + BR + v);
+    const __m512 thdot = _mm512_load_ps(S + 2 * BR + v), u = _mm512_load_ps(U + v);
+    const __m512 th = v_atan2(s, c);
+    const __m512 uc = _mm512_min_ps(_mm512_max_ps(u, _mm512_set1_ps(-2.0f)), _mm512_set1_ps(2.0f));
+    __m512 sn, cs;
+    v_sincos(th, &sn, &cs);
+    __m512 nd = _mm512_add_ps(thdot, _mm512_mul_ps(_mm512_add_ps(_mm512_mul_ps(k_sin, sn), _mm512_mul_ps(k_u, uc)), dt));
+    nd = _mm512_min_ps(_mm512_max_ps(nd, _mm512_sub_ps(_mm512_setzero_ps(), ms)), ms);
+    const __m512 nth = _mm512_add_ps(th, _mm512_mul_ps(nd, dt));
+    v_sincos(nth, &sn, &cs);
+    const __m512 r = score_next ? v_reward(v_atan2(sn, cs), nd, u) : v_reward(th, thdot, u);
+    _mm512_store_ps(cost + v, _mm512_sub_ps(_mm512_load_ps(cost + v), _mm512_mul_ps(gv, r)));
+    _mm512_store_ps(S + v, cs);
+    _mm512_store_ps(S + BR + v, sn);
+    _mm512_store_ps(S + 2 * BR + v, nd);
+  }
+}
+#endif
+
 /* ----------------------------------------------------------------- CPU rollout of a block */
 
 typedef struct rollout_src {
   const float *given;   /* (K, H, act) caller's sequences, or NULL: draw from Philox */
+  const float *prior;   /* (H, act) warm-start sequence used as sequence 1, or NULL */
   uint64_t seed;        /* plan seed when drawing */
 } rollout_src;
+
+/* cost[r] -= g * r(obs_r, a_r) over a block (pendulum reward on observations S (3, BR)). */
+static void block_reward(const mbrl_planner *p, const float *S, const float *Ac, float *cost,
+                         float g) {
+#if PLANNER_X86
+  if (p->avx512) {
+    reward_block_avx512(S, Ac, cost, g);
+    return;
+  }
+#endif
+  (void)p;
+  for (int r = 0; r < BR; ++r)
+    cost[r] = cost[r] - g * mbrl_pendulum_reward_obs_f(S[r], S[BR + r], S[2 * BR + r], Ac[r]);
+}
 
 /* Roll rows k0 .. k0+R-1 (R <= BR) of one environment from obs0 for H steps. Writes
  * cost_out (R) and s1_out (R, obs). Padding rows (r >= R) compute on zeros and are dropped. */
@@ -572,7 +722,8 @@ static void rollout_block(const mbrl_planner *p, scratch_view *w, const float *o
   for (int r = 0; r < BR; ++r) cost[r] = 0.0f;
   if (!src->given)
     for (int r = 0; r < R; ++r)
-      if (k0 + r > 0) mbrl_planner_rng(&w->rng[r], src->seed, (uint64_t)(k0 + r));
+      if (k0 + r > (src->prior ? 1 : 0))
+        mbrl_planner_rng(&w->rng[r], src->seed, (uint64_t)(k0 + r));
   const mbrl_dataset_stats *st = &m->stats;
   float g = 1.0f;
   for (int h = 0; h < H; ++h) {
@@ -587,25 +738,34 @@ static void rollout_block(const mbrl_planner *p, scratch_view *w, const float *o
         for (int j = 0; j < A; ++j) a[j] = ga[j];
       } else if (k == 0) {
         for (int j = 0; j < A; ++j) a[j] = 0.0f;
+      } else if (k == 1 && src->prior) {
+        for (int j = 0; j < A; ++j) a[j] = src->prior[(size_t)h * A + j];
       } else {
         mbrl_planner_next_action(&w->rng[r], A, m->act_low, m->act_high, a);
       }
       for (int j = 0; j < A; ++j) Ac[j * BR + r] = a[j];
     }
     if (m->kind == MBRL_PLAN_MODEL_ORACLE) {
+#if PLANNER_X86
+      if (p->avx512 && A == 1) {
+        oracle_block_avx512(S, Ac, cost, g, p->cfg.score_next);
+        goto stepped;
+      }
+#endif
       /* reward of (s_h, a_h) and the true step, sharing th = atan2(sin, cos) */
       for (int r = 0; r < BR; ++r) {
         float o[3] = {S[r], S[BR + r], S[2 * BR + r]}, nx[3], th;
         const float u = Ac[r];
         mbrl_planner_oracle_step(o, u, nx, &th);
-        cost[r] = cost[r] - g * mbrl_pendulum_reward_f(th, o[2], u);
+        const float rew = p->cfg.score_next ? mbrl_pendulum_reward_obs_f(nx[0], nx[1], nx[2], u)
+                                            : mbrl_pendulum_reward_f(th, o[2], u);
+        cost[r] = cost[r] - g * rew;
         S[r] = nx[0];
         S[BR + r] = nx[1];
         S[2 * BR + r] = nx[2];
       }
     } else {
-      for (int r = 0; r < BR; ++r)
-        cost[r] = cost[r] - g * mbrl_pendulum_reward_obs_f(S[r], S[BR + r], S[2 * BR + r], Ac[r]);
+      if (!p->cfg.score_next) block_reward(p, S, Ac, cost, g);
       float *x = w->X0, *y = w->X1;
       for (int i = 0; i < O; ++i)
         for (int r = 0; r < BR; ++r)
@@ -631,7 +791,11 @@ static void rollout_block(const mbrl_planner *p, scratch_view *w, const float *o
         for (int r = 0; r < BR; ++r)
           S[i * BR + r] = S[i * BR + r] + mbrl_unnormalize1(x[i * BR + r], st->delta_state_mean[i],
                                                             st->delta_state_std[i]);
+      if (p->cfg.score_next) block_reward(p, S, Ac, cost, g);
     }
+#if PLANNER_X86
+  stepped:
+#endif
     if (h == 0 && s1_out)
       for (int r = 0; r < R; ++r)
         for (int i = 0; i < O; ++i) s1_out[(size_t)r * O + i] = S[i * BR + r];
@@ -667,6 +831,11 @@ static int argmin_key(const float *c, int K) {
 
 mbrl_status mbrl_planner_plan(mbrl_planner *p, const float *obs, const uint64_t *plan_seeds, int E,
                               mbrl_plan_result *results) {
+  return mbrl_planner_plan_prior(p, obs, plan_seeds, NULL, E, results);
+}
+
+mbrl_status mbrl_planner_plan_prior(mbrl_planner *p, const float *obs, const uint64_t *plan_seeds,
+                                    const float *prior, int E, mbrl_plan_result *results) {
   if (!p || !obs || !plan_seeds || !results)
     return mbrl_set_error(MBRL_ERR_INVALID_ARG, "planner_plan: NULL argument");
   if (E < 1 || E > p->Emax)
@@ -680,16 +849,21 @@ mbrl_status mbrl_planner_plan(mbrl_planner *p, const float *obs, const uint64_t 
       return mbrl_set_error(MBRL_ERR_NUMERIC,
                             "planner_plan: observation value %zu (env %zu) is not finite", i % O,
                             i / O);
+  if (prior)
+    for (size_t i = 0; i < (size_t)E * p->H * A; ++i)
+      if (!isfinite(prior[i]))
+        return mbrl_set_error(MBRL_ERR_NUMERIC, "planner_plan: prior action %zu is not finite", i);
   p->last_E = E;
 #ifdef MBRL_HAVE_CUDA
   if (p->cfg.backend == MBRL_BACKEND_CUDA)
-    return mbrl_planner_cuda_plan(p->cuda, obs, plan_seeds, E, results);
+    return mbrl_planner_cuda_plan(p->cuda, obs, plan_seeds, prior, E, results);
 #endif
   rollout_src srcs_small[8];
   rollout_src *srcs = E <= 8 ? srcs_small : (rollout_src *)malloc((size_t)E * sizeof *srcs);
   if (!srcs) return mbrl_set_error(MBRL_ERR_NOMEM, "planner_plan: out of memory");
   for (int e = 0; e < E; ++e) {
     srcs[e].given = NULL;
+    srcs[e].prior = prior ? prior + (size_t)e * p->H * A : NULL;
     srcs[e].seed = plan_seeds[e];
   }
   rollout_all(p, obs, srcs, E, p->K);
@@ -701,7 +875,9 @@ mbrl_status mbrl_planner_plan(mbrl_planner *p, const float *obs, const uint64_t 
     memset(res, 0, sizeof *res);
     res->best_index = best;
     res->best_return = -c[best];
-    if (best > 0) {
+    if (best == 1 && prior) {
+      memcpy(res->action, prior + (size_t)e * p->H * A, (size_t)A * sizeof(float));
+    } else if (best > 0) {
       mbrl_philox s;
       mbrl_planner_rng(&s, plan_seeds[e], (uint64_t)best);
       mbrl_planner_next_action(&s, A, m->act_low, m->act_high, res->action);
@@ -729,9 +905,28 @@ mbrl_status mbrl_planner_evaluate(mbrl_planner *p, const float *obs, const float
   if (K < 1 || K > p->K)
     return mbrl_set_error(MBRL_ERR_INVALID_ARG, "planner_evaluate: K = %d; use 1..%d (samples)", K,
                           p->K);
-  rollout_src src = {actions, 0};
+  rollout_src src = {actions, NULL, 0};
   rollout_all(p, obs, &src, 1, K);
   memcpy(costs, p->costs, (size_t)K * sizeof(float));
   p->last_E = 0; /* the cost buffer no longer holds a plan */
   return MBRL_OK;
+}
+
+void mbrl_planner_shift_best(const mbrl_planner *p, const mbrl_plan_result *r, uint64_t plan_seed,
+                             const float *prior, float *out) {
+  const mbrl_plan_model *m = p->m;
+  const int H = p->H, A = m->act_dim;
+  if (r->best_index == 1 && prior) {
+    memmove(out, prior + A, (size_t)(H - 1) * A * sizeof(float));
+  } else if (r->best_index == 0) {
+    memset(out, 0, (size_t)(H - 1) * A * sizeof(float));
+  } else {
+    mbrl_philox s;
+    mbrl_planner_rng(&s, plan_seed, (uint64_t)r->best_index);
+    float a[MBRL_MAX_DIM];
+    mbrl_planner_next_action(&s, A, m->act_low, m->act_high, a); /* a_0 was executed */
+    for (int h = 0; h + 1 < H; ++h)
+      mbrl_planner_next_action(&s, A, m->act_low, m->act_high, out + (size_t)h * A);
+  }
+  memset(out + (size_t)(H - 1) * A, 0, (size_t)A * sizeof(float));
 }

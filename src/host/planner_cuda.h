@@ -11,16 +11,18 @@
 MBRL_EXTERN_C_BEGIN
 
 /* Device state for plans of K samples, horizon H, discount gamma, up to max_envs envs over
- * model m (weights uploaded here). Fails with MBRL_ERR_INVALID_ARG naming the bytes when the
+ * model m (weights uploaded here); score_next as in mbrl_planner_config. Fails with MBRL_ERR_INVALID_ARG naming the bytes when the
  * device lacks `device_bytes` of free memory, MBRL_ERR_CUDA on other CUDA failures. */
 mbrl_status mbrl_planner_cuda_create(void **state, const mbrl_plan_model *m, int K, int H,
-                                     float gamma, int max_envs, size_t device_bytes);
+                                     float gamma, int score_next, int max_envs,
+                                     size_t device_bytes);
 void mbrl_planner_cuda_free(void *state);
 
-/* One plan for E envs: obs (E, obs_dim) host, seeds (E) host, results (E) host. Launches the
+/* One plan for E envs: obs (E, obs_dim) host, seeds (E) host, prior (E, H, act) host or NULL
+ * (sequence 1 of each env), results (E) host. Launches the
  * rollout kernel and the gather kernel, then copies the E results back (synchronizes). */
-mbrl_status mbrl_planner_cuda_plan(void *state, const float *obs, const uint64_t *seeds, int E,
-                                   mbrl_plan_result *results);
+mbrl_status mbrl_planner_cuda_plan(void *state, const float *obs, const uint64_t *seeds,
+                                   const float *prior, int E, mbrl_plan_result *results);
 
 /* Copy the last plan's costs (E, K) to host memory. */
 mbrl_status mbrl_planner_cuda_costs(void *state, int E, float *costs);

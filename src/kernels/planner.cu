@@ -43,7 +43,7 @@ typedef struct model_args {
   float sm[MBRL_MAX_DIM], ss[MBRL_MAX_DIM], am[MBRL_MAX_DIM], as[MBRL_MAX_DIM];
   float dm[MBRL_MAX_DIM], ds[MBRL_MAX_DIM];
   float lo[MBRL_MAX_DIM], hi[MBRL_MAX_DIM];
-  int O, A, K, H, maxw, nweights, weights_in_smem;
+  int O, A, K, H, maxw, nweights, weights_in_smem, score_next;
   float gamma;
 } model_args;
 
@@ -54,6 +54,8 @@ typedef struct planner_cuda {
   float *d_costs;             /* (Emax, K) */
   float *d_s1;                /* (Emax, K, O) */
   float *d_obs;               /* (Emax, O) for E > INLINE_ENVS */
+  float *d_prior;             /* (Emax, H, A) warm-start sequences */
+  float *h_prior;             /* (Emax, H, A) pinned staging */
   uint64_t *d_seeds;          /* (Emax) */
   unsigned long long *d_keys; /* (Emax) */
   mbrl_plan_result *d_res;    /* (Emax) */
@@ -97,8 +99,9 @@ __device__ static inline void load_obs(const plan_args &pa, const float *d_obs, 
 /* ---------------------------------------------------------------- oracle kernel */
 
 __global__ void __launch_bounds__(ORACLE_THREADS)
-    oracle_rollout_kernel(plan_args pa, const float *d_obs, const uint64_t *d_seeds, int E,
-                          model_args ma, float *costs, float *s1, unsigned long long *keys) {
+    oracle_rollout_kernel(plan_args pa, const float *d_obs, const uint64_t *d_seeds,
+                          const float *prior, int E, model_args ma, float *costs, float *s1,
+                          unsigned long long *keys) {
   const int e = blockIdx.y;
   const int k = blockIdx.x * ORACLE_THREADS + threadIdx.x;
   unsigned long long key = KEY_INIT;
@@ -107,14 +110,19 @@ __global__ void __launch_bounds__(ORACLE_THREADS)
     float s[MBRL_MAX_DIM];
     load_obs(pa, d_obs, E, e, 3, s);
     mbrl_philox rng;
-    if (k > 0) mbrl_planner_rng(&rng, seed, (uint64_t)k);
+    const bool from_prior = prior && k == 1;
+    const bool drawn = k > 0 && !from_prior;
+    if (drawn) mbrl_planner_rng(&rng, seed, (uint64_t)k);
     float cost = 0.0f, g = 1.0f;
     for (int h = 0; h < ma.H; ++h) {
       float u = 0.0f;
-      if (k > 0) mbrl_planner_next_action(&rng, 1, ma.lo, ma.hi, &u);
+      if (drawn) mbrl_planner_next_action(&rng, 1, ma.lo, ma.hi, &u);
+      else if (from_prior) u = prior[(size_t)e * ma.H + h];
       float nx[3], th;
       mbrl_planner_oracle_step(s, u, nx, &th);
-      cost = cost - g * mbrl_pendulum_reward_f(th, s[2], u);
+      const float rew = ma.score_next ? mbrl_pendulum_reward_obs_f(nx[0], nx[1], nx[2], u)
+                                      : mbrl_pendulum_reward_f(th, s[2], u);
+      cost = cost - g * rew;
       s[0] = nx[0];
       s[1] = nx[1];
       s[2] = nx[2];
@@ -174,9 +182,9 @@ __device__ static inline void dense_tile(float *out, const float *in, const floa
 }
 
 __global__ void __launch_bounds__(LEARNED_THREADS)
-    learned_rollout_kernel(plan_args pa, const float *d_obs, const uint64_t *d_seeds, int E,
-                           model_args ma, const float *gweights, float *costs, float *s1,
-                           unsigned long long *keys) {
+    learned_rollout_kernel(plan_args pa, const float *d_obs, const uint64_t *d_seeds,
+                           const float *prior, int E, model_args ma, const float *gweights,
+                           float *costs, float *s1, unsigned long long *keys) {
   extern __shared__ float4 smem4[];
   float *smem = reinterpret_cast<float *>(smem4);
   const int e = blockIdx.y;
@@ -194,12 +202,14 @@ __global__ void __launch_bounds__(LEARNED_THREADS)
   const int k = k0 + tid;
   const bool sample_thread = tid < TILE;
   const bool valid = sample_thread && k < ma.K;
+  const bool from_prior = valid && prior && k == 1;
+  const bool drawn = valid && k > 0 && !from_prior;
   float s[MBRL_MAX_DIM], s1v[MBRL_MAX_DIM];
-  float cost = 0.0f, g = 1.0f;
+  float cost = 0.0f, g = 1.0f, a0 = 0.0f;
   mbrl_philox rng;
   if (sample_thread) {
     load_obs(pa, d_obs, E, e, O, s);
-    if (valid && k > 0) {
+    if (drawn) {
       const uint64_t seed = E <= INLINE_ENVS ? pa.seed[e] : d_seeds[e];
       mbrl_planner_rng(&rng, seed, (uint64_t)k);
     }
@@ -210,9 +220,15 @@ __global__ void __launch_bounds__(LEARNED_THREADS)
       float a[MBRL_MAX_DIM];
 #pragma unroll
       for (int j = 0; j < MBRL_MAX_DIM; ++j) a[j] = 0.0f;
-      if (valid && k > 0) mbrl_planner_next_action(&rng, A, ma.lo, ma.hi, a);
-      cost = cost - g * mbrl_pendulum_reward_obs_f(s[0], s[1], s[2], a[0]);
-      g = g * ma.gamma;
+      if (drawn) {
+        mbrl_planner_next_action(&rng, A, ma.lo, ma.hi, a);
+      } else if (from_prior) {
+#pragma unroll
+        for (int j = 0; j < MBRL_MAX_DIM; ++j)
+          if (j < A) a[j] = prior[((size_t)e * ma.H + h) * A + j];
+      }
+      a0 = a[0];
+      if (!ma.score_next) cost = cost - g * mbrl_pendulum_reward_obs_f(s[0], s[1], s[2], a0);
 #pragma unroll
       for (int i = 0; i < MBRL_MAX_DIM; ++i)
         if (i < O) bufA[i * TILE + tid] = mbrl_normalize1(s[i], ma.sm[i], ma.ss[i]);
@@ -237,6 +253,8 @@ __global__ void __launch_bounds__(LEARNED_THREADS)
           s[i] = s[i] + mbrl_unnormalize1(x[i * TILE + tid], ma.dm[i], ma.ds[i]);
           if (h == 0) s1v[i] = s[i];
         }
+      if (ma.score_next) cost = cost - g * mbrl_pendulum_reward_obs_f(s[0], s[1], s[2], a0);
+      g = g * ma.gamma;
     }
     /* No barrier needed here: the output tile x is read only by the sample threads, and the
      * next writes to it (the next step's inputs, or its layers) are by the same thread or
@@ -260,8 +278,8 @@ __global__ void __launch_bounds__(LEARNED_THREADS)
 /* ---------------------------------------------------------------- gather kernel */
 
 __global__ void gather_kernel(int E, model_args ma, const uint64_t *d_seeds, plan_args pa,
-                              const float *costs, const float *s1, unsigned long long *keys,
-                              mbrl_plan_result *res) {
+                              const float *prior, const float *costs, const float *s1,
+                              unsigned long long *keys, mbrl_plan_result *res) {
   const int e = blockIdx.x * blockDim.x + threadIdx.x;
   if (e >= E) return;
   const unsigned long long key = keys[e];
@@ -271,7 +289,9 @@ __global__ void gather_kernel(int E, model_args ma, const uint64_t *d_seeds, pla
   memset(&r, 0, sizeof r);
   r.best_index = best;
   r.best_return = -costs[(size_t)e * ma.K + best];
-  if (best > 0) {
+  if (best == 1 && prior) {
+    for (int j = 0; j < ma.A; ++j) r.action[j] = prior[(size_t)e * ma.H * ma.A + j];
+  } else if (best > 0) {
     mbrl_philox rng;
     mbrl_planner_rng(&rng, E <= INLINE_ENVS ? pa.seed[e] : d_seeds[e], (uint64_t)best);
     mbrl_planner_next_action(&rng, ma.A, ma.lo, ma.hi, r.action);
@@ -289,6 +309,8 @@ extern "C" void mbrl_planner_cuda_free(void *state) {
   cudaFree(c->d_costs);
   cudaFree(c->d_s1);
   cudaFree(c->d_obs);
+  cudaFree(c->d_prior);
+  cudaFreeHost(c->h_prior);
   cudaFree(c->d_seeds);
   cudaFree(c->d_keys);
   cudaFree(c->d_res);
@@ -404,6 +426,7 @@ static mbrl_status create_impl(planner_cuda *c, const mbrl_plan_model *m, int K,
       (st = alloc_dev((void **)&c->d_s1, EK * (size_t)ma->O * sizeof(float), "predicted states")) ||
       (st = alloc_dev((void **)&c->d_obs, (size_t)Emax * ma->O * sizeof(float), "observations")) ||
       (st = alloc_dev((void **)&c->d_seeds, (size_t)Emax * sizeof(uint64_t), "seeds")) ||
+      (st = alloc_dev((void **)&c->d_prior, (size_t)Emax * H * ma->A * sizeof(float), "priors")) ||
       (st = alloc_dev((void **)&c->d_keys, (size_t)Emax * sizeof(unsigned long long), "keys")) ||
       (st = alloc_dev((void **)&c->d_res, (size_t)Emax * sizeof(mbrl_plan_result), "results"))) {
     free(hw);
@@ -424,18 +447,21 @@ static mbrl_status create_impl(planner_cuda *c, const mbrl_plan_model *m, int K,
   CUDA_TRY(cudaMallocHost((void **)&c->h_res, (size_t)Emax * sizeof(mbrl_plan_result)), "pinned results");
   CUDA_TRY(cudaMallocHost((void **)&c->h_obs, (size_t)Emax * ma->O * sizeof(float)), "pinned obs");
   CUDA_TRY(cudaMallocHost((void **)&c->h_seeds, (size_t)Emax * sizeof(uint64_t)), "pinned seeds");
+  CUDA_TRY(cudaMallocHost((void **)&c->h_prior, (size_t)Emax * H * ma->A * sizeof(float)),
+           "pinned priors");
   CUDA_TRY(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking), "stream creation");
   CUDA_TRY(cudaDeviceSynchronize(), "setup");
   return MBRL_OK;
 }
 
 extern "C" mbrl_status mbrl_planner_cuda_create(void **state, const mbrl_plan_model *m, int K,
-                                                int H, float gamma, int max_envs,
+                                                int H, float gamma, int score_next, int max_envs,
                                                 size_t device_bytes) {
   *state = NULL;
   planner_cuda *c = (planner_cuda *)calloc(1, sizeof *c);
   if (!c) return mbrl_set_error(MBRL_ERR_NOMEM, "planner (CUDA): out of memory");
   mbrl_status st = create_impl(c, m, K, H, gamma, max_envs, device_bytes);
+  c->ma.score_next = score_next;
   if (st) {
     mbrl_planner_cuda_free(c);
     return st;
@@ -445,7 +471,8 @@ extern "C" mbrl_status mbrl_planner_cuda_create(void **state, const mbrl_plan_mo
 }
 
 extern "C" mbrl_status mbrl_planner_cuda_plan(void *state, const float *obs, const uint64_t *seeds,
-                                              int E, mbrl_plan_result *results) {
+                                              const float *prior, int E,
+                                              mbrl_plan_result *results) {
   planner_cuda *c = (planner_cuda *)state;
   const model_args &ma = c->ma;
   plan_args pa;
@@ -463,17 +490,26 @@ extern "C" mbrl_status mbrl_planner_cuda_plan(void *state, const float *obs, con
                              cudaMemcpyHostToDevice, c->stream),
              "seed upload");
   }
+  const float *d_prior = NULL;
+  if (prior) {
+    const size_t n = (size_t)E * ma.H * ma.A;
+    memcpy(c->h_prior, prior, n * sizeof(float));
+    CUDA_TRY(cudaMemcpyAsync(c->d_prior, c->h_prior, n * sizeof(float), cudaMemcpyHostToDevice,
+                             c->stream),
+             "prior upload");
+    d_prior = c->d_prior;
+  }
   if (c->kind == MBRL_PLAN_MODEL_ORACLE) {
     dim3 grid((unsigned)MBRL_CEIL_DIV(ma.K, ORACLE_THREADS), (unsigned)E);
-    oracle_rollout_kernel<<<grid, ORACLE_THREADS, 0, c->stream>>>(pa, c->d_obs, c->d_seeds, E, ma,
+    oracle_rollout_kernel<<<grid, ORACLE_THREADS, 0, c->stream>>>(pa, c->d_obs, c->d_seeds, d_prior, E, ma,
                                                                   c->d_costs, c->d_s1, c->d_keys);
   } else {
     dim3 grid((unsigned)MBRL_CEIL_DIV(ma.K, TILE), (unsigned)E);
     learned_rollout_kernel<<<grid, LEARNED_THREADS, c->smem, c->stream>>>(
-        pa, c->d_obs, c->d_seeds, E, ma, c->d_weights, c->d_costs, c->d_s1, c->d_keys);
+        pa, c->d_obs, c->d_seeds, d_prior, E, ma, c->d_weights, c->d_costs, c->d_s1, c->d_keys);
   }
   CUDA_TRY(cudaGetLastError(), "rollout kernel launch");
-  gather_kernel<<<MBRL_CEIL_DIV(E, 128), 128, 0, c->stream>>>(E, ma, c->d_seeds, pa, c->d_costs,
+  gather_kernel<<<MBRL_CEIL_DIV(E, 128), 128, 0, c->stream>>>(E, ma, c->d_seeds, pa, d_prior, c->d_costs,
                                                               c->d_s1, c->d_keys, c->d_res);
   CUDA_TRY(cudaGetLastError(), "gather kernel launch");
   CUDA_TRY(cudaMemcpyAsync(c->h_res, c->d_res, (size_t)E * sizeof(mbrl_plan_result),

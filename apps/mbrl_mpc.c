@@ -1,0 +1,714 @@
+/* mbrl_mpc - online control of Pendulum-v1 with random-shooting MPC over a learned dynamics
+ * model (--model) or the true dynamics (--oracle), and the full model-based loop
+ * (--iterations: train, control, aggregate, retrain; Nagabandi et al. 2017).
+ *
+ * Episode i of a run starts from the Pendulum reset drawn with seed (seed + i), i.e.
+ * mbrl_env_init(e, "Pendulum-v1", seed + i, 0) + reset; control step t of that episode plans
+ * with plan seed mbrl_planner_seed(seed + i, 0, t), so an episode depends only on its reset
+ * seed (episode i of --seed S equals episode 0 of --seed S+i). In the loop, the data-collecting
+ * episodes of iteration j (1-based) use reset seeds seed + 1000000 j + i, so they never
+ * coincide with evaluation episodes seed + i. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "mbrl/cli.h"
+#include "mbrl/dataset.h"
+#include "mbrl/device.h"
+#include "mbrl/dynamics.h"
+#include "mbrl/env.h"
+#include "mbrl/h5util.h"
+#include "mbrl/planner.h"
+
+static const char *PROG = "mbrl_mpc";
+
+#define ITER_SEED_STRIDE 1000000ULL
+#define TRAIN_SAMPLER_KEY 0xd1b54a32d192ed03ULL
+#define TRAJ_FORMAT "mbrl.mpc_trajectory"
+
+static void usage(void) {
+  printf(
+      "Usage: mbrl_mpc (--model FILE | --oracle) [--episodes N] [--samples K] [--horizon H]\n"
+      "                [--gamma G] [--seed S] [--max-steps T] [--init-state TH,THDOT]\n"
+      "                [--device auto|cpu|cuda] [--record FILE] [--append-data FILE] [--json]\n"
+      "       mbrl_mpc --iterations N --data FILE --model FILE [--episodes N]\n"
+      "                [--eval-episodes N] [--train-steps N] [options above]\n"
+      "\n"
+      "Control Pendulum-v1 with random-shooting model-predictive control: at every step draw\n"
+      "K action sequences of horizon H uniformly in [-2, 2] (sequence 0 all zeros), roll them\n"
+      "through the model from the current observation, score each with -sum_h gamma^h r(s_h,\n"
+      "a_h) (the env's reward on the predicted observations) and apply the first action of\n"
+      "the best one.\n"
+      "\n"
+      "Options:\n"
+      "  --model FILE        learned dynamics checkpoint (mbrl_train's output; BatchNorm is\n"
+      "                      folded, eval mode). In --iterations mode: where the model is saved\n"
+      "  --oracle            plan with the true pendulum dynamics instead of a model\n"
+      "  --episodes N        episodes to run, 1..100000 (default 10; --iterations: episodes\n"
+      "                      collected per iteration, default 5)\n"
+      "  --samples K         action sequences per step, 1..%d (default 1024)\n"
+      "  --horizon H         planning horizon, 1..%d (default 15)\n"
+      "  --gamma G           discount of the planning cost, in (0, 1] (default 1.0)\n"
+      "  --seed S            seed, 0..2^64-1 (default 0): episode i resets with seed S + i and\n"
+      "                      its plans draw from Philox keyed by (S + i, step)\n"
+      "  --max-steps T       steps per episode, 1..200 (default 200, the time limit)\n"
+      "  --init-state TH,THDOT  start every episode from this state (e.g. 3.14159,0: hanging)\n"
+      "  --device D          auto|cpu|cuda (default auto: CUDA when a GPU is present)\n"
+      "  --record FILE       write every step (observation, action, reward, best predicted\n"
+      "                      return, predicted and true next observation) to an HDF5 file\n"
+      "  --append-data FILE  add the transitions to the dataset FILE (created if missing)\n"
+      "  --json              print one JSON object on stdout instead of the text summary\n"
+      "  --iterations N      model-based loop, 1..100: N times {train a model on --data (saved\n"
+      "                      to --model), run --episodes episodes with it, append them to\n"
+      "                      --data}, then train the final model on all data\n"
+      "  --data FILE         the dataset the loop trains on and grows (from mbrl_collect)\n"
+      "  --train-steps N     training steps per model in the loop (default 5000, batch 128,\n"
+      "                      Adam lr 0.01 betas 0.99/0.999, the seed's 64-64 BatchNorm net)\n"
+      "  --eval-episodes N   after the loop, evaluate the final model on N episodes with\n"
+      "                      reset seeds S + i (default 0: no evaluation)\n"
+      "  --force             let --iterations overwrite an existing --model file\n"
+      "  --help, --version\n"
+      "\n"
+      "Results go to stdout, progress and errors to stderr. Exit status: 0 ok, 1 runtime\n"
+      "failure (files, device), 2 bad usage.\n",
+      MBRL_PLANNER_MAX_SAMPLES, MBRL_PLANNER_MAX_HORIZON);
+}
+
+/* ---------------------------------------------------------------- small helpers */
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Percentile q in [0, 1] of sorted v (nearest rank). */
+static double percentile(const double *v, size_t n, double q) {
+  if (n == 0) return 0.0;
+  size_t i = (size_t)ceil(q * (double)n);
+  if (i < 1) i = 1;
+  if (i > n) i = n;
+  return v[i - 1];
+}
+
+static void mean_std(const double *v, int n, double *mean, double *std) {
+  double m = 0, s = 0;
+  for (int i = 0; i < n; ++i) m += v[i];
+  m /= n > 0 ? n : 1;
+  for (int i = 0; i < n; ++i) s += (v[i] - m) * (v[i] - m);
+  *mean = m;
+  *std = n > 0 ? sqrt(s / n) : 0.0;
+}
+
+static int file_exists(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0;
+}
+
+/* ---------------------------------------------------------------- trajectory record */
+
+typedef struct traj {
+  size_t n, cap;
+  int O, A;
+  float *obs, *act, *rew, *pred_ret, *pred_next, *next_obs;
+  int64_t *episode, *step;
+  uint8_t *timeout;
+} traj;
+
+static void traj_free(traj *t) {
+  free(t->obs);
+  free(t->act);
+  free(t->rew);
+  free(t->pred_ret);
+  free(t->pred_next);
+  free(t->next_obs);
+  free(t->episode);
+  free(t->step);
+  free(t->timeout);
+  memset(t, 0, sizeof *t);
+}
+
+static int traj_push(traj *t, const float *o, const float *a, float r, float pr, const float *pn,
+                     const float *no, int64_t ep, int64_t st, int timeout) {
+  if (t->n == t->cap) {
+    size_t c = t->cap ? 2 * t->cap : 1024;
+#define GROW(f, type, w)                                              \
+  do {                                                                \
+    type *p_ = (type *)realloc(t->f, c * (size_t)(w) * sizeof(type)); \
+    if (!p_) return 1;                                                \
+    t->f = p_;                                                        \
+  } while (0)
+    GROW(obs, float, t->O);
+    GROW(act, float, t->A);
+    GROW(rew, float, 1);
+    GROW(pred_ret, float, 1);
+    GROW(pred_next, float, t->O);
+    GROW(next_obs, float, t->O);
+    GROW(episode, int64_t, 1);
+    GROW(step, int64_t, 1);
+    GROW(timeout, uint8_t, 1);
+#undef GROW
+    t->cap = c;
+  }
+  const size_t i = t->n++;
+  memcpy(t->obs + i * t->O, o, (size_t)t->O * sizeof(float));
+  memcpy(t->act + i * t->A, a, (size_t)t->A * sizeof(float));
+  t->rew[i] = r;
+  t->pred_ret[i] = pr;
+  memcpy(t->pred_next + i * t->O, pn, (size_t)t->O * sizeof(float));
+  memcpy(t->next_obs + i * t->O, no, (size_t)t->O * sizeof(float));
+  t->episode[i] = ep;
+  t->step[i] = st;
+  t->timeout[i] = (uint8_t)timeout;
+  return 0;
+}
+
+static mbrl_status write_i64(hid_t loc, const char *name, hsize_t n, const int64_t *v) {
+  hid_t sp = H5Screate_simple(1, &n, NULL);
+  hid_t ds = sp < 0 ? -1 : H5Dcreate2(loc, name, H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  herr_t e = ds < 0 ? -1 : H5Dwrite(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+  if (ds >= 0) H5Dclose(ds);
+  if (sp >= 0) H5Sclose(sp);
+  return e < 0 ? mbrl_set_error(MBRL_ERR_IO, "cannot write dataset %s", name) : MBRL_OK;
+}
+
+/* The record file: per step /observations (T,O), /actions (T,A), /rewards (T),
+ * /predicted_returns (T), /predicted_next_observations (T,O), /next_observations (T,O),
+ * /episode (T) i64, /step (T) i64; root attrs format, env_id, model, samples, horizon, gamma,
+ * seed. Atomic (temporary + rename). */
+static mbrl_status traj_save(const traj *t, const char *path, const char *env_id,
+                             const char *model, int K, int H, double gamma, uint64_t seed) {
+  mbrl_h5_writer w;
+  mbrl_status st = mbrl_h5_writer_open(&w, path);
+  if (st) return st;
+  const hsize_t n = t->n, dO[2] = {n, (hsize_t)t->O}, dA[2] = {n, (hsize_t)t->A};
+  if ((st = mbrl_h5_write_f32(w.file, "observations", 2, dO, t->obs)) ||
+      (st = mbrl_h5_write_f32(w.file, "actions", 2, dA, t->act)) ||
+      (st = mbrl_h5_write_f32(w.file, "rewards", 1, &n, t->rew)) ||
+      (st = mbrl_h5_write_f32(w.file, "predicted_returns", 1, &n, t->pred_ret)) ||
+      (st = mbrl_h5_write_f32(w.file, "predicted_next_observations", 2, dO, t->pred_next)) ||
+      (st = mbrl_h5_write_f32(w.file, "next_observations", 2, dO, t->next_obs)) ||
+      (st = write_i64(w.file, "episode", n, t->episode)) ||
+      (st = write_i64(w.file, "step", n, t->step)) ||
+      (st = mbrl_h5_attr_write_str(w.file, "format", TRAJ_FORMAT)) ||
+      (st = mbrl_h5_attr_write_i64(w.file, "format_version", 1)) ||
+      (st = mbrl_h5_attr_write_str(w.file, "env_id", env_id)) ||
+      (st = mbrl_h5_attr_write_str(w.file, "model", model)) ||
+      (st = mbrl_h5_attr_write_i64(w.file, "samples", K)) ||
+      (st = mbrl_h5_attr_write_i64(w.file, "horizon", H)) ||
+      (st = mbrl_h5_attr_write_u64(w.file, "seed", seed))) {
+    mbrl_h5_writer_abort(&w);
+    return st;
+  }
+  {
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(w.file, "gamma", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_DOUBLE, &gamma);
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
+    if (e < 0) {
+      mbrl_h5_writer_abort(&w);
+      return mbrl_set_error(MBRL_ERR_IO, "%s: cannot write attribute gamma", path);
+    }
+  }
+  return mbrl_h5_writer_commit(&w);
+}
+
+/* Transitions of a trajectory as a dataset (terminal 0; the last step of an episode timeout). */
+static mbrl_status traj_to_dataset(const traj *t, const char *env_id, int episodes,
+                                   mbrl_dataset *ds) {
+  mbrl_status st = mbrl_dataset_init(ds, env_id, t->O, t->A);
+  if (st) return st;
+  if ((st = mbrl_dataset_reserve(ds, t->n ? t->n : 1))) return st;
+  for (size_t i = 0; i < t->n; ++i)
+    if ((st = mbrl_dataset_add(ds, t->obs + i * t->O, t->act + i * t->A, t->next_obs + i * t->O,
+                               t->rew[i], 0, t->timeout[i])))
+      return st;
+  ds->episodes = episodes;
+  return MBRL_OK;
+}
+
+/* ---------------------------------------------------------------- control */
+
+typedef struct run_cfg {
+  int K, H, max_steps, have_init, score_next, warm;
+  float gamma;
+  double init_th, init_thdot;
+  uint64_t seed;
+  int quiet, json;
+} run_cfg;
+
+typedef struct run_out {
+  double *returns;   /* (episodes) */
+  double *plan_ms;   /* (episodes * max_steps) every action's planning time */
+  size_t n_plan;
+  long env_steps;
+  float *prior;      /* (H, act) warm-start scratch */
+} run_out;
+
+/* Run `episodes` episodes with reset seeds reset_seed0 + i; record to t (may be NULL). */
+static int run_episodes(mbrl_planner *p, const mbrl_plan_model *m, const run_cfg *rc,
+                        int episodes, uint64_t reset_seed0, traj *t, run_out *out) {
+  out->returns = (double *)calloc((size_t)episodes, sizeof(double));
+  out->plan_ms = (double *)calloc((size_t)episodes * rc->max_steps, sizeof(double));
+  out->n_plan = 0;
+  out->env_steps = 0;
+  float *prior = out->prior = (float *)calloc((size_t)rc->H * m->act_dim, sizeof(float));
+  if (!out->returns || !out->plan_ms || !prior) {
+    fprintf(stderr, "%s: error: out of memory\n", PROG);
+    return 1;
+  }
+  for (int i = 0; i < episodes; ++i) {
+    const uint64_t rs = reset_seed0 + (uint64_t)i;
+    mbrl_env e;
+    if (mbrl_env_init(&e, m->env_id, rs, 0) != MBRL_OK) {
+      fprintf(stderr, "%s: error: %s\n", PROG, mbrl_last_error());
+      return 1;
+    }
+    float o[MBRL_MAX_DIM], no[MBRL_MAX_DIM];
+    mbrl_env_reset(&e, o);
+    if (rc->have_init) {
+      double s[2] = {rc->init_th, rc->init_thdot};
+      mbrl_env_set_state(&e, s);
+      mbrl_env_obs(&e, o);
+    }
+    double ret = 0.0, ep_ms = 0.0;
+    int steps = 0, have_prior = 0;
+    for (int tt = 0; tt < rc->max_steps; ++tt) {
+      const uint64_t ps = mbrl_planner_seed(rs, 0, (uint64_t)tt);
+      mbrl_plan_result res;
+      const double t0 = now_s();
+      if (mbrl_planner_plan_prior(p, o, &ps, have_prior ? prior : NULL, 1, &res) != MBRL_OK) {
+        fprintf(stderr, "%s: error: planning failed at episode %d step %d: %s\n", PROG, i, tt,
+                mbrl_last_error());
+        return 1;
+      }
+      if (rc->warm) {
+        mbrl_planner_shift_best(p, &res, ps, have_prior ? prior : NULL, prior);
+        have_prior = 1;
+      }
+      const double ms = (now_s() - t0) * 1e3;
+      out->plan_ms[out->n_plan++] = ms;
+      ep_ms += ms;
+      float r;
+      int term, trunc;
+      mbrl_env_step(&e, res.action, no, &r, &term, &trunc);
+      ret += r;
+      ++steps;
+      const int last = term || trunc || tt + 1 == rc->max_steps;
+      if (t && traj_push(t, o, res.action, r, res.best_return, res.pred_next, no, (int64_t)i, tt,
+                         last && !term)) {
+        fprintf(stderr, "%s: error: out of memory recording the trajectory\n", PROG);
+        return 1;
+      }
+      memcpy(o, no, sizeof o);
+      if (last) break;
+    }
+    out->returns[i] = ret;
+    out->env_steps += steps;
+    if (!rc->quiet) {
+      FILE *f = rc->json ? stderr : stdout;
+      fprintf(f, "episode %3d (reset seed %llu): return %9.2f  plan %.3f ms/action\n", i,
+              (unsigned long long)rs, ret, ep_ms / (steps ? steps : 1));
+      fflush(f);
+    }
+  }
+  return 0;
+}
+
+static void summarize(const run_out *o, int episodes, double *mean, double *std, double *med,
+                      double *p99, double *pmean) {
+  mean_std(o->returns, episodes, mean, std);
+  double *s = (double *)malloc((o->n_plan ? o->n_plan : 1) * sizeof(double));
+  double tot = 0;
+  for (size_t i = 0; i < o->n_plan; ++i) tot += o->plan_ms[i];
+  if (s) {
+    memcpy(s, o->plan_ms, o->n_plan * sizeof(double));
+    qsort(s, o->n_plan, sizeof(double), cmp_double);
+    *med = percentile(s, o->n_plan, 0.5);
+    *p99 = percentile(s, o->n_plan, 0.99);
+    free(s);
+  }
+  *pmean = o->n_plan ? tot / (double)o->n_plan : 0.0;
+}
+
+static void print_returns_json(const double *r, int n) {
+  printf("[");
+  for (int i = 0; i < n; ++i) printf("%s%.6f", i ? ", " : "", r[i]);
+  printf("]");
+}
+
+/* ---------------------------------------------------------------- training (loop mode) */
+
+static int train_model(const mbrl_dataset *ds, long steps, uint64_t seed, mbrl_backend be,
+                       const char *out_path, mbrl_plan_model **pm) {
+  mbrl_dataset_stats stats;
+  if (mbrl_dataset_stats_compute(ds, &stats) != MBRL_OK) {
+    fprintf(stderr, "%s: error: %s\n", PROG, mbrl_last_error());
+    return 1;
+  }
+  const int hidden[2] = {64, 64};
+  mbrl_dynamics *d = NULL;
+  mbrl_dynamics_trainer *t = NULL;
+  int rc = 1;
+  const long batch = ds->n < 128 ? (long)ds->n : 128;
+  mbrl_optim_config oc = mbrl_optim_adam_config(0.01f, 0.99f, 0.999f);
+  char cfg[512];
+  snprintf(cfg, sizeof cfg,
+           "{\"created_by\": \"mbrl_mpc --iterations\", \"steps\": %ld, \"batch\": %ld, "
+           "\"lr\": 0.01, \"beta1\": 0.99, \"beta2\": 0.999, \"hidden\": [64, 64], "
+           "\"batchnorm\": true, \"seed\": %llu, \"rows\": %zu}",
+           steps, batch, (unsigned long long)seed, ds->n);
+  if (batch < 2) {
+    fprintf(stderr, "%s: error: the dataset has %zu rows; at least 2 are needed to train\n", PROG,
+            ds->n);
+    return 1;
+  }
+  if (mbrl_dynamics_create(&d, ds->env_id, ds->obs_dim, ds->act_dim, &stats, 2, hidden, 1, be,
+                           (int)batch, seed) != MBRL_OK ||
+      mbrl_dynamics_trainer_create(&t, d, ds, &oc, (int)batch, seed ^ TRAIN_SAMPLER_KEY) != MBRL_OK ||
+      mbrl_dynamics_trainer_run(t, (int)steps, NULL) != MBRL_OK ||
+      mbrl_dynamics_set_config(d, cfg) != MBRL_OK) {
+    fprintf(stderr, "%s: error: training failed: %s\n", PROG, mbrl_last_error());
+  } else if (mbrl_dynamics_save(d, out_path) != MBRL_OK) {
+    fprintf(stderr, "%s: error: %s\n", PROG, mbrl_last_error());
+  } else if (mbrl_plan_model_from_dynamics(pm, d) != MBRL_OK) {
+    fprintf(stderr, "%s: error: %s\n", PROG, mbrl_last_error());
+  } else {
+    rc = 0;
+  }
+  mbrl_dynamics_trainer_free(t);
+  mbrl_dynamics_free(d);
+  return rc;
+}
+
+static int make_planner(const mbrl_plan_model *m, const run_cfg *rc, mbrl_backend be,
+                        mbrl_planner **p) {
+  mbrl_planner_config c;
+  mbrl_planner_config_init(&c);
+  c.samples = rc->K;
+  c.horizon = rc->H;
+  c.gamma = rc->gamma;
+  c.backend = be;
+  c.score_next = rc->score_next;
+  mbrl_status st = mbrl_planner_create(p, m, &c);
+  if (st == MBRL_ERR_INVALID_ARG)
+    mbrl_cli_usage_error(PROG, "--samples %d / --horizon %d: %s", rc->K, rc->H, mbrl_last_error());
+  if (st) {
+    fprintf(stderr, "%s: error: %s\n", PROG, mbrl_last_error());
+    return 1;
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------- main */
+
+int main(int argc, char **argv) {
+  const char *model_path = NULL, *record = NULL, *append = NULL, *data = NULL;
+  int oracle = 0, json = 0, force = 0, episodes_set = 0;
+  long episodes = 10, iterations = 0, eval_episodes = 0, train_steps = 5000;
+  run_cfg rc;
+  memset(&rc, 0, sizeof rc);
+  rc.K = 1024;
+  rc.H = 15;
+  rc.gamma = 1.0f;
+  rc.max_steps = MBRL_PENDULUM_MAX_STEPS;
+  mbrl_backend req = MBRL_BACKEND_AUTO;
+  const char *device_flag = "auto";
+
+  mbrl_cli c;
+  mbrl_cli_init(&c, PROG, argc, argv);
+  while (mbrl_cli_next(&c)) {
+    if (mbrl_cli_flag(&c, "--help")) {
+      usage();
+      return 0;
+    } else if (mbrl_cli_flag(&c, "--version")) {
+      mbrl_cli_print_version(PROG);
+      return 0;
+    } else if (mbrl_cli_option(&c, "--model")) {
+      model_path = c.value;
+    } else if (mbrl_cli_flag(&c, "--oracle")) {
+      oracle = 1;
+    } else if (mbrl_cli_option(&c, "--episodes")) {
+      episodes = mbrl_cli_int(&c, 1, 100000);
+      episodes_set = 1;
+    } else if (mbrl_cli_option(&c, "--samples")) {
+      rc.K = (int)mbrl_cli_int(&c, 1, MBRL_PLANNER_MAX_SAMPLES);
+    } else if (mbrl_cli_option(&c, "--horizon")) {
+      rc.H = (int)mbrl_cli_int(&c, 1, MBRL_PLANNER_MAX_HORIZON);
+    } else if (mbrl_cli_option(&c, "--gamma")) {
+      double g = mbrl_cli_double(&c, 0.0, 1.0);
+      if (!(g > 0.0)) mbrl_cli_usage_error(PROG, "--gamma: %s is not in (0, 1]", c.value);
+      rc.gamma = (float)g;
+    } else if (mbrl_cli_flag(&c, "--warm-start")) {
+      rc.warm = 1;
+    } else if (mbrl_cli_flag(&c, "--no-warm-start")) {
+      rc.warm = 0;
+    } else if (mbrl_cli_option(&c, "--reward-on")) {
+      static const char *const ch[] = {"current", "next", NULL};
+      rc.score_next = mbrl_cli_choice(&c, ch);
+    } else if (mbrl_cli_option(&c, "--seed")) {
+      rc.seed = mbrl_cli_u64(&c);
+    } else if (mbrl_cli_option(&c, "--max-steps")) {
+      rc.max_steps = (int)mbrl_cli_int(&c, 1, MBRL_PENDULUM_MAX_STEPS);
+    } else if (mbrl_cli_option(&c, "--init-state")) {
+      double v[2];
+      if (mbrl_cli_double_list(&c, v, 2, -1e6, 1e6) != 2)
+        mbrl_cli_usage_error(PROG, "--init-state: '%s' must be two numbers TH,THDOT", c.value);
+      rc.have_init = 1;
+      rc.init_th = v[0];
+      rc.init_thdot = v[1];
+    } else if (mbrl_cli_option(&c, "--device")) {
+      static const char *const ch[] = {"auto", "cpu", "cuda", NULL};
+      device_flag = ch[mbrl_cli_choice(&c, ch)];
+      mbrl_backend_parse(device_flag, &req);
+    } else if (mbrl_cli_option(&c, "--record")) {
+      record = c.value;
+    } else if (mbrl_cli_option(&c, "--append-data")) {
+      append = c.value;
+    } else if (mbrl_cli_flag(&c, "--json")) {
+      json = 1;
+    } else if (mbrl_cli_option(&c, "--iterations")) {
+      iterations = mbrl_cli_int(&c, 1, 100);
+    } else if (mbrl_cli_option(&c, "--data")) {
+      data = c.value;
+    } else if (mbrl_cli_option(&c, "--train-steps")) {
+      train_steps = mbrl_cli_int(&c, 1, 100000000);
+    } else if (mbrl_cli_option(&c, "--eval-episodes")) {
+      eval_episodes = mbrl_cli_int(&c, 1, 100000);
+    } else if (mbrl_cli_flag(&c, "--force")) {
+      force = 1;
+    } else {
+      mbrl_cli_unknown(&c);
+    }
+  }
+  rc.json = json;
+  if (iterations > 0) {
+    if (!data || !model_path)
+      mbrl_cli_usage_error(PROG, "--iterations needs --data FILE (the dataset to grow) and "
+                                 "--model FILE (where the model is saved)");
+    if (oracle) mbrl_cli_usage_error(PROG, "--iterations trains a model; it cannot use --oracle");
+    if (record || append)
+      mbrl_cli_usage_error(PROG, "--record / --append-data are for single runs; --iterations "
+                                 "appends to --data itself");
+    if (!episodes_set) episodes = 5;
+  } else {
+    if (oracle && model_path) mbrl_cli_usage_error(PROG, "give either --model FILE or --oracle, not both");
+    if (!oracle && !model_path)
+      mbrl_cli_usage_error(PROG, "no model: give --model FILE (from mbrl_train) or --oracle");
+    if (data) mbrl_cli_usage_error(PROG, "--data is used with --iterations only");
+    if (eval_episodes) mbrl_cli_usage_error(PROG, "--eval-episodes is used with --iterations only");
+  }
+  if (record && mbrl_h5_check_writable(record) != MBRL_OK)
+    mbrl_cli_fail(PROG, "--record: %s", mbrl_last_error());
+  if (append && mbrl_h5_check_writable(append) != MBRL_OK)
+    mbrl_cli_fail(PROG, "--append-data: %s", mbrl_last_error());
+
+  mbrl_backend be;
+  if (mbrl_backend_resolve(req, &be) != MBRL_OK)
+    mbrl_cli_fail(PROG, "--device %s: %s", device_flag, mbrl_last_error());
+  const char *dev_name = mbrl_backend_name(be);
+  fprintf(stderr, "%s: device %s%s%s%s\n", PROG, dev_name, be == MBRL_BACKEND_CUDA ? " (" : "",
+            be == MBRL_BACKEND_CUDA ? mbrl_cuda_device_name() : "",
+          be == MBRL_BACKEND_CUDA ? ")" : "");
+
+  /* ------------------------------------------------ the model-based loop */
+  if (iterations > 0) {
+    if (file_exists(model_path) && !force)
+      mbrl_cli_fail(PROG, "--model %s exists; --iterations writes the trained model there: add "
+                    "--force to overwrite it or choose another path", model_path);
+    if (mbrl_h5_check_writable(model_path) != MBRL_OK)
+      mbrl_cli_fail(PROG, "--model: %s", mbrl_last_error());
+    mbrl_dataset ds;
+    if (mbrl_dataset_load(&ds, data) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+    const mbrl_env_spec *spec = mbrl_env_find(ds.env_id);
+    if (!spec || spec->kind != MBRL_ENV_PENDULUM)
+      mbrl_cli_fail(PROG, "%s holds %s data; the planner controls Pendulum-v1 only", data, ds.env_id);
+    long env_steps = (long)ds.n;
+    typedef struct it_row {
+      size_t rows;
+      double mean, std, med;
+      long env_steps;
+      double *returns;
+    } it_row;
+    it_row *rows = (it_row *)calloc((size_t)iterations, sizeof(it_row));
+    if (!rows) mbrl_cli_fail(PROG, "out of memory");
+    if (!json)
+      printf("%9s %10s %9s %12s %10s %10s\n", "iteration", "train_rows", "episodes", "mean_return",
+             "std", "env_steps");
+    for (long it = 0; it < iterations; ++it) {
+      mbrl_plan_model *pm = NULL;
+      fprintf(stderr, "%s: iteration %ld: training on %zu transitions (%ld steps)\n", PROG, it + 1,
+              ds.n, train_steps);
+      if (train_model(&ds, train_steps, rc.seed + (uint64_t)it, be, model_path, &pm)) return 1;
+      mbrl_planner *p = NULL;
+      if (make_planner(pm, &rc, be, &p)) return 1;
+      traj t;
+      memset(&t, 0, sizeof t);
+      t.O = pm->obs_dim;
+      t.A = pm->act_dim;
+      run_out ro;
+      run_cfg rq = rc;
+      rq.quiet = 1;
+      if (run_episodes(p, pm, &rq, (int)episodes, rc.seed + ITER_SEED_STRIDE * (uint64_t)(it + 1),
+                       &t, &ro))
+        return 1;
+      mbrl_dataset more;
+      if (traj_to_dataset(&t, ds.env_id, (int)episodes, &more) != MBRL_OK ||
+          mbrl_dataset_append_file(data, &more, "mbrl_mpc --iterations") != MBRL_OK ||
+          mbrl_dataset_extend(&ds, &more) != MBRL_OK)
+        mbrl_cli_fail(PROG, "aggregating into %s: %s", data, mbrl_last_error());
+      env_steps += ro.env_steps;
+      it_row *r = &rows[it];
+      r->rows = ds.n - more.n;
+      double p99, pm_ms;
+      summarize(&ro, (int)episodes, &r->mean, &r->std, &r->med, &p99, &pm_ms);
+      r->env_steps = env_steps;
+      r->returns = ro.returns;
+      if (!json) {
+        printf("%9ld %10zu %9ld %12.2f %10.2f %10ld\n", it + 1, r->rows, episodes, r->mean, r->std,
+               r->env_steps);
+        fflush(stdout);
+      }
+      free(ro.plan_ms);
+      free(ro.prior);
+      mbrl_dataset_free(&more);
+      traj_free(&t);
+      mbrl_planner_free(p);
+      mbrl_plan_model_free(pm);
+    }
+    fprintf(stderr, "%s: final model: training on %zu transitions\n", PROG, ds.n);
+    mbrl_plan_model *pm = NULL;
+    if (train_model(&ds, train_steps, rc.seed + (uint64_t)iterations, be, model_path, &pm)) return 1;
+    double em = 0, es = 0, emed = 0, ep99 = 0, epm = 0;
+    run_out ev;
+    memset(&ev, 0, sizeof ev);
+    if (eval_episodes > 0) {
+      mbrl_planner *p = NULL;
+      if (make_planner(pm, &rc, be, &p)) return 1;
+      run_cfg rq = rc;
+      rq.quiet = 1;
+      if (run_episodes(p, pm, &rq, (int)eval_episodes, rc.seed, NULL, &ev)) return 1;
+      summarize(&ev, (int)eval_episodes, &em, &es, &emed, &ep99, &epm);
+      mbrl_planner_free(p);
+    }
+    if (json) {
+      printf("{\"iterations\": [");
+      for (long it = 0; it < iterations; ++it) {
+        const it_row *r = &rows[it];
+        printf("%s{\"iteration\": %ld, \"train_rows\": %zu, \"episodes\": %ld, \"returns\": ",
+               it ? ", " : "", it + 1, r->rows, episodes);
+        print_returns_json(r->returns, (int)episodes);
+        printf(", \"mean_return\": %.6f, \"std_return\": %.6f, \"env_steps\": %ld}", r->mean, r->std,
+               r->env_steps);
+      }
+      printf("], \"env_steps\": %ld, \"final_train_rows\": %zu, \"model\": ", env_steps, ds.n);
+      mbrl_cli_json_string(stdout, model_path);
+      printf(", \"data\": ");
+      mbrl_cli_json_string(stdout, data);
+      printf(", \"samples\": %d, \"horizon\": %d, \"gamma\": %.9g, \"device\": \"%s\", "
+             "\"seed\": %llu",
+             rc.K, rc.H, (double)rc.gamma, dev_name, (unsigned long long)rc.seed);
+      if (eval_episodes > 0) {
+        printf(", \"eval\": {\"episodes\": %ld, \"returns\": ", eval_episodes);
+        print_returns_json(ev.returns, (int)eval_episodes);
+        printf(", \"mean_return\": %.6f, \"std_return\": %.6f, \"plan_ms_median\": %.6f, "
+               "\"plan_ms_p99\": %.6f}",
+               em, es, emed, ep99);
+      }
+      printf("}\n");
+    } else {
+      printf("final model: %zu transitions, %ld environment steps in total (saved to %s)\n", ds.n,
+             env_steps, model_path);
+      if (eval_episodes > 0)
+        printf("evaluation: mean return %.2f +- %.2f over %ld episodes (reset seeds %llu..%llu); "
+               "planning median %.3f ms, p99 %.3f ms per action\n",
+               em, es, eval_episodes, (unsigned long long)rc.seed,
+               (unsigned long long)(rc.seed + (uint64_t)eval_episodes - 1), emed, ep99);
+    }
+    for (long it = 0; it < iterations; ++it) free(rows[it].returns);
+    free(rows);
+    free(ev.returns);
+    free(ev.plan_ms);
+    free(ev.prior);
+    mbrl_plan_model_free(pm);
+    mbrl_dataset_free(&ds);
+    return 0;
+  }
+
+  /* ------------------------------------------------ a single run */
+  mbrl_plan_model *m = NULL;
+  if (oracle) {
+    if (mbrl_plan_model_oracle(&m, "Pendulum-v1") != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  } else if (mbrl_plan_model_load(&m, model_path, "Pendulum-v1") != MBRL_OK) {
+    mbrl_cli_fail(PROG, "--model: %s", mbrl_last_error());
+  }
+  mbrl_planner *p = NULL;
+  if (make_planner(m, &rc, be, &p)) return 1;
+  if (!json)
+    printf("model %s, device %s, K=%d H=%d gamma=%g, %ld episodes of up to %d steps\n",
+           oracle ? "oracle (true dynamics)" : model_path, dev_name, rc.K, rc.H, (double)rc.gamma,
+           episodes, rc.max_steps);
+  traj t;
+  memset(&t, 0, sizeof t);
+  t.O = m->obs_dim;
+  t.A = m->act_dim;
+  run_out ro;
+  if (run_episodes(p, m, &rc, (int)episodes, rc.seed, (record || append) ? &t : NULL, &ro)) return 1;
+  double mean, std, med, p99, pmean;
+  summarize(&ro, (int)episodes, &mean, &std, &med, &p99, &pmean);
+  int rcode = 0;
+  if (record && traj_save(&t, record, m->env_id, oracle ? "oracle" : model_path, rc.K, rc.H,
+                          (double)rc.gamma, rc.seed) != MBRL_OK) {
+    fprintf(stderr, "%s: error: --record: %s\n", PROG, mbrl_last_error());
+    rcode = 1;
+  }
+  if (append && !rcode) {
+    mbrl_dataset more;
+    mbrl_status st = traj_to_dataset(&t, m->env_id, (int)episodes, &more);
+    if (!st) {
+      if (file_exists(append)) {
+        st = mbrl_dataset_append_file(append, &more, "mbrl_mpc");
+      } else {
+        more.seed = rc.seed;
+        st = mbrl_dataset_save(&more, append, "mbrl_mpc");
+      }
+    }
+    if (st) {
+      fprintf(stderr, "%s: error: --append-data: %s\n", PROG, mbrl_last_error());
+      rcode = 1;
+    }
+    mbrl_dataset_free(&more);
+  }
+  if (json) {
+    printf("{\"returns\": ");
+    print_returns_json(ro.returns, (int)episodes);
+    printf(", \"mean_return\": %.6f, \"std_return\": %.6f, \"plan_ms_median\": %.6f, "
+           "\"plan_ms_p99\": %.6f, \"plan_ms_mean\": %.6f, \"samples\": %d, \"horizon\": %d, "
+           "\"gamma\": %.9g, \"device\": \"%s\", \"model\": ",
+           mean, std, med, p99, pmean, rc.K, rc.H, (double)rc.gamma, dev_name);
+    mbrl_cli_json_string(stdout, oracle ? "oracle" : model_path);
+    printf(", \"episodes\": %ld, \"max_steps\": %d, \"env_steps\": %ld, \"seed\": %llu}\n", episodes,
+           rc.max_steps, ro.env_steps, (unsigned long long)rc.seed);
+  } else {
+    printf("mean return %.2f +- %.2f over %ld episodes\n", mean, std, episodes);
+    printf("planning latency per action: median %.3f ms, p99 %.3f ms (%zu actions)\n", med, p99,
+           ro.n_plan);
+  }
+  traj_free(&t);
+  free(ro.returns);
+  free(ro.plan_ms);
+  free(ro.prior);
+  mbrl_planner_free(p);
+  mbrl_plan_model_free(m);
+  return rcode;
+}

@@ -1,0 +1,406 @@
+// tests/test_mpc_cli.cpp - runs the built mbrl_mpc (with mbrl_collect / mbrl_train for data and
+// models): text and --json summaries, reset seeds, determinism, --init-state, --record and
+// --append-data files, the --iterations loop, every bad-input case (exit code, message, files
+// left on disk) and, as *Slow tests (Release ctest only), the quality bars of issue 4 over 50
+// evaluation episodes (reset seeds 0..49, 200 steps, K 1024, H 15).
+#include <hdf5.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "testing.h"
+
+extern "C" {
+#include "mbrl/dataset.h"
+#include "mbrl/dynamics.h"
+#include "mbrl/env.h"
+#include "mbrl/h5util.h"
+}
+
+using mbrl_test::RunResult;
+using mbrl_test::TempDir;
+
+namespace {
+
+bool has(const std::string &s, const std::string &sub) { return s.find(sub) != std::string::npos; }
+
+RunResult mpc(const std::string &args) {
+  return mbrl_test::run("'" + mbrl_test::bin("mbrl_mpc") + "' " + args);
+}
+
+std::string collect(const TempDir &dir, const std::string &name, int episodes, int steps,
+                    int seed = 999, const std::string &env = "Pendulum-v1") {
+  std::string path = dir.file(name);
+  RunResult r = mbrl_test::run("'" + mbrl_test::bin("mbrl_collect") + "' --env " + env +
+                               " --out '" + path + "' --episodes " + std::to_string(episodes) +
+                               " --max-steps " + std::to_string(steps) + " --seed " +
+                               std::to_string(seed));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return path;
+}
+
+std::string train(const TempDir &dir, const std::string &data, const std::string &name,
+                  const std::string &extra = "--steps 200") {
+  std::string out = dir.file(name);
+  RunResult r = mbrl_test::run("'" + mbrl_test::bin("mbrl_train") + "' --data '" + data +
+                               "' --out '" + out + "' --device cpu " + extra);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return out;
+}
+
+double json_num(const std::string &js, const std::string &key) {
+  size_t p = js.find("\"" + key + "\": ");
+  if (p == std::string::npos) return NAN;
+  const char *s = js.c_str() + p + key.size() + 4;
+  if (!std::strncmp(s, "null", 4)) return NAN;
+  return std::strtod(s, nullptr);
+}
+
+std::vector<double> json_arr(const std::string &js, const std::string &key, size_t from = 0) {
+  std::vector<double> v;
+  size_t p = js.find("\"" + key + "\": [", from);
+  if (p == std::string::npos) return v;
+  const char *s = js.c_str() + p + key.size() + 5;
+  while (*s && *s != ']') {
+    char *end;
+    double x = std::strtod(s, &end);
+    if (end == s) break;
+    v.push_back(x);
+    s = end;
+    while (*s == ',' || *s == ' ') ++s;
+  }
+  return v;
+}
+
+const char *SMALL = " --samples 64 --horizon 5 --max-steps 20 --device cpu";
+
+std::vector<float> read_f32(const std::string &path, const char *name, int rank,
+                            std::vector<hsize_t> &dims) {
+  hid_t f;
+  EXPECT_EQ(mbrl_h5_open_read(path.c_str(), &f), MBRL_OK) << mbrl_last_error();
+  hsize_t d[4] = {0, 0, 0, 0};
+  EXPECT_EQ(mbrl_h5_check_f32(f, path.c_str(), name, rank, d), MBRL_OK) << mbrl_last_error();
+  size_t n = 1;
+  for (int i = 0; i < rank; ++i) n *= d[i];
+  std::vector<float> v(n);
+  EXPECT_EQ(mbrl_h5_read_f32(f, path.c_str(), name, v.data()), MBRL_OK);
+  H5Fclose(f);
+  dims.assign(d, d + rank);
+  return v;
+}
+
+}  // namespace
+
+TEST(MpcCli, OracleTextSummary) {
+  RunResult r = mpc(std::string("--oracle --episodes 2") + SMALL);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(has(r.out, "episode   0 (reset seed 0): return")) << r.out;
+  EXPECT_TRUE(has(r.out, "episode   1 (reset seed 1): return")) << r.out;
+  EXPECT_TRUE(has(r.out, "ms/action")) << r.out;
+  EXPECT_TRUE(has(r.out, "mean return")) << r.out;
+  EXPECT_TRUE(has(r.out, "median")) << r.out;
+  EXPECT_TRUE(has(r.out, "p99")) << r.out;
+  EXPECT_TRUE(has(r.err, "mbrl_mpc: device cpu")) << r.err;
+}
+
+TEST(MpcCli, JsonHasTheFieldsAndRunsRepeat) {
+  RunResult a = mpc(std::string("--oracle --episodes 3 --seed 4 --json") + SMALL);
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  std::vector<double> ra = json_arr(a.out, "returns");
+  ASSERT_EQ(ra.size(), 3u) << a.out;
+  for (double x : ra) {
+    EXPECT_LT(x, 0.0);
+    EXPECT_GT(x, -20 * 17.0);  // at most 16.3 per step over 20 steps
+  }
+  double m = (ra[0] + ra[1] + ra[2]) / 3;
+  EXPECT_NEAR(json_num(a.out, "mean_return"), m, 1e-4);
+  double sd = std::sqrt(((ra[0] - m) * (ra[0] - m) + (ra[1] - m) * (ra[1] - m) +
+                         (ra[2] - m) * (ra[2] - m)) / 3);
+  EXPECT_NEAR(json_num(a.out, "std_return"), sd, 1e-4);
+  EXPECT_GT(json_num(a.out, "plan_ms_median"), 0.0);
+  EXPECT_GE(json_num(a.out, "plan_ms_p99"), json_num(a.out, "plan_ms_median"));
+  EXPECT_EQ(json_num(a.out, "samples"), 64);
+  EXPECT_EQ(json_num(a.out, "horizon"), 5);
+  EXPECT_TRUE(has(a.out, "\"device\": \"cpu\"")) << a.out;
+  EXPECT_EQ(json_num(a.out, "env_steps"), 60);
+  // same flags, same returns
+  RunResult b = mpc(std::string("--oracle --episodes 3 --seed 4 --json") + SMALL);
+  ASSERT_EQ(b.exit_code, 0);
+  EXPECT_EQ(json_arr(b.out, "returns"), ra);
+  // episode i depends only on its reset seed (seed + i): --seed 6 episode 0 == --seed 4 episode 2
+  RunResult c = mpc(std::string("--oracle --episodes 1 --seed 6 --json") + SMALL);
+  ASSERT_EQ(c.exit_code, 0);
+  ASSERT_EQ(json_arr(c.out, "returns").size(), 1u);
+  EXPECT_EQ(json_arr(c.out, "returns")[0], ra[2]);
+  // gamma changes the plans
+  RunResult d = mpc(std::string("--oracle --episodes 3 --seed 4 --gamma 0.5 --json") + SMALL);
+  ASSERT_EQ(d.exit_code, 0);
+  EXPECT_NE(json_arr(d.out, "returns"), ra);
+}
+
+TEST(MpcCli, RecordFileIsReadableAndConsistent) {
+  TempDir dir;
+  std::string rec = dir.file("traj.h5");
+  RunResult r = mpc(std::string("--oracle --episodes 2 --seed 3 --json --record ") + rec + SMALL);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<double> rets = json_arr(r.out, "returns");
+  ASSERT_EQ(rets.size(), 2u);
+  std::vector<hsize_t> d;
+  auto obs = read_f32(rec, "observations", 2, d);
+  ASSERT_EQ(d[0], 40u);
+  ASSERT_EQ(d[1], 3u);
+  auto act = read_f32(rec, "actions", 2, d);
+  ASSERT_EQ(d[0], 40u);
+  auto rew = read_f32(rec, "rewards", 1, d);
+  auto pret = read_f32(rec, "predicted_returns", 1, d);
+  auto pn = read_f32(rec, "predicted_next_observations", 2, d);
+  auto nx = read_f32(rec, "next_observations", 2, d);
+  // episode 0 starts from the Pendulum reset drawn with seed 3, episode 1 with seed 4
+  for (int e = 0; e < 2; ++e) {
+    mbrl_env env;
+    float o[3];
+    ASSERT_EQ(mbrl_env_init(&env, "Pendulum-v1", 3 + e, 0), MBRL_OK);
+    mbrl_env_reset(&env, o);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(obs[(size_t)e * 20 * 3 + i], o[i]) << e;
+  }
+  double sum0 = 0, sum1 = 0;
+  for (int t = 0; t < 40; ++t) {
+    (t < 20 ? sum0 : sum1) += rew[t];
+    EXPECT_GE(act[t], -2.0f);
+    EXPECT_LE(act[t], 2.0f);
+    EXPECT_LE(pret[t], 0.0f);
+    // the oracle's predicted next observation is the true one (float vs double physics)
+    for (int i = 0; i < 3; ++i) EXPECT_NEAR(pn[3 * t + i], nx[3 * t + i], 1e-4) << t;
+    if (t % 20 != 19) {  // the next row starts where this one ended
+      for (int i = 0; i < 3; ++i) EXPECT_EQ(obs[3 * (t + 1) + i], nx[3 * t + i]);
+    }
+  }
+  EXPECT_NEAR(sum0, rets[0], 1e-3);
+  EXPECT_NEAR(sum1, rets[1], 1e-3);
+  for (const std::string &n : mbrl_test::list_dir(dir.path)) EXPECT_FALSE(has(n, ".tmp")) << n;
+}
+
+TEST(MpcCli, InitStateStartsEveryEpisodeThere) {
+  TempDir dir;
+  std::string rec = dir.file("traj.h5");
+  RunResult r = mpc(std::string("--oracle --episodes 2 --init-state 3.14159,0 --record ") + rec + SMALL);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<hsize_t> d;
+  auto obs = read_f32(rec, "observations", 2, d);
+  for (int e = 0; e < 2; ++e) {
+    EXPECT_NEAR(obs[(size_t)e * 60 + 0], std::cos(3.14159), 1e-6);
+    EXPECT_NEAR(obs[(size_t)e * 60 + 1], std::sin(3.14159), 1e-6);
+    EXPECT_EQ(obs[(size_t)e * 60 + 2], 0.0f);
+  }
+  RunResult bad = mpc("--oracle --init-state 1" + std::string(SMALL));
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_TRUE(has(bad.err, "--init-state")) << bad.err;
+}
+
+TEST(MpcCli, AppendDataCreatesThenGrowsADataset) {
+  TempDir dir;
+  std::string ds = dir.file("agg.h5");
+  RunResult r = mpc("--oracle --episodes 2 --append-data " + ds + SMALL);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  mbrl_dataset a;
+  ASSERT_EQ(mbrl_dataset_load(&a, ds.c_str()), MBRL_OK) << mbrl_last_error();
+  EXPECT_EQ(a.n, 40u);
+  EXPECT_EQ(mbrl_dataset_count_episodes(&a), 2u);
+  EXPECT_EQ(a.timeouts[19], 1);
+  EXPECT_EQ(a.timeouts[18], 0);
+  mbrl_dataset_free(&a);
+  // onto a mbrl_collect dataset: rows are added, stats recomputed
+  std::string data = collect(dir, "d.h5", 2, 30);
+  r = mpc("--oracle --episodes 1 --append-data " + data + SMALL);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(mbrl_dataset_load(&a, data.c_str()), MBRL_OK);
+  EXPECT_EQ(a.n, 80u);
+  EXPECT_EQ(a.episodes, 3);
+  mbrl_dataset_free(&a);
+  // a CartPole dataset is refused and left untouched
+  std::string cp = collect(dir, "cp.h5", 1, 10, 1, "CartPole-v1");
+  std::string before = mbrl_test::read_file(cp);
+  r = mpc("--oracle --episodes 1 --append-data " + cp + SMALL);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(has(r.err, "mbrl_mpc: error: --append-data")) << r.err;
+  EXPECT_EQ(mbrl_test::read_file(cp), before);
+}
+
+TEST(MpcCli, LearnedModelRuns) {
+  TempDir dir;
+  std::string data = collect(dir, "d.h5", 4, 100);
+  std::string model = train(dir, data, "m.h5", "--steps 200 --batch 64");
+  RunResult r = mpc("--model " + model + " --episodes 2 --json" + SMALL);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json_arr(r.out, "returns").size(), 2u);
+  EXPECT_TRUE(has(r.out, "\"model\": \"" + model + "\"")) << r.out;
+}
+
+TEST(MpcCli, IterationsLoopTrainsControlsAndAggregates) {
+  TempDir dir;
+  std::string data = collect(dir, "d.h5", 2, 50);
+  std::string model = dir.file("m.h5");
+  RunResult r = mpc("--iterations 2 --episodes 1 --train-steps 30 --eval-episodes 1 --data " +
+                    data + " --model " + model + SMALL);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(has(r.out, "iteration")) << r.out;
+  EXPECT_TRUE(has(r.out, "env_steps")) << r.out;
+  EXPECT_TRUE(has(r.out, "140 environment steps in total")) << r.out;  // 100 + 2 x 20
+  EXPECT_TRUE(has(r.out, "evaluation: mean return")) << r.out;
+  mbrl_dataset a;
+  ASSERT_EQ(mbrl_dataset_load(&a, data.c_str()), MBRL_OK);
+  EXPECT_EQ(a.n, 140u);
+  mbrl_dataset_free(&a);
+  mbrl_dynamics *d = nullptr;
+  ASSERT_EQ(mbrl_dynamics_load(model.c_str(), MBRL_BACKEND_CPU, 2, &d), MBRL_OK) << mbrl_last_error();
+  mbrl_dynamics_free(d);
+  // the model exists now: without --force the loop refuses to overwrite it
+  r = mpc("--iterations 1 --episodes 1 --train-steps 5 --data " + data + " --model " + model + SMALL);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(has(r.err, "--force")) << r.err;
+  // JSON form
+  r = mpc("--iterations 1 --episodes 1 --train-steps 5 --force --json --data " + data +
+          " --model " + model + SMALL);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json_num(r.out, "env_steps"), 160);
+  EXPECT_EQ(json_arr(r.out, "returns").size(), 1u);
+}
+
+TEST(MpcCli, UsageErrors) {
+  const char *bad[] = {"",                              // no model
+                       "--oracle --model m.h5",         // both
+                       "--oracle --samples 0",          "--oracle --horizon 0",
+                       "--oracle --horizon 100001",     "--oracle --samples x",
+                       "--oracle --gamma 0",            "--oracle --gamma 1.5",
+                       "--oracle --episodes 0",         "--oracle --max-steps 201",
+                       "--oracle --device gpu",         "--oracle --bogus",
+                       "--oracle extra",                "--iterations 2 --model m.h5",
+                       "--iterations 2 --oracle --data d.h5 --model m.h5",
+                       "--oracle --data d.h5",          "--oracle --init-state 1,2,3"};
+  for (const char *b : bad) {
+    RunResult r = mpc(b);
+    EXPECT_EQ(r.exit_code, 2) << b << "\n" << r.err;
+    EXPECT_TRUE(has(r.err, "mbrl_mpc: error: ")) << b << "\n" << r.err;
+  }
+}
+
+TEST(MpcCli, AbsurdSampleCountNamesTheMemory) {
+  RunResult r = mpc("--oracle --samples 2000000000 --device cpu");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_TRUE(has(r.err, "GiB")) << r.err;
+  EXPECT_TRUE(has(r.err, "--samples")) << r.err;
+}
+
+TEST(MpcCli, BadModelFilesAreRuntimeErrors) {
+  TempDir dir;
+  // missing
+  RunResult r = mpc("--model " + dir.file("nope.h5") + SMALL);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(has(r.err, "nope.h5")) << r.err;
+  // not HDF5
+  std::string txt = dir.file("text.h5");
+  std::ofstream(txt) << "hello";
+  r = mpc("--model " + txt + SMALL);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(has(r.err, "text.h5")) << r.err;
+  // damaged: a real checkpoint cut in half
+  std::string data = collect(dir, "d.h5", 4, 50);
+  std::string model = train(dir, data, "m.h5", "--steps 5 --batch 16");
+  std::string bytes = mbrl_test::read_file(model);
+  std::string cut = dir.file("cut.h5");
+  std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  r = mpc("--model " + cut + SMALL);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(has(r.err, "cut.h5")) << r.err;
+  // a dataset instead of a model
+  r = mpc("--model " + data + SMALL);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(has(r.err, "d.h5")) << r.err;
+  // a model of another env
+  std::string cp = collect(dir, "cp.h5", 10, 50, 1, "CartPole-v1");
+  std::string cpm = train(dir, cp, "cpm.h5", "--steps 5 --batch 8");
+  r = mpc("--model " + cpm + SMALL);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(has(r.err, "CartPole-v1")) << r.err;
+  // a "Pendulum-v1" model with 4 observation values
+  mbrl_dynamics *d = nullptr;
+  int hidden[1] = {8};
+  ASSERT_EQ(mbrl_dynamics_create(&d, "Pendulum-v1", 4, 1, nullptr, 1, hidden, 0, MBRL_BACKEND_CPU,
+                                 4, 0),
+            MBRL_OK);
+  std::string wide = dir.file("wide.h5");
+  ASSERT_EQ(mbrl_dynamics_save(d, wide.c_str()), MBRL_OK);
+  mbrl_dynamics_free(d);
+  r = mpc("--model " + wide + SMALL);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(has(r.err, "wide.h5")) << r.err;
+  // --record into a missing directory: nothing is run or written
+  r = mpc("--oracle --record " + dir.file("no/such/dir/t.h5") + SMALL);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(has(r.err, "--record")) << r.err;
+}
+
+TEST(MpcCli, CudaWithoutGpuIsARuntimeError) {
+  if (mbrl_cuda_compiled() && mbrl_cuda_device_count() > 0) GTEST_SKIP() << "a GPU is present";
+  RunResult r = mpc("--oracle --device cuda --episodes 1 --max-steps 2");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(has(r.err, "mbrl_mpc: error: --device cuda")) << r.err;
+}
+
+TEST(MpcCli, CudaMatchesCpuOnAnEpisode) {
+  MBRL_REQUIRE_GPU();
+  RunResult a = mpc("--oracle --episodes 2 --max-steps 30 --device cpu --json");
+  RunResult b = mpc("--oracle --episodes 2 --max-steps 30 --device cuda --json");
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_TRUE(has(b.out, "\"device\": \"cuda\"")) << b.out;
+  auto ra = json_arr(a.out, "returns"), rb = json_arr(b.out, "returns");
+  ASSERT_EQ(ra.size(), 2u);
+  ASSERT_EQ(rb.size(), 2u);
+  // same draws and (nearly) the same costs: the same actions, returns equal to rounding
+  for (int i = 0; i < 2; ++i) EXPECT_NEAR(ra[i], rb[i], 1e-2 * std::fabs(ra[i]) + 0.1);
+}
+
+// ---------------------------------------------------------------- quality (issue 4)
+
+TEST(MpcQualitySlow, OracleReachesMinus175) {
+  RunResult r = mpc("--oracle --episodes 50 --samples 1024 --horizon 15 --seed 0 --device cpu --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(json_arr(r.out, "returns").size(), 50u);
+  const double m = json_num(r.out, "mean_return");
+  std::cout << "oracle MPC mean return over 50 episodes: " << m << "\n";
+  EXPECT_GE(m, -175.0);
+}
+
+TEST(MpcQualitySlow, LearnedModelOnDefaultDataReachesMinus175) {
+  TempDir dir;
+  std::string data = collect(dir, "pendulum_random.h5", 20, 200, 999);  // the default 4000
+  std::string model = train(dir, data, "pendulum_model.h5", "");       // mbrl_train defaults
+  RunResult r = mpc("--model " + model + " --episodes 50 --samples 1024 --horizon 15 --seed 0 "
+                    "--device cpu --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const double m = json_num(r.out, "mean_return");
+  std::cout << "learned-model MPC mean return over 50 episodes: " << m << "\n";
+  EXPECT_GE(m, -175.0);
+}
+
+TEST(MpcQualitySlow, DataAggregationWithin7000StepsReachesMinus165) {
+  TempDir dir;
+  std::string data = collect(dir, "pendulum_random.h5", 20, 200, 999);
+  RunResult r = mpc("--iterations 3 --episodes 5 --eval-episodes 50 --data " + data +
+                    " --model " + dir.file("m.h5") + " --samples 1024 --horizon 15 --seed 0 "
+                    "--device cpu --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const double steps = json_num(r.out, "env_steps");
+  EXPECT_LE(steps, 7000);
+  size_t ev = r.out.find("\"eval\"");
+  ASSERT_NE(ev, std::string::npos) << r.out;
+  const double m = json_num(r.out.substr(ev), "mean_return");
+  std::cout << "aggregation MPC (" << steps << " env steps) mean return over 50 episodes: " << m
+            << "\n";
+  EXPECT_GE(m, -165.0);
+}
