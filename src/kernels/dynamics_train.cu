@@ -337,6 +337,11 @@ extern "C" mbrl_status mbrl_dynamics_trainer_cuda_run(mbrl_dynamics_trainer_cuda
     if (bad_step) break;
   }
   m->stream = saved_stream;
+  // Bind the mlp's cuBLAS handle back to the caller's stream now: left on t->stream, the handle
+  // would keep a stream that mbrl_dynamics_trainer_cuda_free destroys (cublasDestroy at
+  // mbrl_mlp_free, or a later trainer whose new stream reuses the address, would meet it).
+  const mbrl_status st_bind = mbrl_mlp_cuda_bind(m, fn);
+  if (!st) st = st_bind;
   if (st) return st;
   if (bad_step)
     return mbrl_set_error(MBRL_ERR_NUMERIC,
