@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "host/mlp_cuda.h"
+#include "host/nn_cpu.h"
 #include "mbrl/philox.h"
 
 /* ---------------- memory on a backend ---------------- */
@@ -320,12 +321,14 @@ static void forward_cpu(mbrl_mlp *m, const float *x, int B, float *y, int train)
       float *rm = m->buffers + m->rmean_off[l], *rv = m->buffers + m->rvar_off[l];
       mbrl_nn_linear_forward(z, h, P + m->w_off[l], P + m->b_off[l], B, in, out);
       if (train) {
-        mbrl_nn_batchnorm_forward_train(a, m->mean[l], m->rstd[l], rm, rv, z, P + m->gamma_off[l],
-                                        P + m->beta_off[l], B, out, c->bn_momentum, c->bn_eps);
-      } else {
-        mbrl_nn_batchnorm_forward_eval(a, m->mean[l], m->rstd[l], z, P + m->gamma_off[l],
-                                       P + m->beta_off[l], rm, rv, B, out, c->bn_eps);
+        mbrl_nn_cpu_bn_act_forward_train(a, m->mean[l], m->rstd[l], rm, rv, z, P + m->gamma_off[l],
+                                         P + m->beta_off[l], B, out, c->bn_momentum, c->bn_eps,
+                                         c->activation);
+        h = a;
+        continue;
       }
+      mbrl_nn_batchnorm_forward_eval(a, m->mean[l], m->rstd[l], z, P + m->gamma_off[l],
+                                     P + m->beta_off[l], rm, rv, B, out, c->bn_eps);
     } else {
       mbrl_nn_linear_forward(a, h, P + m->w_off[l], P + m->b_off[l], B, in, out);
     }
@@ -342,20 +345,23 @@ static void backward_cpu(mbrl_mlp *m, const float *dy, float *dx) {
   const float *d = dy; /* dL/d(output of layer l) */
   for (int l = L - 1; l >= 0; --l) {
     const int in = c->sizes[l], out = c->sizes[l + 1];
+    float *db = G + m->b_off[l]; /* NULL once the fused BN backward has summed it */
     if (l < L - 1) {
-      /* through the activation (in place into the ping-pong buffer), then BN */
+      /* through the activation (into the ping-pong buffer), then BN */
       float *t = m->dbuf[l & 1];
-      mbrl_nn_act_backward(t, d, m->a[l], (size_t)B * (size_t)out, c->activation);
-      if (has_bn(m, l))
-        mbrl_nn_batchnorm_backward(t, G + m->gamma_off[l], G + m->beta_off[l], t, m->z[l],
-                                   m->mean[l], m->rstd[l], P + m->gamma_off[l], B, out,
-                                   m->last_train);
+      if (has_bn(m, l)) {
+        mbrl_nn_cpu_act_bn_backward(t, G + m->gamma_off[l], G + m->beta_off[l], db, d, m->a[l],
+                                    m->z[l], m->mean[l], m->rstd[l], P + m->gamma_off[l], B, out,
+                                    c->activation, m->last_train);
+        db = NULL;
+      } else {
+        mbrl_nn_act_backward(t, d, m->a[l], (size_t)B * (size_t)out, c->activation);
+      }
       d = t;
     }
     const float *xin = l == 0 ? m->x_in : m->a[l - 1];
     float *dxin = l == 0 ? dx : m->dbuf[(l - 1) & 1];
-    mbrl_nn_linear_backward(dxin, G + m->w_off[l], G + m->b_off[l], d, xin, P + m->w_off[l], B,
-                            in, out);
+    mbrl_nn_linear_backward(dxin, G + m->w_off[l], db, d, xin, P + m->w_off[l], B, in, out);
     d = dxin;
   }
 }

@@ -1,0 +1,33 @@
+/* src/host/nn_cpu.h - private to the library: facts about the CPU twins in nn_cpu.c. */
+#ifndef MBRL_SRC_HOST_NN_CPU_H
+#define MBRL_SRC_HOST_NN_CPU_H
+
+#include "mbrl/common.h"
+#include "mbrl/nn.h"
+
+MBRL_EXTERN_C_BEGIN
+
+/* The kernel path the CPU ops run on in this process: "avx512" (hand-written AVX-512 matrix
+ * kernels, chosen when the CPU has AVX-512 F/VL/DQ/BW and MBRL_CPU_KERNELS is not "generic")
+ * or "generic" (OpenBLAS and plain C). Fixed at the first call. */
+const char *mbrl_nn_cpu_kernels(void);
+
+/* a = act(BatchNorm1d_train(z)): mbrl_nn_batchnorm_forward_train followed by
+ * mbrl_nn_act_forward, in one set of passes on the avx512 path. z, a (B, C) (a may alias z);
+ * mean, rstd, running_mean, running_var, gamma, beta (C) as in mbrl/nn.h. */
+void mbrl_nn_cpu_bn_act_forward_train(float *a, float *mean, float *rstd, float *running_mean,
+                                      float *running_var, const float *z, const float *gamma,
+                                      const float *beta, int B, int C, float momentum, float eps,
+                                      mbrl_act act);
+
+/* Backward of a = act(BatchNorm1d(z)) from da (B, C) = dL/da: dz (B, C) (may alias da),
+ * dgamma, dbeta (C) as mbrl_nn_batchnorm_backward, and db (C) = sum over rows of dz (the bias
+ * gradient of the Linear that produced z); dgamma, dbeta, db may be NULL. a: forward output. */
+void mbrl_nn_cpu_act_bn_backward(float *dz, float *dgamma, float *dbeta, float *db,
+                                 const float *da, const float *a, const float *z,
+                                 const float *mean, const float *rstd, const float *gamma, int B,
+                                 int C, mbrl_act act, int train);
+
+MBRL_EXTERN_C_END
+
+#endif
