@@ -22,6 +22,7 @@
 MBRL_EXTERN_C_BEGIN
 
 #define MBRL_H5_PATH_MAX 4096
+#define MBRL_H5_NAME_MAX 512 /* longest object name inside a file, NUL included */
 
 /* Turn off HDF5's automatic error-stack printing (idempotent). */
 void mbrl_h5_quiet(void);
@@ -47,9 +48,21 @@ mbrl_status mbrl_h5_writer_commit(mbrl_h5_writer *w);
 /* Close and delete the temporary (safe to call twice or after a failed open). */
 void mbrl_h5_writer_abort(mbrl_h5_writer *w);
 
+/* End a write: st == MBRL_OK commits (mbrl_h5_writer_commit); otherwise aborts and returns st
+ * with the message "writing 'PATH' failed: <the message of st>; nothing was written". */
+mbrl_status mbrl_h5_writer_finish(mbrl_h5_writer *w, mbrl_status st);
+
 /* Open an existing file read-only. MBRL_ERR_IO if missing/unreadable, MBRL_ERR_FORMAT
  * ("FILE is not an HDF5 file (truncated or another format)") if not HDF5. */
 mbrl_status mbrl_h5_open_read(const char *path, hid_t *out);
+
+/* 1 if every component of `path` (e.g. "/model/network/0") exists under loc, else 0 (no
+ * error is set: for optional objects). */
+int mbrl_h5_exists(hid_t loc, const char *path);
+
+/* Rank of dataset `name` and its first min(rank, cap) extents in dims; -1 (no error set)
+ * when it is missing or not a dataset. */
+int mbrl_h5_dataset_rank(hid_t loc, const char *name, hsize_t *dims, int cap);
 
 /* Write a float32 dataset `name` (may contain '/', parent groups are created) of
  * rank `rank` (0 = scalar, ..4) and shape dims (row-major, contiguous `data`). */
@@ -73,6 +86,11 @@ mbrl_status mbrl_h5_write_bool(hid_t loc, const char *name, hsize_t n, const uin
 mbrl_status mbrl_h5_check_f32(hid_t loc, const char *file, const char *name, int rank,
                               hsize_t *dims);
 
+/* As mbrl_h5_check_f32 but any floating-point dtype passes (mbrl_h5_read_f32 converts it):
+ * for weights other tools may have stored as float64. */
+mbrl_status mbrl_h5_check_float(hid_t loc, const char *file, const char *name, int rank,
+                                hsize_t *dims);
+
 /* Check that dataset `name` exists, is rank 1 and bool (enum of 1-byte ints, or a
  * 1-byte integer); *n > 0 on entry must match, *n == 0 is filled in. */
 mbrl_status mbrl_h5_check_bool(hid_t loc, const char *file, const char *name, hsize_t *n);
@@ -80,8 +98,8 @@ mbrl_status mbrl_h5_check_bool(hid_t loc, const char *file, const char *name, hs
 /* Read a float32 dataset whose shape was checked with mbrl_h5_check_f32 into `out`. */
 mbrl_status mbrl_h5_read_f32(hid_t loc, const char *file, const char *name, float *out);
 
-/* Read a bool dataset checked with mbrl_h5_check_bool into `out` (n bytes, each 0 or 1;
- * any other stored value is refused naming the row). */
+/* Read bool dataset `name` of exactly n rows (checked again here) into `out` (n bytes, each
+ * 0 or 1; any other stored value is refused naming the row). */
 mbrl_status mbrl_h5_read_bool(hid_t loc, const char *file, const char *name, hsize_t n,
                               uint8_t *out);
 
@@ -90,14 +108,25 @@ mbrl_status mbrl_h5_read_bool(hid_t loc, const char *file, const char *name, hsi
 mbrl_status mbrl_h5_attr_write_str(hid_t loc, const char *name, const char *value);
 mbrl_status mbrl_h5_attr_write_i64(hid_t loc, const char *name, int64_t value);
 mbrl_status mbrl_h5_attr_write_u64(hid_t loc, const char *name, uint64_t value);
+mbrl_status mbrl_h5_attr_write_f32(hid_t loc, const char *name, float value);
+/* A 1-D int64 attribute of n >= 1 values (e.g. layer widths). */
+mbrl_status mbrl_h5_attr_write_i64_array(hid_t loc, const char *name, const int64_t *values,
+                                         int n);
 
-/* Read a string attribute (fixed or variable length) into out (cap bytes, NUL ended).
+/* Read a string attribute (fixed or variable length) into out (cap bytes, NUL ended; a longer
+ * value is cut to cap - 1 bytes).
  * MBRL_ERR_FORMAT "FILE: missing attribute NAME" / "...is not a string". */
 mbrl_status mbrl_h5_attr_read_str(hid_t loc, const char *file, const char *name, char *out,
                                   size_t cap);
 /* Read an integer attribute (any integer type, scalar) as int64 / uint64. */
 mbrl_status mbrl_h5_attr_read_i64(hid_t loc, const char *file, const char *name, int64_t *out);
 mbrl_status mbrl_h5_attr_read_u64(hid_t loc, const char *file, const char *name, uint64_t *out);
+/* Read a numeric (float or integer) scalar attribute as float. */
+mbrl_status mbrl_h5_attr_read_f32(hid_t loc, const char *file, const char *name, float *out);
+/* Read an integer attribute of 1..cap values (scalar or 1-D) as int64 into out; *n gets the
+ * count. More than cap values is MBRL_ERR_FORMAT. */
+mbrl_status mbrl_h5_attr_read_i64_array(hid_t loc, const char *file, const char *name,
+                                        int64_t *out, int cap, int *n);
 
 /* Check the root attributes format == expect_format and format_version == expect_version,
  * with messages like "FILE is not an mbrl.dataset file (format attribute is 'x')". */

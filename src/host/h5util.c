@@ -71,9 +71,14 @@ mbrl_status mbrl_h5_writer_open(mbrl_h5_writer *w, const char *path) {
     if (fapl >= 0) H5Pclose(fapl);
     return mbrl_set_error(MBRL_ERR_IO, "cannot write '%s': HDF5 property lists failed", path);
   }
-  H5Pset_obj_track_times(fcpl, 0); /* root group: no time stamps */
-  H5Pset_libver_bounds(fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_V18);
-  H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+  if (H5Pset_obj_track_times(fcpl, 0) < 0 || /* root group: no time stamps */
+      H5Pset_libver_bounds(fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_V18) < 0 ||
+      H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0) {
+    H5Pclose(fcpl);
+    H5Pclose(fapl);
+    return mbrl_set_error(MBRL_ERR_IO, "cannot write '%s': HDF5 file properties failed", path);
+  }
+  errno = 0;
   w->file = H5Fcreate(w->tmp_path, H5F_ACC_TRUNC, fcpl, fapl);
   H5Pclose(fcpl);
   H5Pclose(fapl);
@@ -124,6 +129,14 @@ mbrl_status mbrl_h5_writer_commit(mbrl_h5_writer *w) {
   return MBRL_OK;
 }
 
+mbrl_status mbrl_h5_writer_finish(mbrl_h5_writer *w, mbrl_status st) {
+  if (st == MBRL_OK) return mbrl_h5_writer_commit(w);
+  char msg[1024];
+  snprintf(msg, sizeof msg, "%s", mbrl_last_error());
+  mbrl_h5_writer_abort(w);
+  return mbrl_set_error(st, "writing '%s' failed: %s; nothing was written", w->path, msg);
+}
+
 mbrl_status mbrl_h5_open_read(const char *path, hid_t *out) {
   mbrl_h5_quiet();
   *out = H5I_INVALID_HID;
@@ -141,7 +154,10 @@ mbrl_status mbrl_h5_open_read(const char *path, hid_t *out) {
                           "'%s' is not an HDF5 file (it is another format, empty or truncated)",
                           path);
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+  if (fapl < 0 || H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0) {
+    if (fapl >= 0) H5Pclose(fapl);
+    return mbrl_set_error(MBRL_ERR_IO, "cannot open '%s': HDF5 file properties failed", path);
+  }
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
   H5Pclose(fapl);
   if (f < 0)
@@ -154,27 +170,67 @@ mbrl_status mbrl_h5_open_read(const char *path, hid_t *out) {
 
 /* ---- datasets ---- */
 
+/* The name of the file holding `loc` (for messages), "(HDF5 file)" when unknown. */
+static void loc_file_name(hid_t loc, char *buf, size_t cap) {
+  if (H5Fget_name(loc, buf, cap) <= 0) snprintf(buf, cap, "(HDF5 file)");
+}
+
+/* An object-creation property list of class `cls` without time stamps (-1 on failure). */
 static hid_t make_ocpl(hid_t cls) {
   hid_t p = H5Pcreate(cls);
-  if (p >= 0) H5Pset_obj_track_times(p, 0);
+  if (p >= 0 && H5Pset_obj_track_times(p, 0) < 0) {
+    H5Pclose(p);
+    return H5I_INVALID_HID;
+  }
   return p;
+}
+
+/* Copy name into buf (cap bytes); MBRL_ERR_INVALID_ARG when it does not fit. */
+static mbrl_status copy_name(char *buf, size_t cap, const char *name) {
+  size_t len = strlen(name);
+  if (len >= cap)
+    return mbrl_set_error(MBRL_ERR_INVALID_ARG, "HDF5 name is too long (%zu bytes, at most %zu): %.64s...",
+                          len, cap - 1, name);
+  memcpy(buf, name, len + 1);
+  return MBRL_OK;
+}
+
+int mbrl_h5_exists(hid_t loc, const char *path) {
+  char buf[MBRL_H5_NAME_MAX];
+  if (!path || copy_name(buf, sizeof buf, path) != MBRL_OK) return 0;
+  if (strcmp(buf, "/") == 0) return 1;
+  /* Walk each prefix: H5Lexists fails on a path whose parent is missing. */
+  for (char *p = buf + (buf[0] == '/');; ++p) {
+    if (*p == '/' || *p == '\0') {
+      const char c = *p;
+      *p = '\0';
+      if (H5Lexists(loc, buf, H5P_DEFAULT) <= 0) return 0;
+      *p = c;
+      if (c == '\0') return 1;
+    }
+  }
 }
 
 /* Create the parent groups of `name` (e.g. "stats" for "stats/state_mean"). */
 static mbrl_status ensure_parents(hid_t loc, const char *name) {
-  char buf[512];
-  size_t len = strlen(name);
-  if (len >= sizeof buf) return mbrl_set_error(MBRL_ERR_INVALID_ARG, "HDF5 name too long: %s", name);
-  memcpy(buf, name, len + 1);
+  char buf[MBRL_H5_NAME_MAX];
+  mbrl_status st = copy_name(buf, sizeof buf, name);
+  if (st != MBRL_OK) return st;
   for (char *p = buf + (buf[0] == '/'); *p; ++p) {
     if (*p != '/') continue;
     *p = '\0';
-    htri_t ex = H5Lexists(loc, buf, H5P_DEFAULT);
-    if (ex <= 0) {
+    if (H5Lexists(loc, buf, H5P_DEFAULT) <= 0) {
       hid_t gcpl = make_ocpl(H5P_GROUP_CREATE);
-      hid_t g = H5Gcreate2(loc, buf, H5P_DEFAULT, gcpl, H5P_DEFAULT);
-      H5Pclose(gcpl);
-      if (g < 0) return mbrl_set_error(MBRL_ERR_IO, "cannot create HDF5 group %s", buf);
+      hid_t g = gcpl < 0 ? H5I_INVALID_HID : H5Gcreate2(loc, buf, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+      if (gcpl >= 0) H5Pclose(gcpl);
+      if (g < 0) {
+        char f[512];
+        loc_file_name(loc, f, sizeof f);
+        return mbrl_set_error(MBRL_ERR_IO,
+                              "'%s': cannot create HDF5 group %s (a dataset of that name, or "
+                              "the disk is full?)",
+                              f, buf);
+      }
       H5Gclose(g);
     }
     *p = '/';
@@ -188,17 +244,26 @@ static mbrl_status write_dataset(hid_t loc, const char *name, int rank, const hs
   if (st != MBRL_OK) return st;
   hid_t space = rank == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(rank, dims, NULL);
   hid_t dcpl = make_ocpl(H5P_DATASET_CREATE);
-  hid_t d = H5Dcreate2(loc, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  hid_t d = space < 0 || dcpl < 0 ? H5I_INVALID_HID
+                                  : H5Dcreate2(loc, name, file_type, space, H5P_DEFAULT, dcpl,
+                                               H5P_DEFAULT);
   herr_t rc = -1;
   if (d >= 0) {
     hsize_t total = 1;
     for (int i = 0; i < rank; ++i) total *= dims[i];
     rc = total ? H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : 0;
-    H5Dclose(d);
+    if (H5Dclose(d) < 0) rc = -1;
   }
-  H5Pclose(dcpl);
-  H5Sclose(space);
-  if (rc < 0) return mbrl_set_error(MBRL_ERR_IO, "cannot write HDF5 dataset %s (disk full?)", name);
+  if (dcpl >= 0) H5Pclose(dcpl);
+  if (space >= 0) H5Sclose(space);
+  if (rc < 0) {
+    char f[512];
+    loc_file_name(loc, f, sizeof f);
+    return mbrl_set_error(MBRL_ERR_IO,
+                          "'%s': cannot write HDF5 dataset %s (it exists already, or the disk "
+                          "is full?)",
+                          f, name);
+  }
   return MBRL_OK;
 }
 
@@ -216,21 +281,25 @@ mbrl_status mbrl_h5_write_i64(hid_t loc, const char *name, int rank, const hsize
   return write_dataset(loc, name, rank, dims, H5T_STD_I64LE, H5T_NATIVE_INT64, data);
 }
 
+/* numpy's bool as h5py stores it: enum int8 {FALSE=0, TRUE=1} (-1 on failure). */
 static hid_t bool_type(void) {
   hid_t t = H5Tenum_create(H5T_NATIVE_INT8);
-  int8_t v = 0;
-  H5Tenum_insert(t, "FALSE", &v);
-  v = 1;
-  H5Tenum_insert(t, "TRUE", &v);
+  int8_t f = 0, tr = 1;
+  if (t >= 0 && (H5Tenum_insert(t, "FALSE", &f) < 0 || H5Tenum_insert(t, "TRUE", &tr) < 0)) {
+    H5Tclose(t);
+    return H5I_INVALID_HID;
+  }
   return t;
 }
 
 mbrl_status mbrl_h5_write_bool(hid_t loc, const char *name, hsize_t n, const uint8_t *data) {
   hid_t t = bool_type();
-  int8_t *tmp = (int8_t *)malloc(n ? n : 1);
+  if (t < 0) return mbrl_set_error(MBRL_ERR_IO, "cannot make the HDF5 bool type for %s", name);
+  int8_t *tmp = (int8_t *)malloc(n ? (size_t)n : 1);
   if (!tmp) {
     H5Tclose(t);
-    return mbrl_set_error(MBRL_ERR_NOMEM, "out of memory writing %s", name);
+    return mbrl_set_error(MBRL_ERR_NOMEM, "out of memory writing %s (%llu rows)", name,
+                          (unsigned long long)n);
   }
   for (hsize_t i = 0; i < n; ++i) tmp[i] = data[i] ? 1 : 0;
   mbrl_status st = write_dataset(loc, name, 1, &n, t, t, tmp);
@@ -241,28 +310,33 @@ mbrl_status mbrl_h5_write_bool(hid_t loc, const char *name, hsize_t n, const uin
 
 /* Open dataset `name`, distinguishing "missing" from "not a dataset". */
 static mbrl_status open_dataset(hid_t loc, const char *file, const char *name, hid_t *out) {
-  char buf[512];
-  size_t len = strlen(name);
-  if (len >= sizeof buf) return mbrl_set_error(MBRL_ERR_INVALID_ARG, "HDF5 name too long: %s", name);
-  memcpy(buf, name, len + 1);
-  /* Walk each prefix: H5Lexists fails on a path whose parent is missing. */
-  for (char *p = buf + (buf[0] == '/');; ++p) {
-    if (*p == '/' || *p == '\0') {
-      char c = *p;
-      *p = '\0';
-      if (H5Lexists(loc, buf, H5P_DEFAULT) <= 0)
-        return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': missing dataset /%s", file,
-                              name + (name[0] == '/'));
-      *p = c;
-      if (c == '\0') break;
-    }
-  }
+  if (strlen(name) >= MBRL_H5_NAME_MAX)
+    return mbrl_set_error(MBRL_ERR_INVALID_ARG, "HDF5 name is too long (at most %d bytes): %.64s...",
+                          MBRL_H5_NAME_MAX - 1, name);
+  if (!mbrl_h5_exists(loc, name))
+    return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': missing dataset /%s", file,
+                          name + (name[0] == '/'));
   hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
   if (d < 0)
     return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': /%s is not a dataset (or is damaged)", file,
                           name + (name[0] == '/'));
   *out = d;
   return MBRL_OK;
+}
+
+int mbrl_h5_dataset_rank(hid_t loc, const char *name, hsize_t *dims, int cap) {
+  mbrl_h5_quiet();
+  if (!name || strlen(name) >= MBRL_H5_NAME_MAX || !mbrl_h5_exists(loc, name)) return -1;
+  hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+  if (d < 0) return -1;
+  hid_t sp = H5Dget_space(d);
+  int r = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+  hsize_t got[H5S_MAX_RANK];
+  if (r >= 0 && H5Sget_simple_extent_dims(sp, got, NULL) < 0) r = -1;
+  for (int i = 0; i < r && i < cap; ++i) dims[i] = got[i];
+  if (sp >= 0) H5Sclose(sp);
+  H5Dclose(d);
+  return r;
 }
 
 /* "[4000,3]"; a 0 extent (any) prints as N. */
@@ -299,7 +373,7 @@ static mbrl_status check_shape(hid_t d, const char *file, const char *name, int 
   hid_t sp = H5Dget_space(d);
   int r = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
   hsize_t got[H5S_MAX_RANK];
-  if (r >= 0) H5Sget_simple_extent_dims(sp, got, NULL);
+  if (r >= 0 && H5Sget_simple_extent_dims(sp, got, NULL) < 0) r = -1;
   if (sp >= 0) H5Sclose(sp);
   const char *n = name + (name[0] == '/');
   if (r < 0) return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': /%s has an unreadable shape", file, n);
@@ -318,40 +392,64 @@ static mbrl_status check_shape(hid_t d, const char *file, const char *name, int 
   return MBRL_OK;
 }
 
-mbrl_status mbrl_h5_check_f32(hid_t loc, const char *file, const char *name, int rank,
-                              hsize_t *dims) {
+/* The element types the checks accept. */
+typedef enum dtype_kind { KIND_F32, KIND_FLOAT, KIND_INT, KIND_BOOL } dtype_kind;
+
+static int dtype_ok(hid_t t, dtype_kind kind) {
+  const H5T_class_t c = H5Tget_class(t);
+  const size_t sz = H5Tget_size(t);
+  switch (kind) {
+    case KIND_F32: return c == H5T_FLOAT && sz == 4;
+    case KIND_FLOAT: return c == H5T_FLOAT;
+    case KIND_INT: return c == H5T_INTEGER;
+    case KIND_BOOL: return (c == H5T_ENUM || c == H5T_INTEGER) && sz == 1;
+  }
+  return 0;
+}
+
+/* Open dataset `name` and check its dtype (kind) and shape (rank, dims as in
+ * mbrl_h5_check_f32). On success the open dataset goes to *out when out != NULL (the
+ * caller closes it), else it is closed. */
+static mbrl_status check_dataset(hid_t loc, const char *file, const char *name, int rank,
+                                 hsize_t *dims, dtype_kind kind, hid_t *out) {
+  static const char *const expected[] = {"float32", "a floating-point type", "an integer",
+                                         "bool"};
   mbrl_h5_quiet();
   hid_t d;
   mbrl_status st = open_dataset(loc, file, name, &d);
   if (st != MBRL_OK) return st;
   hid_t t = H5Dget_type(d);
-  if (t < 0 || H5Tget_class(t) != H5T_FLOAT || H5Tget_size(t) != 4) {
-    st = mbrl_set_error(MBRL_ERR_FORMAT, "'%s': /%s has dtype %s; expected float32", file,
-                        name + (name[0] == '/'), t >= 0 ? type_name(t) : "?");
-  } else {
+  if (t < 0 || !dtype_ok(t, kind))
+    st = mbrl_set_error(MBRL_ERR_FORMAT, "'%s': /%s has dtype %s; expected %s", file,
+                        name + (name[0] == '/'), t >= 0 ? type_name(t) : "?", expected[kind]);
+  else
     st = check_shape(d, file, name, rank, dims);
-  }
   if (t >= 0) H5Tclose(t);
-  H5Dclose(d);
+  if (st == MBRL_OK && out)
+    *out = d;
+  else
+    H5Dclose(d);
   return st;
 }
 
+mbrl_status mbrl_h5_check_f32(hid_t loc, const char *file, const char *name, int rank,
+                              hsize_t *dims) {
+  return check_dataset(loc, file, name, rank, dims, KIND_F32, NULL);
+}
+
+mbrl_status mbrl_h5_check_float(hid_t loc, const char *file, const char *name, int rank,
+                                hsize_t *dims) {
+  return check_dataset(loc, file, name, rank, dims, KIND_FLOAT, NULL);
+}
+
 mbrl_status mbrl_h5_check_bool(hid_t loc, const char *file, const char *name, hsize_t *n) {
-  mbrl_h5_quiet();
-  hid_t d;
-  mbrl_status st = open_dataset(loc, file, name, &d);
-  if (st != MBRL_OK) return st;
-  hid_t t = H5Dget_type(d);
-  H5T_class_t c = t >= 0 ? H5Tget_class(t) : H5T_NO_CLASS;
-  if (!((c == H5T_ENUM || c == H5T_INTEGER) && H5Tget_size(t) == 1)) {
-    st = mbrl_set_error(MBRL_ERR_FORMAT, "'%s': /%s has dtype %s; expected bool", file,
-                        name + (name[0] == '/'), t >= 0 ? type_name(t) : "?");
-  } else {
-    st = check_shape(d, file, name, 1, n);
-  }
-  if (t >= 0) H5Tclose(t);
-  H5Dclose(d);
-  return st;
+  return check_dataset(loc, file, name, 1, n, KIND_BOOL, NULL);
+}
+
+/* "'FILE': cannot read /NAME (...)" */
+static mbrl_status read_failed(const char *file, const char *name) {
+  return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': cannot read /%s (the file is damaged or truncated)",
+                        file, name + (name[0] == '/'));
 }
 
 mbrl_status mbrl_h5_read_f32(hid_t loc, const char *file, const char *name, float *out) {
@@ -361,39 +459,32 @@ mbrl_status mbrl_h5_read_f32(hid_t loc, const char *file, const char *name, floa
   if (st != MBRL_OK) return st;
   herr_t rc = H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
   H5Dclose(d);
-  if (rc < 0)
-    return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': cannot read /%s (the file is damaged or truncated)",
-                          file, name + (name[0] == '/'));
-  return MBRL_OK;
+  return rc < 0 ? read_failed(file, name) : MBRL_OK;
 }
 
 mbrl_status mbrl_h5_read_i64(hid_t loc, const char *file, const char *name, int rank,
                              hsize_t *dims, int64_t *out) {
-  mbrl_h5_quiet();
   hid_t d;
-  mbrl_status st = open_dataset(loc, file, name, &d);
+  mbrl_status st = check_dataset(loc, file, name, rank, dims, KIND_INT, &d);
   if (st != MBRL_OK) return st;
-  hid_t t = H5Dget_type(d);
-  if (t < 0 || H5Tget_class(t) != H5T_INTEGER) {
-    st = mbrl_set_error(MBRL_ERR_FORMAT, "'%s': /%s has dtype %s; expected an integer", file,
-                        name + (name[0] == '/'), t >= 0 ? type_name(t) : "?");
-  } else {
-    st = check_shape(d, file, name, rank, dims);
-  }
-  if (t >= 0) H5Tclose(t);
-  if (st == MBRL_OK && out && H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
-    st = mbrl_set_error(MBRL_ERR_FORMAT, "'%s': cannot read /%s (the file is damaged or truncated)",
-                        file, name + (name[0] == '/'));
+  if (out && H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
+    st = read_failed(file, name);
   H5Dclose(d);
   return st;
 }
 
 mbrl_status mbrl_h5_read_bool(hid_t loc, const char *file, const char *name, hsize_t n,
                               uint8_t *out) {
-  mbrl_h5_quiet();
+  hsize_t rows = n;
   hid_t d;
-  mbrl_status st = open_dataset(loc, file, name, &d);
+  mbrl_status st = check_dataset(loc, file, name, 1, &rows, KIND_BOOL, &d);
   if (st != MBRL_OK) return st;
+  if (rows != n) { /* n == 0 on entry */
+    H5Dclose(d);
+    return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': /%s has %llu rows; expected %llu", file,
+                          name + (name[0] == '/'), (unsigned long long)rows,
+                          (unsigned long long)n);
+  }
   hid_t ft = H5Dget_type(d);
   hid_t mt = ft >= 0 ? H5Tget_native_type(ft, H5T_DIR_ASCEND) : H5I_INVALID_HID;
   herr_t rc = -1;
@@ -401,48 +492,74 @@ mbrl_status mbrl_h5_read_bool(hid_t loc, const char *file, const char *name, hsi
   if (mt >= 0) H5Tclose(mt);
   if (ft >= 0) H5Tclose(ft);
   H5Dclose(d);
-  const char *nm = name + (name[0] == '/');
-  if (rc < 0)
-    return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': cannot read /%s (the file is damaged or truncated)",
-                          file, nm);
+  if (rc < 0) return read_failed(file, name);
   for (hsize_t i = 0; i < n; ++i)
     if (out[i] > 1)
       return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': /%s holds %d at row %llu; expected 0 or 1",
-                            file, nm, (int)(int8_t)out[i], (unsigned long long)i);
+                            file, name + (name[0] == '/'), (int)(int8_t)out[i],
+                            (unsigned long long)i);
   return MBRL_OK;
 }
 
 /* ---- attributes ---- */
 
-static mbrl_status write_attr(hid_t loc, const char *name, hid_t type, const void *value) {
-  if (H5Aexists(loc, name) > 0) H5Adelete(loc, name);
-  hid_t sp = H5Screate(H5S_SCALAR);
-  hid_t a = H5Acreate2(loc, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
+/* Write attribute `name` of `count` values (count < 0: a scalar) stored as `type` from
+ * memory of `type`, replacing an existing one. */
+static mbrl_status write_attr(hid_t loc, const char *name, hid_t type, const void *value,
+                              int count) {
+  char f[512];
+  if (H5Aexists(loc, name) > 0 && H5Adelete(loc, name) < 0) {
+    loc_file_name(loc, f, sizeof f);
+    return mbrl_set_error(MBRL_ERR_IO, "'%s': cannot replace HDF5 attribute %s", f, name);
+  }
+  hsize_t n = count < 0 ? 1 : (hsize_t)count;
+  hid_t sp = count < 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, NULL);
+  hid_t a = sp < 0 ? H5I_INVALID_HID : H5Acreate2(loc, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
   herr_t rc = a >= 0 ? H5Awrite(a, type, value) : -1;
-  if (a >= 0) H5Aclose(a);
-  H5Sclose(sp);
-  if (rc < 0) return mbrl_set_error(MBRL_ERR_IO, "cannot write HDF5 attribute %s", name);
+  if (a >= 0 && H5Aclose(a) < 0) rc = -1;
+  if (sp >= 0) H5Sclose(sp);
+  if (rc < 0) {
+    loc_file_name(loc, f, sizeof f);
+    return mbrl_set_error(MBRL_ERR_IO, "'%s': cannot write HDF5 attribute %s (disk full?)", f,
+                          name);
+  }
   return MBRL_OK;
 }
 
 mbrl_status mbrl_h5_attr_write_str(hid_t loc, const char *name, const char *value) {
   hid_t t = H5Tcopy(H5T_C_S1);
-  H5Tset_size(t, H5T_VARIABLE);
-  H5Tset_cset(t, H5T_CSET_UTF8);
-  mbrl_status st = write_attr(loc, name, t, &value);
+  if (t < 0 || H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0) {
+    if (t >= 0) H5Tclose(t);
+    return mbrl_set_error(MBRL_ERR_IO, "cannot make the HDF5 string type for attribute %s", name);
+  }
+  mbrl_status st = write_attr(loc, name, t, &value, -1);
   H5Tclose(t);
   return st;
 }
 
 mbrl_status mbrl_h5_attr_write_i64(hid_t loc, const char *name, int64_t value) {
-  return write_attr(loc, name, H5T_NATIVE_INT64, &value);
+  return write_attr(loc, name, H5T_NATIVE_INT64, &value, -1);
 }
 
 mbrl_status mbrl_h5_attr_write_u64(hid_t loc, const char *name, uint64_t value) {
-  return write_attr(loc, name, H5T_NATIVE_UINT64, &value);
+  return write_attr(loc, name, H5T_NATIVE_UINT64, &value, -1);
 }
 
-static mbrl_status open_attr(hid_t loc, const char *file, const char *name, hid_t *a) {
+mbrl_status mbrl_h5_attr_write_f32(hid_t loc, const char *name, float value) {
+  return write_attr(loc, name, H5T_NATIVE_FLOAT, &value, -1);
+}
+
+mbrl_status mbrl_h5_attr_write_i64_array(hid_t loc, const char *name, const int64_t *values,
+                                         int n) {
+  if (n < 1)
+    return mbrl_set_error(MBRL_ERR_INVALID_ARG, "attribute %s: %d values; give at least one",
+                          name, n);
+  return write_attr(loc, name, H5T_NATIVE_INT64, values, n);
+}
+
+/* Open attribute `name` holding 1..cap values (a scalar or a 1-D array); *n gets the count. */
+static mbrl_status open_attr_n(hid_t loc, const char *file, const char *name, hid_t *a,
+                               hssize_t cap, hssize_t *n) {
   mbrl_h5_quiet();
   if (H5Aexists(loc, name) <= 0)
     return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': missing attribute '%s'", file, name);
@@ -450,14 +567,24 @@ static mbrl_status open_attr(hid_t loc, const char *file, const char *name, hid_
   if (*a < 0)
     return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': attribute '%s' cannot be read", file, name);
   hid_t sp = H5Aget_space(*a);
-  hssize_t npts = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+  int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+  *n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
   if (sp >= 0) H5Sclose(sp);
-  if (npts != 1) {
+  if (rank < 0 || rank > 1 || *n < 1 || *n > cap) {
     H5Aclose(*a);
-    return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': attribute '%s' is not a single value", file,
-                          name);
+    if (cap == 1)
+      return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': attribute '%s' is not a single value", file,
+                            name);
+    return mbrl_set_error(MBRL_ERR_FORMAT,
+                          "'%s': attribute '%s' is not a list of 1 to %lld values", file, name,
+                          (long long)cap);
   }
   return MBRL_OK;
+}
+
+static mbrl_status open_attr(hid_t loc, const char *file, const char *name, hid_t *a) {
+  hssize_t n;
+  return open_attr_n(loc, file, name, a, 1, &n);
 }
 
 mbrl_status mbrl_h5_attr_read_str(hid_t loc, const char *file, const char *name, char *out,
@@ -500,27 +627,43 @@ mbrl_status mbrl_h5_attr_read_str(hid_t loc, const char *file, const char *name,
   return st;
 }
 
-static mbrl_status read_int_attr(hid_t loc, const char *file, const char *name, hid_t mt,
-                                 void *out) {
+/* Read attribute `name` (1..cap integers, or numbers when any_number) converted to memory type
+ * mt into out; *n (may be NULL) gets the count. */
+static mbrl_status read_num_attr(hid_t loc, const char *file, const char *name, hid_t mt,
+                                 int any_number, hssize_t cap, void *out, int *n) {
   hid_t a;
-  mbrl_status st = open_attr(loc, file, name, &a);
+  hssize_t count;
+  mbrl_status st = open_attr_n(loc, file, name, &a, cap, &count);
   if (st != MBRL_OK) return st;
   hid_t ft = H5Aget_type(a);
-  if (ft < 0 || H5Tget_class(ft) != H5T_INTEGER)
-    st = mbrl_set_error(MBRL_ERR_FORMAT, "'%s': attribute '%s' is not an integer", file, name);
+  const H5T_class_t c = ft >= 0 ? H5Tget_class(ft) : H5T_NO_CLASS;
+  if (!(c == H5T_INTEGER || (any_number && c == H5T_FLOAT)))
+    st = mbrl_set_error(MBRL_ERR_FORMAT, "'%s': attribute '%s' is not %s", file, name,
+                        any_number ? "a number" : "an integer");
   else if (H5Aread(a, mt, out) < 0)
     st = mbrl_set_error(MBRL_ERR_FORMAT, "'%s': attribute '%s' cannot be read", file, name);
   if (ft >= 0) H5Tclose(ft);
   H5Aclose(a);
+  if (st == MBRL_OK && n) *n = (int)count;
   return st;
 }
 
 mbrl_status mbrl_h5_attr_read_i64(hid_t loc, const char *file, const char *name, int64_t *out) {
-  return read_int_attr(loc, file, name, H5T_NATIVE_INT64, out);
+  return read_num_attr(loc, file, name, H5T_NATIVE_INT64, 0, 1, out, NULL);
 }
 
 mbrl_status mbrl_h5_attr_read_u64(hid_t loc, const char *file, const char *name, uint64_t *out) {
-  return read_int_attr(loc, file, name, H5T_NATIVE_UINT64, out);
+  return read_num_attr(loc, file, name, H5T_NATIVE_UINT64, 0, 1, out, NULL);
+}
+
+mbrl_status mbrl_h5_attr_read_f32(hid_t loc, const char *file, const char *name, float *out) {
+  return read_num_attr(loc, file, name, H5T_NATIVE_FLOAT, 1, 1, out, NULL);
+}
+
+mbrl_status mbrl_h5_attr_read_i64_array(hid_t loc, const char *file, const char *name,
+                                        int64_t *out, int cap, int *n) {
+  if (cap < 1) return mbrl_set_error(MBRL_ERR_INVALID_ARG, "attribute %s: capacity %d", name, cap);
+  return read_num_attr(loc, file, name, H5T_NATIVE_INT64, 0, cap, out, n);
 }
 
 mbrl_status mbrl_h5_check_format(hid_t file_id, const char *file, const char *expect_format,
