@@ -169,6 +169,31 @@ TEST(TrainCli, SameSeedSameModelAndForceRule) {
   EXPECT_NE(model_state(a), model_state(b));
 }
 
+// H5Ovisit callback: count the objects that carry a time stamp.
+herr_t count_stamped(hid_t, const char *, const H5O_info_t *info, void *n) {
+  if (info->atime || info->mtime || info->ctime || info->btime) ++*static_cast<int *>(n);
+  return 0;
+}
+
+// --seed repeats a run bit for bit: the checkpoint bytes too (no HDF5 object time stamps,
+// which would differ between runs a second apart).
+TEST(TrainCli, SameSeedSameCheckpointBytes) {
+  TempDir dir;
+  std::string data = collect(dir, "d.h5", 6, 40);
+  std::string a = dir.file("a.h5"), b = dir.file("b.h5");
+  ASSERT_EQ(train("--data " + data + " --out " + a + kSmall + "--seed 5").exit_code, 0);
+  ASSERT_EQ(train("--data " + data + " --out " + b + kSmall + "--seed 5").exit_code, 0);
+  RunResult cmp = mbrl_test::run("cmp '" + a + "' '" + b + "'");
+  EXPECT_EQ(cmp.exit_code, 0) << cmp.out;
+  hid_t f = H5Fopen(a.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  int stamped = 0;
+  EXPECT_GE(H5Ovisit2(f, H5_INDEX_NAME, H5_ITER_NATIVE, count_stamped, &stamped, H5O_INFO_TIME),
+            0);
+  H5Fclose(f);
+  EXPECT_EQ(stamped, 0) << "objects with time stamps in " << a;
+}
+
 TEST(TrainCli, EvalAndPredictModes) {
   TempDir dir;
   std::string data = collect(dir, "d.h5", 6, 40);

@@ -4,17 +4,17 @@
  * for Linear module i; PREFIX/<j>/{weight,bias,running_mean,running_var} f32 [C] and
  * PREFIX/<j>/num_batches_tracked int64 scalar for BatchNorm1d module j. Module indices count
  * nn.Sequential entries (Linear, BatchNorm1d, activation). Group attributes record the
- * architecture (sizes, batchnorm, activation, bn_eps, bn_momentum) for loaders without torch. */
+ * architecture (sizes, batchnorm, activation, bn_eps, bn_momentum) for loaders without torch.
+ * Every object goes through mbrl/h5util.h (no time stamps: same state, same bytes). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "mbrl/h5util.h"
 #include "mbrl/mlp.h"
 
-#define NAME_MAX_LEN 512
-
-static void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+/* Longest prefix accepted: leaves room for "/<index>/num_batches_tracked". */
+#define PREFIX_MAX (MBRL_H5_NAME_MAX - 64)
 
 /* Module index of Linear layer l and of its BatchNorm (-1 if none). */
 static void module_indices(const mbrl_mlp_config *c, int *lin, int *bn) {
@@ -33,201 +33,137 @@ static const char *act_name(mbrl_act a) {
   return a == MBRL_ACT_RELU ? "relu" : a == MBRL_ACT_TANH ? "tanh" : "none";
 }
 
+/* The name of the file holding loc, for messages. */
 static void file_name(hid_t loc, char *buf, size_t cap) {
-  if (H5Fget_name(loc, buf, cap) < 0) snprintf(buf, cap, "(hdf5 file)");
+  if (H5Fget_name(loc, buf, cap) <= 0) snprintf(buf, cap, "(HDF5 file)");
 }
 
-/* Does every component of `path` exist (H5Lexists needs the parents to exist)? */
-static int path_exists(hid_t loc, const char *path) {
-  char buf[NAME_MAX_LEN];
-  snprintf(buf, sizeof buf, "%s", path);
-  for (char *p = buf + 1; ; ++p) {
-    if (*p == '/' || *p == '\0') {
-      const char save = *p;
-      *p = '\0';
-      if (H5Lexists(loc, buf, H5P_DEFAULT) <= 0) return 0;
-      *p = save;
-      if (save == '\0') return 1;
-    }
-  }
-}
-
-static mbrl_status write_ds(hid_t loc, const char *name, hid_t mtype, hid_t ftype, int rank,
-                            const hsize_t *dims, const void *data) {
-  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-  H5Pset_create_intermediate_group(lcpl, 1);
-  hid_t space = rank == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(rank, dims, NULL);
-  hid_t ds = H5Dcreate2(loc, name, ftype, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-  herr_t e = ds < 0 ? -1 : H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
-  if (ds >= 0) H5Dclose(ds);
-  H5Sclose(space);
-  H5Pclose(lcpl);
-  if (e < 0) {
-    char f[256];
-    file_name(loc, f, sizeof f);
-    return mbrl_set_error(MBRL_ERR_IO, "%s: cannot write dataset %s (exists already, or disk full?)",
-                          f, name);
-  }
+static mbrl_status check_prefix(const char *fn, const char *prefix) {
+  if (strlen(prefix) > PREFIX_MAX)
+    return mbrl_set_error(MBRL_ERR_INVALID_ARG, "%s: group name is too long (at most %d bytes): %.64s...",
+                          fn, PREFIX_MAX, prefix);
   return MBRL_OK;
 }
 
-static mbrl_status write_f32(hid_t loc, const char *name, int rank, const hsize_t *dims,
-                             const float *data) {
-  return write_ds(loc, name, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, rank, dims, data);
+/* The group attributes that describe the architecture. */
+static mbrl_status write_arch_attrs(hid_t loc, const char *prefix, const mbrl_mlp_config *c) {
+  hid_t g = H5Gopen2(loc, prefix, H5P_DEFAULT);
+  if (g < 0) {
+    char f[512];
+    file_name(loc, f, sizeof f);
+    return mbrl_set_error(MBRL_ERR_IO, "'%s': cannot open group %s to write its attributes", f,
+                          prefix);
+  }
+  int64_t sizes[MBRL_MLP_MAX_LAYERS + 1];
+  for (int i = 0; i <= c->n_layers; ++i) sizes[i] = c->sizes[i];
+  mbrl_status st;
+  if ((st = mbrl_h5_attr_write_i64_array(g, "sizes", sizes, c->n_layers + 1)) == MBRL_OK &&
+      (st = mbrl_h5_attr_write_i64(g, "batchnorm", c->batchnorm ? 1 : 0)) == MBRL_OK &&
+      (st = mbrl_h5_attr_write_f32(g, "bn_eps", c->bn_eps)) == MBRL_OK &&
+      (st = mbrl_h5_attr_write_f32(g, "bn_momentum", c->bn_momentum)) == MBRL_OK)
+    st = mbrl_h5_attr_write_str(g, "activation", act_name(c->activation));
+  H5Gclose(g);
+  return st;
 }
 
 mbrl_status mbrl_mlp_write_h5(const mbrl_mlp *m, hid_t loc, const char *prefix) {
   if (!m || !prefix) return mbrl_set_error(MBRL_ERR_INVALID_ARG, "mlp_write_h5: NULL argument");
-  h5_quiet();
+  mbrl_status st = check_prefix("mlp_write_h5", prefix);
+  if (st != MBRL_OK) return st;
   const mbrl_mlp_config *c = &m->cfg;
   float *hp = (float *)malloc((m->n_params + m->n_buffers + 1) * sizeof(float));
-  if (!hp) return mbrl_set_error(MBRL_ERR_NOMEM, "mlp_write_h5: out of memory");
+  if (!hp)
+    return mbrl_set_error(MBRL_ERR_NOMEM, "mlp_write_h5: out of memory for %zu parameters",
+                          m->n_params + m->n_buffers);
   float *hb = hp + m->n_params;
-  mbrl_status st = mbrl_mlp_get_params(m, hp);
+  st = mbrl_mlp_get_params(m, hp);
   if (!st) st = mbrl_mlp_get_buffers(m, hb);
   int lin[MBRL_MLP_MAX_LAYERS], bn[MBRL_MLP_MAX_LAYERS];
   module_indices(c, lin, bn);
-  char name[NAME_MAX_LEN];
+  char name[MBRL_H5_NAME_MAX];
   for (int l = 0; l < c->n_layers && !st; ++l) {
     hsize_t d2[2] = {(hsize_t)c->sizes[l + 1], (hsize_t)c->sizes[l]}, d1[1] = {d2[0]};
     snprintf(name, sizeof name, "%s/%d/weight", prefix, lin[l]);
-    st = write_f32(loc, name, 2, d2, hp + m->w_off[l]);
+    st = mbrl_h5_write_f32(loc, name, 2, d2, hp + m->w_off[l]);
     snprintf(name, sizeof name, "%s/%d/bias", prefix, lin[l]);
-    if (!st) st = write_f32(loc, name, 1, d1, hp + m->b_off[l]);
+    if (!st) st = mbrl_h5_write_f32(loc, name, 1, d1, hp + m->b_off[l]);
     if (bn[l] < 0 || st) continue;
     snprintf(name, sizeof name, "%s/%d/weight", prefix, bn[l]);
-    st = write_f32(loc, name, 1, d1, hp + m->gamma_off[l]);
+    st = mbrl_h5_write_f32(loc, name, 1, d1, hp + m->gamma_off[l]);
     snprintf(name, sizeof name, "%s/%d/bias", prefix, bn[l]);
-    if (!st) st = write_f32(loc, name, 1, d1, hp + m->beta_off[l]);
+    if (!st) st = mbrl_h5_write_f32(loc, name, 1, d1, hp + m->beta_off[l]);
     snprintf(name, sizeof name, "%s/%d/running_mean", prefix, bn[l]);
-    if (!st) st = write_f32(loc, name, 1, d1, hb + m->rmean_off[l]);
+    if (!st) st = mbrl_h5_write_f32(loc, name, 1, d1, hb + m->rmean_off[l]);
     snprintf(name, sizeof name, "%s/%d/running_var", prefix, bn[l]);
-    if (!st) st = write_f32(loc, name, 1, d1, hb + m->rvar_off[l]);
+    if (!st) st = mbrl_h5_write_f32(loc, name, 1, d1, hb + m->rvar_off[l]);
     snprintf(name, sizeof name, "%s/%d/num_batches_tracked", prefix, bn[l]);
-    int64_t nbt = m->num_batches_tracked[l];
-    if (!st) st = write_ds(loc, name, H5T_NATIVE_INT64, H5T_STD_I64LE, 0, NULL, &nbt);
+    const int64_t nbt = m->num_batches_tracked[l];
+    if (!st) st = mbrl_h5_write_i64(loc, name, 0, NULL, &nbt);
   }
   free(hp);
   if (st) return st;
-  /* architecture attributes on the group */
-  hid_t g = H5Gopen2(loc, prefix, H5P_DEFAULT);
-  if (g < 0) return mbrl_set_error(MBRL_ERR_IO, "mlp_write_h5: cannot open group %s", prefix);
-  herr_t e = 0;
-  int64_t sizes[MBRL_MLP_MAX_LAYERS + 1];
-  for (int i = 0; i <= c->n_layers; ++i) sizes[i] = c->sizes[i];
-  hsize_t ns = (hsize_t)c->n_layers + 1;
-  hid_t sp = H5Screate_simple(1, &ns, NULL);
-  hid_t a = H5Acreate2(g, "sizes", H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-  e |= a < 0 || H5Awrite(a, H5T_NATIVE_INT64, sizes) < 0;
-  if (a >= 0) H5Aclose(a);
-  H5Sclose(sp);
-  sp = H5Screate(H5S_SCALAR);
-  int64_t bnv = c->batchnorm ? 1 : 0;
-  a = H5Acreate2(g, "batchnorm", H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-  e |= a < 0 || H5Awrite(a, H5T_NATIVE_INT64, &bnv) < 0;
-  if (a >= 0) H5Aclose(a);
-  float fv[2] = {c->bn_eps, c->bn_momentum};
-  const char *fn[2] = {"bn_eps", "bn_momentum"};
-  for (int i = 0; i < 2; ++i) {
-    a = H5Acreate2(g, fn[i], H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-    e |= a < 0 || H5Awrite(a, H5T_NATIVE_FLOAT, &fv[i]) < 0;
-    if (a >= 0) H5Aclose(a);
-  }
-  hid_t st_t = H5Tcopy(H5T_C_S1);
-  H5Tset_size(st_t, H5T_VARIABLE);
-  H5Tset_cset(st_t, H5T_CSET_UTF8);
-  const char *an = act_name(c->activation);
-  a = H5Acreate2(g, "activation", st_t, sp, H5P_DEFAULT, H5P_DEFAULT);
-  e |= a < 0 || H5Awrite(a, st_t, &an) < 0;
-  if (a >= 0) H5Aclose(a);
-  H5Tclose(st_t);
-  H5Sclose(sp);
-  H5Gclose(g);
-  if (e) return mbrl_set_error(MBRL_ERR_IO, "mlp_write_h5: cannot write attributes of %s", prefix);
-  return MBRL_OK;
+  return write_arch_attrs(loc, prefix, c);
 }
 
-/* Rank and dims of dataset `name`; -1 if missing or unreadable. */
-static int ds_shape(hid_t loc, const char *name, hsize_t *dims) {
-  if (!path_exists(loc, name)) return -1;
-  hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT);
-  if (ds < 0) return -1;
-  hid_t sp = H5Dget_space(ds);
-  int r = H5Sget_simple_extent_ndims(sp);
-  if (r > 0 && r <= 4) H5Sget_simple_extent_dims(sp, dims, NULL);
-  H5Sclose(sp);
-  H5Dclose(ds);
-  return r;
+/* Check float dataset `name` has shape exactly (d0) or (d0, d1) (d1 = 0: rank 1) and read it. */
+static mbrl_status read_param(hid_t loc, const char *f, const char *name, hsize_t d0, hsize_t d1,
+                              float *out) {
+  hsize_t dims[2] = {d0, d1};
+  mbrl_status st = mbrl_h5_check_float(loc, f, name, d1 ? 2 : 1, dims);
+  if (st == MBRL_OK) st = mbrl_h5_read_f32(loc, f, name, out);
+  return st;
 }
 
-/* Read float dataset `name` whose shape must be exactly (d0) or (d0, d1) (d1 = 0: rank 1). */
-static mbrl_status read_f32(hid_t loc, const char *f, const char *name, hsize_t d0, hsize_t d1,
-                            float *out) {
-  hsize_t dims[4] = {0, 0, 0, 0};
-  const int want = d1 ? 2 : 1;
-  const int r = ds_shape(loc, name, dims);
-  if (r < 0) return mbrl_set_error(MBRL_ERR_FORMAT, "%s: missing dataset %s", f, name);
-  if (r != want || dims[0] != d0 || (want == 2 && dims[1] != d1))
-    return mbrl_set_error(MBRL_ERR_FORMAT,
-                          "%s: dataset %s has shape (%llu%s%llu) but the model needs (%llu%s%llu)",
-                          f, name, (unsigned long long)dims[0], r > 1 ? ", " : "",
-                          r > 1 ? (unsigned long long)dims[1] : 0ULL, (unsigned long long)d0,
-                          want > 1 ? ", " : "", want > 1 ? (unsigned long long)d1 : 0ULL);
-  hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT);
-  hid_t t = H5Dget_type(ds);
-  const int is_float = H5Tget_class(t) == H5T_FLOAT;
-  H5Tclose(t);
-  herr_t e = is_float ? H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) : -1;
-  H5Dclose(ds);
-  if (!is_float) return mbrl_set_error(MBRL_ERR_FORMAT, "%s: dataset %s is not floating point", f, name);
-  if (e < 0) return mbrl_set_error(MBRL_ERR_FORMAT, "%s: cannot read dataset %s (damaged?)", f, name);
-  return MBRL_OK;
+/* num_batches_tracked: an integer scalar (or a single-element vector) >= 0. */
+static mbrl_status read_count(hid_t loc, const char *f, const char *name, long long *out) {
+  hsize_t dims[1] = {1};
+  const int r = mbrl_h5_dataset_rank(loc, name, dims, 1);
+  int64_t v = 0;
+  mbrl_status st;
+  if (r < 0 || r > 1 || (r == 1 && dims[0] != 1))
+    st = mbrl_set_error(MBRL_ERR_FORMAT, "'%s': missing or non-scalar dataset %s", f, name);
+  else
+    st = mbrl_h5_read_i64(loc, f, name, r, dims, &v);
+  if (st == MBRL_OK && v < 0)
+    st = mbrl_set_error(MBRL_ERR_FORMAT, "'%s': %s is %lld; expected a count >= 0", f, name,
+                        (long long)v);
+  *out = v;
+  return st;
 }
 
 mbrl_status mbrl_mlp_read_h5(mbrl_mlp *m, hid_t loc, const char *prefix) {
   if (!m || !prefix) return mbrl_set_error(MBRL_ERR_INVALID_ARG, "mlp_read_h5: NULL argument");
-  h5_quiet();
-  char f[256];
+  mbrl_status st = check_prefix("mlp_read_h5", prefix);
+  if (st != MBRL_OK) return st;
+  char f[512];
   file_name(loc, f, sizeof f);
   const mbrl_mlp_config *c = &m->cfg;
   float *hp = (float *)malloc((m->n_params + m->n_buffers + 1) * sizeof(float));
-  if (!hp) return mbrl_set_error(MBRL_ERR_NOMEM, "mlp_read_h5: out of memory");
+  if (!hp)
+    return mbrl_set_error(MBRL_ERR_NOMEM, "mlp_read_h5: out of memory for %zu parameters",
+                          m->n_params + m->n_buffers);
   float *hb = hp + m->n_params;
   long long nbt[MBRL_MLP_MAX_LAYERS] = {0};
   int lin[MBRL_MLP_MAX_LAYERS], bn[MBRL_MLP_MAX_LAYERS];
   module_indices(c, lin, bn);
-  char name[NAME_MAX_LEN];
-  mbrl_status st = MBRL_OK;
+  char name[MBRL_H5_NAME_MAX];
   for (int l = 0; l < c->n_layers && !st; ++l) {
     const hsize_t in = (hsize_t)c->sizes[l], out = (hsize_t)c->sizes[l + 1];
     snprintf(name, sizeof name, "%s/%d/weight", prefix, lin[l]);
-    st = read_f32(loc, f, name, out, in, hp + m->w_off[l]);
+    st = read_param(loc, f, name, out, in, hp + m->w_off[l]);
     snprintf(name, sizeof name, "%s/%d/bias", prefix, lin[l]);
-    if (!st) st = read_f32(loc, f, name, out, 0, hp + m->b_off[l]);
+    if (!st) st = read_param(loc, f, name, out, 0, hp + m->b_off[l]);
     if (bn[l] < 0 || st) continue;
     snprintf(name, sizeof name, "%s/%d/weight", prefix, bn[l]);
-    st = read_f32(loc, f, name, out, 0, hp + m->gamma_off[l]);
+    st = read_param(loc, f, name, out, 0, hp + m->gamma_off[l]);
     snprintf(name, sizeof name, "%s/%d/bias", prefix, bn[l]);
-    if (!st) st = read_f32(loc, f, name, out, 0, hp + m->beta_off[l]);
+    if (!st) st = read_param(loc, f, name, out, 0, hp + m->beta_off[l]);
     snprintf(name, sizeof name, "%s/%d/running_mean", prefix, bn[l]);
-    if (!st) st = read_f32(loc, f, name, out, 0, hb + m->rmean_off[l]);
+    if (!st) st = read_param(loc, f, name, out, 0, hb + m->rmean_off[l]);
     snprintf(name, sizeof name, "%s/%d/running_var", prefix, bn[l]);
-    if (!st) st = read_f32(loc, f, name, out, 0, hb + m->rvar_off[l]);
-    if (st) continue;
+    if (!st) st = read_param(loc, f, name, out, 0, hb + m->rvar_off[l]);
     snprintf(name, sizeof name, "%s/%d/num_batches_tracked", prefix, bn[l]);
-    hsize_t dims[4];
-    int r = ds_shape(loc, name, dims);
-    if (r < 0 || (r == 1 && dims[0] != 1) || r > 1) {
-      st = mbrl_set_error(MBRL_ERR_FORMAT, "%s: missing or non-scalar dataset %s", f, name);
-      continue;
-    }
-    hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT);
-    int64_t v = 0;
-    herr_t e = H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v);
-    H5Dclose(ds);
-    if (e < 0 || v < 0)
-      st = mbrl_set_error(MBRL_ERR_FORMAT, "%s: cannot read %s as a count >= 0", f, name);
-    nbt[l] = v;
+    if (!st) st = read_count(loc, f, name, &nbt[l]);
   }
   /* assemble the state vector (state_dict order) and set it in one go */
   float *state = st ? NULL : (float *)malloc(mbrl_mlp_state_size(m) * sizeof(float));
@@ -253,110 +189,104 @@ mbrl_status mbrl_mlp_read_h5(mbrl_mlp *m, hid_t loc, const char *prefix) {
     }
     st = mbrl_mlp_set_state(m, state);
     if (st == MBRL_ERR_NUMERIC)
-      st = mbrl_set_error(MBRL_ERR_NUMERIC, "%s: group %s holds a NaN or Inf value", f, prefix);
+      st = mbrl_set_error(MBRL_ERR_NUMERIC, "'%s': group %s holds a NaN or Inf value", f, prefix);
   }
   free(state);
   free(hp);
   return st;
 }
 
+/* The optional architecture attributes of the group: activation, bn_eps, bn_momentum. */
+static mbrl_status read_arch_attrs(hid_t loc, const char *f, const char *prefix,
+                                   mbrl_mlp_config *cfg) {
+  hid_t g = H5Gopen2(loc, prefix, H5P_DEFAULT);
+  if (g < 0) return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': %s is not a group", f, prefix);
+  mbrl_status st = MBRL_OK;
+  if (H5Aexists(g, "activation") > 0) {
+    char buf[64];
+    st = mbrl_h5_attr_read_str(g, f, "activation", buf, sizeof buf);
+    if (st == MBRL_OK) {
+      if (strcmp(buf, "relu") == 0)
+        cfg->activation = MBRL_ACT_RELU;
+      else if (strcmp(buf, "tanh") == 0)
+        cfg->activation = MBRL_ACT_TANH;
+      else if (strcmp(buf, "none") == 0)
+        cfg->activation = MBRL_ACT_NONE;
+      else
+        st = mbrl_set_error(MBRL_ERR_FORMAT,
+                            "'%s': %s has unknown activation attribute '%s' (relu, tanh or none)",
+                            f, prefix, buf);
+    }
+  }
+  if (st == MBRL_OK && H5Aexists(g, "bn_eps") > 0)
+    st = mbrl_h5_attr_read_f32(g, f, "bn_eps", &cfg->bn_eps);
+  if (st == MBRL_OK && H5Aexists(g, "bn_momentum") > 0)
+    st = mbrl_h5_attr_read_f32(g, f, "bn_momentum", &cfg->bn_momentum);
+  H5Gclose(g);
+  return st;
+}
+
 mbrl_status mbrl_mlp_config_from_h5(hid_t loc, const char *prefix, mbrl_mlp_config *cfg) {
   if (!prefix || !cfg) return mbrl_set_error(MBRL_ERR_INVALID_ARG, "mlp_config_from_h5: NULL argument");
-  h5_quiet();
-  char f[256];
+  mbrl_status st = check_prefix("mlp_config_from_h5", prefix);
+  if (st != MBRL_OK) return st;
+  mbrl_h5_quiet();
+  char f[512];
   file_name(loc, f, sizeof f);
-  if (!path_exists(loc, prefix))
-    return mbrl_set_error(MBRL_ERR_FORMAT, "%s: no group %s holding network weights", f, prefix);
+  if (!mbrl_h5_exists(loc, prefix))
+    return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': no group %s holding network weights", f, prefix);
   int sizes[MBRL_MLP_MAX_LAYERS + 1];
   int nlin = 0, nbn = 0, gaps = 0, last = -1;
-  char name[NAME_MAX_LEN];
+  char name[MBRL_H5_NAME_MAX];
   for (int i = 0; i < 64; ++i) {
-    hsize_t dims[4] = {0, 0, 0, 0};
+    hsize_t dims[2] = {0, 0};
     snprintf(name, sizeof name, "%s/%d/weight", prefix, i);
-    const int r = ds_shape(loc, name, dims);
+    const int r = mbrl_h5_dataset_rank(loc, name, dims, 2);
     if (r < 0) continue;
     if (r == 2) {
       if (nlin >= MBRL_MLP_MAX_LAYERS)
-        return mbrl_set_error(MBRL_ERR_FORMAT, "%s: more than %d Linear layers under %s", f,
+        return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': more than %d Linear layers under %s", f,
                               MBRL_MLP_MAX_LAYERS, prefix);
+      if (dims[0] < 1 || dims[0] > 1000000 || dims[1] < 1 || dims[1] > 1000000)
+        return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': %s has shape (%llu, %llu); expected widths "
+                              "in [1, 1000000]", f, name, (unsigned long long)dims[0],
+                              (unsigned long long)dims[1]);
       if (nlin > 0 && (int)dims[1] != sizes[nlin])
         return mbrl_set_error(MBRL_ERR_FORMAT,
-                              "%s: %s has %llu inputs but the previous layer has %d outputs", f,
+                              "'%s': %s has %llu inputs but the previous layer has %d outputs", f,
                               name, (unsigned long long)dims[1], sizes[nlin]);
       if (nlin == 0) sizes[0] = (int)dims[1];
       sizes[++nlin] = (int)dims[0];
     } else if (r == 1) {
-      if (nlin == 0 || (int)dims[0] != sizes[nlin])
-        return mbrl_set_error(MBRL_ERR_FORMAT, "%s: BatchNorm %s does not follow a Linear of its width",
+      if (nlin == 0 || dims[0] != (hsize_t)sizes[nlin])
+        return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': BatchNorm %s does not follow a Linear of its width",
                               f, name);
       nbn++;
     } else {
-      return mbrl_set_error(MBRL_ERR_FORMAT, "%s: %s has rank %d (expected 1 or 2)", f, name, r);
+      return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': %s has rank %d (expected 1 or 2)", f, name, r);
     }
     if (last >= 0 && i - last > 1) gaps++;
     last = i;
   }
   if (nlin == 0)
-    return mbrl_set_error(MBRL_ERR_FORMAT, "%s: no Linear weights (%s/0/weight ...) found", f, prefix);
+    return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': no Linear weights (%s/0/weight ...) found", f, prefix);
   mbrl_mlp_config_init(cfg, nlin, sizes);
   cfg->batchnorm = nbn > 0;
   if (nbn > 0 && nbn != nlin - 1)
     return mbrl_set_error(MBRL_ERR_FORMAT,
-                          "%s: %d BatchNorm layers for %d Linear layers (need one per hidden layer)",
+                          "'%s': %d BatchNorm layers for %d Linear layers (need one per hidden layer)",
                           f, nbn, nlin);
   cfg->activation = gaps > 0 ? MBRL_ACT_RELU : MBRL_ACT_NONE;
-  hid_t g = H5Gopen2(loc, prefix, H5P_DEFAULT);
-  if (g >= 0) {
-    if (H5Aexists(g, "activation") > 0) {
-      hid_t a = H5Aopen(g, "activation", H5P_DEFAULT);
-      hid_t t = H5Aget_type(a);
-      char buf[64] = {0};
-      if (H5Tget_class(t) == H5T_STRING) {
-        if (H5Tis_variable_str(t) > 0) {
-          char *s = NULL;
-          hid_t mt = H5Tcopy(H5T_C_S1);
-          H5Tset_size(mt, H5T_VARIABLE);
-          H5Tset_cset(mt, H5Tget_cset(t));
-          if (H5Aread(a, mt, &s) >= 0 && s) {
-            snprintf(buf, sizeof buf, "%s", s);
-            H5free_memory(s);
-          }
-          H5Tclose(mt);
-        } else {
-          size_t n = H5Tget_size(t);
-          if (n < sizeof buf) H5Aread(a, t, buf);
-        }
-      }
-      H5Tclose(t);
-      H5Aclose(a);
-      if (strcmp(buf, "relu") == 0) cfg->activation = MBRL_ACT_RELU;
-      else if (strcmp(buf, "tanh") == 0) cfg->activation = MBRL_ACT_TANH;
-      else if (strcmp(buf, "none") == 0) cfg->activation = MBRL_ACT_NONE;
-      else {
-        H5Gclose(g);
-        return mbrl_set_error(MBRL_ERR_FORMAT, "%s: %s has unknown activation attribute '%s'", f,
-                              prefix, buf);
-      }
-    }
-    const char *fn[2] = {"bn_eps", "bn_momentum"};
-    float *fv[2] = {&cfg->bn_eps, &cfg->bn_momentum};
-    for (int i = 0; i < 2; ++i)
-      if (H5Aexists(g, fn[i]) > 0) {
-        hid_t a = H5Aopen(g, fn[i], H5P_DEFAULT);
-        H5Aread(a, H5T_NATIVE_FLOAT, fv[i]);
-        H5Aclose(a);
-      }
-    H5Gclose(g);
-  }
+  if ((st = read_arch_attrs(loc, f, prefix, cfg)) != MBRL_OK) return st;
   /* the module indices must be the ones this architecture produces */
   int lin[MBRL_MLP_MAX_LAYERS], bn[MBRL_MLP_MAX_LAYERS];
   module_indices(cfg, lin, bn);
   for (int l = 0; l < nlin; ++l) {
-    hsize_t dims[4];
+    hsize_t dims[2];
     snprintf(name, sizeof name, "%s/%d/weight", prefix, lin[l]);
-    if (ds_shape(loc, name, dims) != 2)
+    if (mbrl_h5_dataset_rank(loc, name, dims, 2) != 2)
       return mbrl_set_error(MBRL_ERR_FORMAT,
-                            "%s: module indices under %s do not match a %s MLP (expected %s)", f,
+                            "'%s': module indices under %s do not match a %s MLP (expected %s)", f,
                             prefix, act_name(cfg->activation), name);
   }
   return mbrl_mlp_config_check(cfg);
@@ -364,52 +294,25 @@ mbrl_status mbrl_mlp_config_from_h5(hid_t loc, const char *prefix, mbrl_mlp_conf
 
 mbrl_status mbrl_mlp_save(const mbrl_mlp *m, const char *path) {
   if (!m || !path) return mbrl_set_error(MBRL_ERR_INVALID_ARG, "mlp_save: NULL argument");
-  h5_quiet();
-  char tmp[4200];
-  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-  hid_t fid = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (fid < 0)
-    return mbrl_set_error(MBRL_ERR_IO, "%s: cannot create (does the directory exist and is it writable?)",
-                          path);
-  mbrl_status st = mbrl_mlp_write_h5(m, fid, "/network");
-  if (!st) {
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    const char *fmt = "mbrl.mlp";
-    hid_t a = H5Acreate2(fid, "format", t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t e = a < 0 || H5Awrite(a, t, &fmt) < 0;
-    if (a >= 0) H5Aclose(a);
-    int64_t ver = 1;
-    a = H5Acreate2(fid, "format_version", H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-    e |= a < 0 || H5Awrite(a, H5T_NATIVE_INT64, &ver) < 0;
-    if (a >= 0) H5Aclose(a);
-    H5Tclose(t);
-    H5Sclose(sp);
-    if (e) st = mbrl_set_error(MBRL_ERR_IO, "%s: cannot write root attributes", path);
-  }
-  if (H5Fclose(fid) < 0 && !st) st = mbrl_set_error(MBRL_ERR_IO, "%s: cannot close (disk full?)", path);
-  if (!st && rename(tmp, path) != 0)
-    st = mbrl_set_error(MBRL_ERR_IO, "%s: cannot rename the temporary %s into place", path, tmp);
-  if (st) remove(tmp);
-  return st;
+  mbrl_h5_writer w;
+  mbrl_status st = mbrl_h5_writer_open(&w, path);
+  if (st != MBRL_OK) return st;
+  st = mbrl_mlp_write_h5(m, w.file, "/network");
+  if (st == MBRL_OK) st = mbrl_h5_attr_write_str(w.file, "format", "mbrl.mlp");
+  if (st == MBRL_OK) st = mbrl_h5_attr_write_i64(w.file, "format_version", 1);
+  return mbrl_h5_writer_finish(&w, st);
 }
 
 mbrl_status mbrl_mlp_load(const char *path, const char *prefix, mbrl_backend backend,
                           int max_batch, mbrl_mlp **out) {
   if (!path || !out) return mbrl_set_error(MBRL_ERR_INVALID_ARG, "mlp_load: NULL argument");
   *out = NULL;
-  h5_quiet();
-  if (access(path, R_OK) != 0)
-    return mbrl_set_error(MBRL_ERR_IO, "%s: cannot open (missing or unreadable)", path);
-  if (H5Fis_hdf5(path) <= 0)
-    return mbrl_set_error(MBRL_ERR_FORMAT, "%s is not an HDF5 file (truncated or another format)", path);
-  hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (fid < 0) return mbrl_set_error(MBRL_ERR_FORMAT, "%s: cannot open as HDF5 (damaged?)", path);
+  hid_t fid;
+  mbrl_status st = mbrl_h5_open_read(path, &fid);
+  if (st != MBRL_OK) return st;
   mbrl_mlp_config cfg;
   const char *pre = prefix ? prefix : "/network";
-  mbrl_status st = mbrl_mlp_config_from_h5(fid, pre, &cfg);
+  st = mbrl_mlp_config_from_h5(fid, pre, &cfg);
   mbrl_mlp *m = NULL;
   if (!st) st = mbrl_mlp_create(&m, &cfg, backend, max_batch);
   if (!st) st = mbrl_mlp_read_h5(m, fid, pre);
