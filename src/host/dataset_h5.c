@@ -7,21 +7,58 @@
 #include "mbrl/dataset.h"
 #include "mbrl/env.h"
 #include "mbrl/h5util.h"
+#include "host/dataset_h5.h"
 
 #ifndef MBRL_VERSION
 #define MBRL_VERSION "unknown"
 #endif
 
-static const char *const k_stat_names[6] = {"stats/state_mean",       "stats/state_std",
-                                            "stats/action_mean",      "stats/action_std",
-                                            "stats/delta_state_mean", "stats/delta_state_std"};
+static const char *const k_stat_names[MBRL_STATS_N] = {
+    "state_mean", "state_std", "action_mean", "action_std", "delta_state_mean", "delta_state_std"};
 
-/* Pointers to the six stats arrays in k_stat_names order, and their widths. */
-static void stat_arrays(mbrl_dataset_stats *s, int obs, int act, float **p, int *w) {
-  p[0] = s->state_mean, p[1] = s->state_std, p[2] = s->action_mean, p[3] = s->action_std;
-  p[4] = s->delta_state_mean, p[5] = s->delta_state_std;
-  w[0] = w[1] = w[4] = w[5] = obs;
-  w[2] = w[3] = act;
+const char *mbrl_stats_name(int k) { return k >= 0 && k < MBRL_STATS_N ? k_stat_names[k] : "?"; }
+
+float *mbrl_stats_array(mbrl_dataset_stats *s, int k, int obs_dim, int act_dim, int *width) {
+  float *const p[MBRL_STATS_N] = {s->state_mean,  s->state_std,        s->action_mean,
+                                  s->action_std,  s->delta_state_mean, s->delta_state_std};
+  *width = k == 2 || k == 3 ? act_dim : obs_dim;
+  return p[k];
+}
+
+/* "GROUP/NAME" of array k. */
+static void stats_path(char *buf, size_t cap, const char *group, int k) {
+  snprintf(buf, cap, "%s/%s", group, k_stat_names[k]);
+}
+
+mbrl_status mbrl_stats_write_h5(hid_t loc, const char *group, const mbrl_dataset_stats *s,
+                                int obs_dim, int act_dim) {
+  mbrl_dataset_stats c = *s;
+  char name[MBRL_H5_NAME_MAX];
+  for (int k = 0; k < MBRL_STATS_N; ++k) {
+    int w;
+    float *p = mbrl_stats_array(&c, k, obs_dim, act_dim, &w);
+    hsize_t d = (hsize_t)w;
+    stats_path(name, sizeof name, group, k);
+    mbrl_status st = mbrl_h5_write_f32(loc, name, 1, &d, p);
+    if (st != MBRL_OK) return st;
+  }
+  return MBRL_OK;
+}
+
+mbrl_status mbrl_stats_read_h5(hid_t loc, const char *file, const char *group, int obs_dim,
+                               int act_dim, mbrl_dataset_stats *out) {
+  memset(out, 0, sizeof *out);
+  char name[MBRL_H5_NAME_MAX];
+  for (int k = 0; k < MBRL_STATS_N; ++k) {
+    int w;
+    float *p = mbrl_stats_array(out, k, obs_dim, act_dim, &w);
+    hsize_t d = (hsize_t)w;
+    stats_path(name, sizeof name, group, k);
+    mbrl_status st = mbrl_h5_check_f32(loc, file, name, 1, &d);
+    if (st == MBRL_OK) st = mbrl_h5_read_f32(loc, file, name, p);
+    if (st != MBRL_OK) return st;
+  }
+  return MBRL_OK;
 }
 
 static mbrl_status write_all(hid_t f, const mbrl_dataset *ds, const mbrl_dataset_stats *stats,
@@ -39,14 +76,8 @@ static mbrl_status write_all(hid_t f, const mbrl_dataset *ds, const mbrl_dataset
   if ((st = mbrl_h5_write_f32(f, "rewards", 1, &N, ds->rewards)) != MBRL_OK) return st;
   if ((st = mbrl_h5_write_bool(f, "terminals", N, ds->terminals)) != MBRL_OK) return st;
   if ((st = mbrl_h5_write_bool(f, "timeouts", N, ds->timeouts)) != MBRL_OK) return st;
-  mbrl_dataset_stats s = *stats;
-  float *p[6];
-  int w[6];
-  stat_arrays(&s, ds->obs_dim, ds->act_dim, p, w);
-  for (int k = 0; k < 6; ++k) {
-    hsize_t d = (hsize_t)w[k];
-    if ((st = mbrl_h5_write_f32(f, k_stat_names[k], 1, &d, p[k])) != MBRL_OK) return st;
-  }
+  if ((st = mbrl_stats_write_h5(f, "stats", stats, ds->obs_dim, ds->act_dim)) != MBRL_OK)
+    return st;
   if ((st = mbrl_h5_attr_write_str(f, "format", MBRL_DATASET_FORMAT)) != MBRL_OK) return st;
   if ((st = mbrl_h5_attr_write_i64(f, "format_version", MBRL_DATASET_FORMAT_VERSION)) != MBRL_OK)
     return st;
@@ -62,14 +93,7 @@ mbrl_status mbrl_dataset_save(const mbrl_dataset *ds, const char *path, const ch
   if (st != MBRL_OK) return st;
   mbrl_h5_writer w;
   if ((st = mbrl_h5_writer_open(&w, path)) != MBRL_OK) return st;
-  st = write_all(w.file, ds, &stats, created_by);
-  if (st != MBRL_OK) {
-    char msg[1024];
-    snprintf(msg, sizeof msg, "%s", mbrl_last_error());
-    mbrl_h5_writer_abort(&w);
-    return mbrl_set_error(st, "writing '%s' failed: %s; nothing was written", path, msg);
-  }
-  return mbrl_h5_writer_commit(&w);
+  return mbrl_h5_writer_finish(&w, write_all(w.file, ds, &stats, created_by));
 }
 
 static mbrl_status check_finite(const char *path, const char *name, const float *x, size_t n,
@@ -124,15 +148,8 @@ static mbrl_status load_open(mbrl_dataset *ds, hid_t f, const char *path, int ch
                             (unsigned long long)rows[0]);
   if (rows[0] == 0)
     return mbrl_set_error(MBRL_ERR_FORMAT, "'%s' holds no transitions", path);
-  mbrl_dataset_stats stats_keep;
-  float *sp[6];
-  int sw[6];
-  memset(&stats_keep, 0, sizeof stats_keep);
-  stat_arrays(&stats_keep, O, A, sp, sw);
-  for (int k = 0; k < 6; ++k) {
-    hsize_t d = (hsize_t)sw[k];
-    if ((st = mbrl_h5_check_f32(f, path, k_stat_names[k], 1, &d)) != MBRL_OK) return st;
-  }
+  mbrl_dataset_stats stats;
+  if ((st = mbrl_stats_read_h5(f, path, "stats", O, A, &stats)) != MBRL_OK) return st;
   int64_t episodes = 0;
   uint64_t seed = 0;
   if ((st = mbrl_h5_attr_read_u64(f, path, "seed", &seed)) != MBRL_OK) return st;
@@ -155,17 +172,20 @@ static mbrl_status load_open(mbrl_dataset *ds, hid_t f, const char *path, int ch
       (st = mbrl_h5_read_bool(f, path, "timeouts", N, ds->timeouts)) != MBRL_OK)
     return st;
   ds->n = N;
-  for (int k = 0; k < 6; ++k)
-    if ((st = mbrl_h5_read_f32(f, path, k_stat_names[k], sp[k])) != MBRL_OK) return st;
-  ds->stats = stats_keep;
+  ds->stats = stats;
   if (!check_values) return MBRL_OK;
   if ((st = check_finite(path, "observations", ds->observations, N, O)) != MBRL_OK ||
       (st = check_finite(path, "actions", ds->actions, N, A)) != MBRL_OK ||
       (st = check_finite(path, "next_observations", ds->next_observations, N, O)) != MBRL_OK ||
       (st = check_finite(path, "rewards", ds->rewards, N, 1)) != MBRL_OK)
     return st;
-  for (int k = 0; k < 6; ++k)
-    if ((st = check_finite(path, k_stat_names[k], sp[k], 1, sw[k])) != MBRL_OK) return st;
+  for (int k = 0; k < MBRL_STATS_N; ++k) {
+    char name[64];
+    int w;
+    const float *p = mbrl_stats_array(&ds->stats, k, O, A, &w);
+    snprintf(name, sizeof name, "stats/%s", k_stat_names[k]);
+    if ((st = check_finite(path, name, p, 1, w)) != MBRL_OK) return st;
+  }
   return MBRL_OK;
 }
 
