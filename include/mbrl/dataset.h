@@ -133,6 +133,7 @@ int mbrl_sampler_next(mbrl_sampler *s, size_t *idx);
 /* floor(n / batch). */
 size_t mbrl_sampler_batches_per_epoch(const mbrl_sampler *s);
 
+/* Release the pool and permutation; s is zeroed (safe to call twice). */
 void mbrl_sampler_free(mbrl_sampler *s);
 
 /* ---------------------------------------------------------------- episode split */
@@ -150,6 +151,7 @@ typedef struct mbrl_dataset_split {
 mbrl_status mbrl_dataset_split_episodes(const mbrl_dataset *ds, double val_fraction,
                                         uint64_t seed, mbrl_dataset_split *out);
 
+/* Release the index arrays; sp is zeroed (safe to call twice). */
 void mbrl_dataset_split_free(mbrl_dataset_split *sp);
 
 /* ---------------------------------------------------------------- HDF5 files */

@@ -86,7 +86,9 @@ mbrl_status mbrl_dynamics_save(const mbrl_dynamics *d, const char *path);
 /* Read and validate a checkpoint into a new model on `backend` (AUTO resolved) with batches up
  * to max_batch. Refuses (MBRL_ERR_FORMAT, message naming the file and the fault) non-HDF5,
  * truncated or foreign files, a wrong format/version, an unknown env_id or widths unlike the
- * env's, normalizer shapes unlike the network's, non-finite or non-positive std values. */
+ * env's, normalizer shapes unlike the network's, non-finite values or negative std values
+ * (a std of 0, a constant column, is allowed: normalize adds 1e-8). A missing file is
+ * MBRL_ERR_IO. */
 mbrl_status mbrl_dynamics_load(const char *path, mbrl_backend backend, int max_batch,
                                mbrl_dynamics **out);
 
@@ -111,6 +113,7 @@ mbrl_status mbrl_dynamics_trainer_run(mbrl_dynamics_trainer *t, int n, float *lo
 /* Steps run so far. */
 long long mbrl_dynamics_trainer_steps(const mbrl_dynamics_trainer *t);
 
+/* Release the trainer (NULL is fine); the model d stays. */
 void mbrl_dynamics_trainer_free(mbrl_dynamics_trainer *t);
 
 /* ---------------------------------------------------------------- evaluation */

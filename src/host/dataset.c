@@ -46,6 +46,13 @@ static int grow(void **p, size_t count, size_t elem) {
 mbrl_status mbrl_dataset_reserve(mbrl_dataset *ds, size_t capacity) {
   if (capacity <= ds->capacity) return MBRL_OK;
   size_t O = (size_t)ds->obs_dim, A = (size_t)ds->act_dim;
+  if (O < 1 || A < 1)
+    return mbrl_set_error(MBRL_ERR_INVALID_ARG,
+                          "mbrl_dataset_reserve: the dataset is not initialised (call "
+                          "mbrl_dataset_init first)");
+  if (capacity > SIZE_MAX / (MBRL_MAX_DIM * sizeof(float)))
+    return mbrl_set_error(MBRL_ERR_NOMEM, "a dataset of %zu rows does not fit in memory",
+                          capacity);
   if (!grow((void **)&ds->observations, capacity * O, sizeof(float)) ||
       !grow((void **)&ds->actions, capacity * A, sizeof(float)) ||
       !grow((void **)&ds->next_observations, capacity * O, sizeof(float)) ||

@@ -382,7 +382,7 @@ mbrl_status mbrl_dynamics_eval_mse(mbrl_dynamics *d, const mbrl_dataset *data, d
   return MBRL_OK;
 }
 
-/* Calls fn(start, len) for each episode [start, start+len) of data. */
+/* Does row i end an episode of data (terminal, timeout or the last row)? */
 static int is_end(const mbrl_dataset *data, size_t i) {
   return i + 1 == data->n || data->terminals[i] || data->timeouts[i];
 }
