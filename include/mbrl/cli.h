@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "mbrl/common.h"
+#include "mbrl/device.h"
 
 MBRL_EXTERN_C_BEGIN
 
@@ -80,6 +81,25 @@ int mbrl_cli_double_list(const mbrl_cli *c, double *out, int max_n, double lo, d
 /* c->value must be one of the NULL-terminated `choices`; returns its index. */
 int mbrl_cli_choice(const mbrl_cli *c, const char *const *choices);
 
+/* c->value must be non-empty (a file or directory name); else the usage error
+ * "--NAME: empty name; use e.g. --NAME EXAMPLE". Returns c->value. */
+const char *mbrl_cli_path(const mbrl_cli *c, const char *example);
+
+/* Parse c->value (from --device) as auto|cpu|cuda; usage error naming the word otherwise. */
+mbrl_backend mbrl_cli_device(const mbrl_cli *c);
+
+/* Resolve a --device request (mbrl_backend_resolve); fail (exit 1) saying why when it cannot
+ * be had, e.g. "--device cuda: ... no CUDA GPU is present ...". */
+mbrl_backend mbrl_cli_resolve_device(const char *prog, mbrl_backend requested);
+
+/* "data/<name><suffix>" for an env id: lowercase, up to the "-v" version suffix, other
+ * characters as '_' ("Pendulum-v1", "_random.h5" -> "data/pendulum_random.h5"). */
+void mbrl_cli_default_out(const char *env_id, const char *suffix, char *out, size_t cap);
+
+/* Print "[a, b, c]": n values with `digits` significant digits (%.*g). */
+void mbrl_cli_print_doubles(FILE *f, const double *v, int n, int digits);
+void mbrl_cli_print_floats(FILE *f, const float *v, int n, int digits);
+
 /* Print "prog: error: <fmt>" and "Try 'prog --help' ..." to stderr, exit 2. */
 MBRL_NORETURN void mbrl_cli_usage_error(const char *prog, const char *fmt, ...) MBRL_PRINTF(2, 3);
 
@@ -91,6 +111,10 @@ void mbrl_cli_print_version(const char *prog);
 
 /* Write s to f as a JSON string literal (quotes and escapes included). */
 void mbrl_cli_json_string(FILE *f, const char *s);
+
+/* Append s as a JSON string literal to buf (NUL ended, cap bytes, holding a string of len
+ * strlen(buf)). Returns 0, or -1 (buf unchanged) when it does not fit. */
+int mbrl_cli_json_append(char *buf, size_t cap, const char *s);
 
 MBRL_EXTERN_C_END
 

@@ -243,21 +243,98 @@ int mbrl_cli_choice(const mbrl_cli *c, const char *const *choices) {
                        list);
 }
 
-void mbrl_cli_json_string(FILE *f, const char *s) {
-  fputc('"', f);
-  for (const unsigned char *p = (const unsigned char *)s; *p; ++p) {
-    switch (*p) {
-      case '"': fputs("\\\"", f); break;
-      case '\\': fputs("\\\\", f); break;
-      case '\n': fputs("\\n", f); break;
-      case '\r': fputs("\\r", f); break;
-      case '\t': fputs("\\t", f); break;
-      default:
-        if (*p < 0x20)
-          fprintf(f, "\\u%04x", *p);
-        else
-          fputc(*p, f);
-    }
+/* The JSON text of byte c inside a string literal (an escape, or c itself) into out[8]. */
+static const char *json_char(unsigned char c, char *out) {
+  switch (c) {
+    case '"': return "\\\"";
+    case '\\': return "\\\\";
+    case '\n': return "\\n";
+    case '\r': return "\\r";
+    case '\t': return "\\t";
+    default:
+      if (c < 0x20)
+        snprintf(out, 8, "\\u%04x", c);
+      else
+        out[0] = (char)c, out[1] = '\0';
+      return out;
   }
+}
+
+void mbrl_cli_json_string(FILE *f, const char *s) {
+  char tmp[8];
   fputc('"', f);
+  for (const unsigned char *p = (const unsigned char *)s; *p; ++p) fputs(json_char(*p, tmp), f);
+  fputc('"', f);
+}
+
+int mbrl_cli_json_append(char *buf, size_t cap, const char *s) {
+  const size_t n0 = strlen(buf);
+  size_t n = n0;
+  char tmp[8];
+  if (n + 1 >= cap) return -1;
+  buf[n++] = '"';
+  for (const unsigned char *p = (const unsigned char *)s; *p; ++p) {
+    const char *e = json_char(*p, tmp);
+    const size_t k = strlen(e);
+    if (n + k + 2 > cap) {
+      buf[n0] = '\0';
+      return -1;
+    }
+    memcpy(buf + n, e, k);
+    n += k;
+  }
+  if (n + 2 > cap) {
+    buf[n0] = '\0';
+    return -1;
+  }
+  buf[n++] = '"';
+  buf[n] = '\0';
+  return 0;
+}
+
+const char *mbrl_cli_path(const mbrl_cli *c, const char *example) {
+  if (!c->value[0])
+    mbrl_cli_usage_error(c->prog, "%s: empty name; use e.g. %s %s", c->name, c->name, example);
+  return c->value;
+}
+
+mbrl_backend mbrl_cli_device(const mbrl_cli *c) {
+  mbrl_backend b;
+  if (mbrl_backend_parse(c->value, &b) != MBRL_OK)
+    mbrl_cli_usage_error(c->prog, "%s: '%s' is not allowed; use one of: auto, cpu, cuda", c->name,
+                         c->value);
+  return b;
+}
+
+mbrl_backend mbrl_cli_resolve_device(const char *prog, mbrl_backend requested) {
+  mbrl_backend b;
+  if (mbrl_backend_resolve(requested, &b) != MBRL_OK)
+    mbrl_cli_fail(prog, "--device %s: %s", mbrl_backend_name(requested), mbrl_last_error());
+  return b;
+}
+
+void mbrl_cli_default_out(const char *env_id, const char *suffix, char *out, size_t cap) {
+  char name[64];
+  size_t k = 0;
+  for (const char *p = env_id; *p && k + 1 < sizeof name; ++p) {
+    if (p[0] == '-' && p[1] == 'v') break;
+    char ch = *p;
+    if (ch >= 'A' && ch <= 'Z') ch = (char)(ch - 'A' + 'a');
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))) ch = '_';
+    name[k++] = ch;
+  }
+  name[k] = '\0';
+  snprintf(out, cap, "data/%s%s", name, suffix);
+}
+
+void mbrl_cli_print_doubles(FILE *f, const double *v, int n, int digits) {
+  fputc('[', f);
+  for (int i = 0; i < n; ++i) fprintf(f, "%s%.*g", i ? ", " : "", digits, v[i]);
+  fputc(']', f);
+}
+
+void mbrl_cli_print_floats(FILE *f, const float *v, int n, int digits) {
+  fputc('[', f);
+  for (int i = 0; i < n; ++i) fprintf(f, "%s%.*g", i ? ", " : "", digits, (double)v[i]);
+  fputc(']', f);
 }
