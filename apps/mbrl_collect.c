@@ -53,27 +53,6 @@ static void usage(void) {
       mbrl_env_known_ids());
 }
 
-/* "Pendulum-v1" -> "data/pendulum_random.h5": lowercase, up to the "-v" version suffix. */
-static void default_out(const char *env_id, char *out, size_t cap) {
-  char name[64];
-  size_t k = 0;
-  for (const char *p = env_id; *p && k + 1 < sizeof name; ++p) {
-    if (p[0] == '-' && p[1] == 'v') break;
-    char ch = *p;
-    if (ch >= 'A' && ch <= 'Z') ch = (char)(ch - 'A' + 'a');
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))) ch = '_';
-    name[k++] = ch;
-  }
-  name[k] = '\0';
-  snprintf(out, cap, "data/%s_random.h5", name);
-}
-
-static void print_vec(FILE *f, const float *v, int n, int json) {
-  fputc('[', f);
-  for (int i = 0; i < n; ++i) fprintf(f, json ? "%s%.9g" : "%s%.6g", i ? ", " : "", (double)v[i]);
-  fputc(']', f);
-}
-
 int main(int argc, char **argv) {
   const char *env_id = "Pendulum-v1";
   long episodes = 20, max_steps = 0; /* 0: the env's time limit */
@@ -104,8 +83,7 @@ int main(int argc, char **argv) {
       seed = mbrl_cli_u64(&c);
       seed_given = 1;
     } else if (mbrl_cli_option(&c, "--out")) {
-      if (!*c.value) mbrl_cli_usage_error(PROG, "--out: empty file name; use e.g. --out data/x.h5");
-      out_arg = c.value;
+      out_arg = mbrl_cli_path(&c, "data/x.h5");
     } else if (mbrl_cli_flag(&c, "--force")) {
       force = 1;
     } else if (mbrl_cli_flag(&c, "--append")) {
@@ -113,10 +91,7 @@ int main(int argc, char **argv) {
     } else if (mbrl_cli_flag(&c, "--json")) {
       json = 1;
     } else if (mbrl_cli_option(&c, "--device")) {
-      mbrl_backend b;
-      if (mbrl_backend_parse(c.value, &b) != MBRL_OK)
-        mbrl_cli_usage_error(PROG, "--device: '%s' is not allowed; use one of: auto, cpu, cuda",
-                             c.value);
+      (void)mbrl_cli_device(&c); /* checked for uniformity; collection runs on the CPU */
     } else {
       mbrl_cli_unknown(&c);
     }
@@ -125,7 +100,7 @@ int main(int argc, char **argv) {
     mbrl_cli_usage_error(PROG, "--force and --append exclude each other; use one of them");
 
   char out_buf[4096];
-  if (!out_arg) default_out(env_id, out_buf, sizeof out_buf);
+  if (!out_arg) mbrl_cli_default_out(env_id, "_random.h5", out_buf, sizeof out_buf);
   const char *out = out_arg ? out_arg : out_buf;
 
   /* Check the output before collecting anything. */
@@ -209,7 +184,17 @@ int main(int argc, char **argv) {
     mbrl_cli_fail(PROG, "%s", mbrl_last_error());
 
   const mbrl_dataset_stats *s = &ds.stats;
-  int O = ds.obs_dim, A = ds.act_dim;
+  const int O = ds.obs_dim, A = ds.act_dim;
+  const struct {
+    const char *key, *label;
+    const float *v;
+    int n;
+  } stat_rows[6] = {{"state_mean", "The state mean:", s->state_mean, O},
+                    {"state_std", "The state std:", s->state_std, O},
+                    {"action_mean", "The action mean:", s->action_mean, A},
+                    {"action_std", "The action std:", s->action_std, A},
+                    {"delta_state_mean", "The delta state mean:", s->delta_state_mean, O},
+                    {"delta_state_std", "The delta state std:", s->delta_state_std, O}};
   if (json) {
     printf("{\"env_id\": ");
     mbrl_cli_json_string(stdout, ds.env_id);
@@ -220,22 +205,19 @@ int main(int argc, char **argv) {
     mbrl_cli_json_string(stdout, out);
     printf(", \"episode_return\": {\"mean\": %.9g, \"min\": %.9g, \"max\": %.9g}, \"stats\": {",
            ret_sum / (double)episodes, ret_min, ret_max);
-    printf("\"state_mean\": "), print_vec(stdout, s->state_mean, O, 1);
-    printf(", \"state_std\": "), print_vec(stdout, s->state_std, O, 1);
-    printf(", \"action_mean\": "), print_vec(stdout, s->action_mean, A, 1);
-    printf(", \"action_std\": "), print_vec(stdout, s->action_std, A, 1);
-    printf(", \"delta_state_mean\": "), print_vec(stdout, s->delta_state_mean, O, 1);
-    printf(", \"delta_state_std\": "), print_vec(stdout, s->delta_state_std, O, 1);
+    for (int k = 0; k < 6; ++k) {
+      printf("%s\"%s\": ", k ? ", " : "", stat_rows[k].key);
+      mbrl_cli_print_floats(stdout, stat_rows[k].v, stat_rows[k].n, 9); /* round-trips */
+    }
     printf("}}\n");
   } else {
     printf("%s %s: %s, %d episodes, seed %llu\n", append ? "Appended to" : "Wrote", out,
            ds.env_id, ds.episodes, (unsigned long long)ds.seed);
-    printf("The state mean:       "), print_vec(stdout, s->state_mean, O, 0), putchar('\n');
-    printf("The state std:        "), print_vec(stdout, s->state_std, O, 0), putchar('\n');
-    printf("The action mean:      "), print_vec(stdout, s->action_mean, A, 0), putchar('\n');
-    printf("The action std:       "), print_vec(stdout, s->action_std, A, 0), putchar('\n');
-    printf("The delta state mean: "), print_vec(stdout, s->delta_state_mean, O, 0), putchar('\n');
-    printf("The delta state std:  "), print_vec(stdout, s->delta_state_std, O, 0), putchar('\n');
+    for (int k = 0; k < 6; ++k) {
+      printf("%-22s", stat_rows[k].label);
+      mbrl_cli_print_floats(stdout, stat_rows[k].v, stat_rows[k].n, 6);
+      putchar('\n');
+    }
     printf("Episode return: mean %.3f, min %.3f, max %.3f (over the %ld new episodes)\n",
            ret_sum / (double)episodes, ret_min, ret_max, episodes);
     printf("Number of transitions: %zu\n", ds.n);

@@ -91,21 +91,6 @@ static void usage(void) {
       OPEN_LOOP_K, DEFAULT_STEPS, MBRL_DYNAMICS_MAX_HIDDEN, LOG_EVERY, OPEN_LOOP_K);
 }
 
-/* "Pendulum-v1" -> "data/pendulum_model.h5". */
-static void default_out(const char *env_id, char *out, size_t cap) {
-  char name[64];
-  size_t k = 0;
-  for (const char *p = env_id; *p && k + 1 < sizeof name; ++p) {
-    if (p[0] == '-' && p[1] == 'v') break;
-    char ch = *p;
-    if (ch >= 'A' && ch <= 'Z') ch = (char)(ch - 'A' + 'a');
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))) ch = '_';
-    name[k++] = ch;
-  }
-  name[k] = '\0';
-  snprintf(out, cap, "data/%s_model.h5", name);
-}
-
 static const char *dim_name(const char *env_id, int j, char *buf, size_t cap) {
   static const char *const pend[3] = {"cos", "sin", "thdot"};
   static const char *const cart[4] = {"x", "x_dot", "theta", "theta_dot"};
@@ -153,25 +138,55 @@ static mbrl_status subset(const mbrl_dataset *src, const size_t *idx, size_t k,
   return MBRL_OK;
 }
 
-static void print_vec(FILE *f, const double *v, int n, int json) {
-  fputc('[', f);
-  for (int i = 0; i < n; ++i) fprintf(f, json ? "%s%.9g" : "%s%.5g", i ? ", " : "", v[i]);
-  fputc(']', f);
-}
-
 static double overall(const double *rmse, int n) {
   double s = 0.0;
   for (int j = 0; j < n; ++j) s += rmse[j] * rmse[j];
   return sqrt(s / n);
 }
 
+/* JSON members `, "rmse_<k>step": [...], "rmse_<k>step_all": x` (both null when r is NULL). */
+static void json_rmse(int k, const double *r, int O) {
+  if (!r) {
+    printf(", \"rmse_%dstep\": null, \"rmse_%dstep_all\": null", k, k);
+    return;
+  }
+  printf(", \"rmse_%dstep\": ", k);
+  mbrl_cli_print_doubles(stdout, r, O, 9);
+  printf(", \"rmse_%dstep_all\": %.9g", k, overall(r, O));
+}
+
+/* The text table of 1-step and OPEN_LOOP_K-step RMSE (rk NULL: no `what` has that many steps). */
+static void text_rmse(const char *heading, const char *env_id, int O, const double *r1,
+                      const double *rk, const char *what) {
+  char nb[16];
+  printf("%s  [", heading);
+  for (int j = 0; j < O; ++j) printf("%s%s", j ? ", " : "", dim_name(env_id, j, nb, sizeof nb));
+  printf("] (all)\n  1-step:  ");
+  mbrl_cli_print_doubles(stdout, r1, O, 5);
+  printf(" (%.5g)\n", overall(r1, O));
+  if (rk) {
+    printf("  %d-step: ", OPEN_LOOP_K);
+    mbrl_cli_print_doubles(stdout, rk, O, 5);
+    printf(" (%.5g)\n", overall(rk, O));
+  } else {
+    printf("  %d-step: n/a (no %s has %d steps)\n", OPEN_LOOP_K, what, OPEN_LOOP_K);
+  }
+}
+
+/* Fail unless `out` can be written: it must not exist (unless force) and its directory must
+ * be writable. Checked before any work, so a bad --out costs nothing. */
+static void check_out(const char *out, int force) {
+  struct stat sb;
+  if (stat(out, &sb) == 0 && !force)
+    mbrl_cli_fail(PROG, "'%s' already exists; pass --force to overwrite it", out);
+  if (mbrl_h5_check_writable(out) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+}
+
 /* ---------------------------------------------------------------- --predict mode */
 
 static int predict_mode(const char *model_path, const char *in_path, const char *out_path,
                         mbrl_backend backend, int force) {
-  struct stat sb;
-  if (stat(out_path, &sb) == 0 && !force)
-    mbrl_cli_fail(PROG, "'%s' already exists; pass --force to overwrite it", out_path);
+  check_out(out_path, force);
   mbrl_dynamics *d = NULL;
   if (mbrl_dynamics_load(model_path, backend, 4096, &d) != MBRL_OK)
     mbrl_cli_fail(PROG, "%s", mbrl_last_error());
@@ -198,14 +213,9 @@ static int predict_mode(const char *model_path, const char *in_path, const char 
   mbrl_h5_writer w;
   if (mbrl_h5_writer_open(&w, out_path) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
   hsize_t dims[2] = {(hsize_t)N, (hsize_t)O};
-  if (mbrl_h5_write_f32(w.file, "next_observations", 2, dims, next) != MBRL_OK ||
-      mbrl_h5_write_f32(w.file, "delta_normalized", 2, dims, dn) != MBRL_OK) {
-    char msg[1024];
-    snprintf(msg, sizeof msg, "%s", mbrl_last_error());
-    mbrl_h5_writer_abort(&w);
-    mbrl_cli_fail(PROG, "writing '%s': %s", out_path, msg);
-  }
-  if (mbrl_h5_writer_commit(&w) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  mbrl_status st = mbrl_h5_write_f32(w.file, "next_observations", 2, dims, next);
+  if (st == MBRL_OK) st = mbrl_h5_write_f32(w.file, "delta_normalized", 2, dims, dn);
+  if (mbrl_h5_writer_finish(&w, st) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
   fprintf(stderr, "%s: wrote %zu predictions of %s to %s\n", PROG, N, model_path, out_path);
   free(obs), free(act), free(next), free(dn);
   mbrl_dynamics_free(d);
@@ -239,32 +249,15 @@ static int eval_mode(const char *model_path, const char *data_path, mbrl_backend
     mbrl_cli_json_string(stdout, model_path);
     printf(", \"data\": ");
     mbrl_cli_json_string(stdout, data_path);
-    printf(", \"rows\": %zu, \"episodes\": %zu, \"device\": \"%s\", \"loss\": %.9g, "
-           "\"rmse_1step\": ", ds.n, episodes, mbrl_backend_name(backend), loss);
-    print_vec(stdout, r1, O, 1);
-    printf(", \"rmse_1step_all\": %.9g, \"rmse_%dstep\": ", overall(r1, O), OPEN_LOOP_K);
-    if (have_k) {
-      print_vec(stdout, rk, O, 1);
-      printf(", \"rmse_%dstep_all\": %.9g}\n", OPEN_LOOP_K, overall(rk, O));
-    } else {
-      printf("null, \"rmse_%dstep_all\": null}\n", OPEN_LOOP_K);
-    }
+    printf(", \"rows\": %zu, \"episodes\": %zu, \"device\": \"%s\", \"loss\": %.9g", ds.n,
+           episodes, mbrl_backend_name(backend), loss);
+    json_rmse(1, r1, O);
+    json_rmse(OPEN_LOOP_K, have_k ? rk : NULL, O);
+    printf("}\n");
   } else {
-    char nb[16];
     printf("%s on %s (%zu transitions, %zu episodes):\n", model_path, data_path, ds.n, episodes);
     printf("loss (normalized MSE): %.6f\n", loss);
-    printf("open-loop RMSE, raw units  [");
-    for (int j = 0; j < O; ++j) printf("%s%s", j ? ", " : "", dim_name(ds.env_id, j, nb, sizeof nb));
-    printf("] (all)\n  1-step:  ");
-    print_vec(stdout, r1, O, 0);
-    printf(" (%.5g)\n", overall(r1, O));
-    if (have_k) {
-      printf("  %d-step: ", OPEN_LOOP_K);
-      print_vec(stdout, rk, O, 0);
-      printf(" (%.5g)\n", overall(rk, O));
-    } else {
-      printf("  %d-step: n/a (no episode has %d steps)\n", OPEN_LOOP_K, OPEN_LOOP_K);
-    }
+    text_rmse("open-loop RMSE, raw units", ds.env_id, O, r1, have_k ? rk : NULL, "episode");
   }
   mbrl_dataset_free(&ds);
   mbrl_dynamics_free(d);
@@ -295,8 +288,7 @@ int main(int argc, char **argv) {
     } else if (mbrl_cli_option(&c, "--data")) {
       data_path = c.value;
     } else if (mbrl_cli_option(&c, "--out")) {
-      if (!*c.value) mbrl_cli_usage_error(PROG, "--out: empty file name; use e.g. --out data/m.h5");
-      out_arg = c.value;
+      out_arg = mbrl_cli_path(&c, "data/m.h5");
     } else if (mbrl_cli_option(&c, "--steps")) {
       steps = mbrl_cli_int(&c, 1, 100000000);
     } else if (mbrl_cli_option(&c, "--batch")) {
@@ -317,12 +309,9 @@ int main(int argc, char **argv) {
     } else if (mbrl_cli_option(&c, "--seed")) {
       seed = mbrl_cli_u64(&c);
     } else if (mbrl_cli_option(&c, "--device")) {
-      if (mbrl_backend_parse(c.value, &req_backend) != MBRL_OK)
-        mbrl_cli_usage_error(PROG, "--device: '%s' is not allowed; use one of: auto, cpu, cuda",
-                             c.value);
+      req_backend = mbrl_cli_device(&c);
     } else if (mbrl_cli_option(&c, "--logdir")) {
-      if (!*c.value) mbrl_cli_usage_error(PROG, "--logdir: empty directory name");
-      logdir = c.value;
+      logdir = mbrl_cli_path(&c, "runs");
     } else if (mbrl_cli_option(&c, "--eval-every")) {
       eval_every = mbrl_cli_int(&c, 1, 100000000);
     } else if (mbrl_cli_flag(&c, "--json")) {
@@ -340,9 +329,7 @@ int main(int argc, char **argv) {
     }
   }
 
-  mbrl_backend backend;
-  if (mbrl_backend_resolve(req_backend, &backend) != MBRL_OK)
-    mbrl_cli_fail(PROG, "--device %s: %s", mbrl_backend_name(req_backend), mbrl_last_error());
+  const mbrl_backend backend = mbrl_cli_resolve_device(PROG, req_backend);
 
   if (predict_model && eval_model)
     mbrl_cli_usage_error(PROG, "--eval and --predict exclude each other; use one of them");
@@ -394,12 +381,9 @@ int main(int argc, char **argv) {
   }
 
   char out_buf[4096];
-  if (!out_arg) default_out(all.env_id, out_buf, sizeof out_buf);
+  if (!out_arg) mbrl_cli_default_out(all.env_id, "_model.h5", out_buf, sizeof out_buf);
   const char *out = out_arg ? out_arg : out_buf;
-  struct stat sb;
-  if (stat(out, &sb) == 0 && !force)
-    mbrl_cli_fail(PROG, "'%s' already exists; pass --force to overwrite it", out);
-  if (mbrl_h5_check_writable(out) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  check_out(out, force);
 
   /* ---- split by whole episodes ---- */
   mbrl_dataset_split sp;
@@ -445,16 +429,13 @@ int main(int argc, char **argv) {
                      PROG, MBRL_VERSION, lr, beta1, beta2, batch, steps,
                      (unsigned long long)seed, val_frac, hid_txt, batchnorm ? "true" : "false",
                      mbrl_backend_name(backend), train.n, val.n, n_bad);
-    /* the dataset path as a JSON string (escape quotes and backslashes, drop controls) */
-    for (const char *p = data_path; n > 0 && (size_t)n + 8 < sizeof cfg; ++p) {
-      if (p == data_path) cfg[n++] = '"';
-      if (!*p) break;
-      if (*p == '"' || *p == '\\') cfg[n++] = '\\';
-      if ((unsigned char)*p >= 0x20) cfg[n++] = *p;
-    }
-    if (n > 0 && (size_t)n + 3 < sizeof cfg) {
-      cfg[n++] = '"', cfg[n++] = '}', cfg[n] = '\0';
-      mbrl_dynamics_set_config(d, cfg);
+    if (n > 0 && (size_t)n < sizeof cfg &&
+        mbrl_cli_json_append(cfg, sizeof cfg - 1, data_path) == 0) { /* room for the '}' */
+      strcat(cfg, "}");
+      if (mbrl_dynamics_set_config(d, cfg) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+    } else {
+      fprintf(stderr, "%s: warning: the --data path is too long to record; the checkpoint's "
+              "config attribute stays {}\n", PROG);
     }
   }
   mbrl_optim_config oc = mbrl_optim_adam_config((float)lr, (float)beta1, (float)beta2);
@@ -487,11 +468,14 @@ int main(int argc, char **argv) {
     mbrl_status st = mbrl_dynamics_trainer_run(tr, n, losses);
     train_s += mbrl_log_now() - t0;
     if (st != MBRL_OK) {
+      char msg[1024];
+      snprintf(msg, sizeof msg, "%s", mbrl_last_error());
       mbrl_progress_finish(&prog, mbrl_dynamics_trainer_steps(tr), "loss", last_loss);
-      if (lg) mbrl_log_close(lg);
-      mbrl_cli_fail(PROG, "%s (--lr %g); nothing was written%s%s%s", mbrl_last_error(), lr,
-                    stat(out, &sb) == 0 ? ", '" : "", stat(out, &sb) == 0 ? out : "",
-                    stat(out, &sb) == 0 ? "' is unchanged" : "");
+      if (lg) mbrl_log_close(lg); /* keeps the rows logged so far */
+      struct stat sb;
+      const int kept = stat(out, &sb) == 0;
+      mbrl_cli_fail(PROG, "%s (--lr %g); nothing was written%s%s%s", msg, lr, kept ? ", '" : "",
+                    kept ? out : "", kept ? "' is unchanged" : "");
     }
     for (int i = 0; i < n; ++i) {
       const long s = done + i;
@@ -537,20 +521,12 @@ int main(int argc, char **argv) {
            "\"seed\": %llu, \"train_loss\": %.9g, \"last_batch_loss\": %.9g",
            steps, batch, sps, sps * (double)batch, train_s, mbrl_backend_name(backend),
            (unsigned long long)seed, train_loss, tail_n ? tail_sum / (double)tail_n : NAN);
-    if (have_val) {
-      printf(", \"val_loss\": %.9g, \"rmse_1step\": ", val_loss);
-      print_vec(stdout, r1, O, 1);
-      printf(", \"rmse_1step_all\": %.9g", overall(r1, O));
-    } else {
-      printf(", \"val_loss\": null, \"rmse_1step\": null, \"rmse_1step_all\": null");
-    }
-    if (have_k) {
-      printf(", \"rmse_%dstep\": ", OPEN_LOOP_K);
-      print_vec(stdout, rk, O, 1);
-      printf(", \"rmse_%dstep_all\": %.9g", OPEN_LOOP_K, overall(rk, O));
-    } else {
-      printf(", \"rmse_%dstep\": null, \"rmse_%dstep_all\": null", OPEN_LOOP_K, OPEN_LOOP_K);
-    }
+    if (have_val)
+      printf(", \"val_loss\": %.9g", val_loss);
+    else
+      printf(", \"val_loss\": null");
+    json_rmse(1, have_val ? r1 : NULL, O);
+    json_rmse(OPEN_LOOP_K, have_k ? rk : NULL, O);
     printf(", \"train_rows\": %zu, \"val_rows\": %zu, \"train_episodes\": %zu, "
            "\"val_episodes\": %zu, \"dropped_rows\": %zu, \"data\": ",
            train.n, val.n, sp.train_episodes, sp.val_episodes, n_bad);
@@ -559,25 +535,14 @@ int main(int argc, char **argv) {
     mbrl_cli_json_string(stdout, out);
     printf("}\n");
   } else {
-    char nb[16];
     printf("Trained %ld steps (batch %ld) on %zu transitions in %.2f s: %.0f steps/s on %s\n",
            steps, batch, train.n, train_s, sps, mbrl_backend_name(backend));
     printf("train loss (normalized MSE, eval mode): %.6f\n", train_loss);
     if (have_val) {
       printf("validation loss (normalized MSE):       %.6f  (%zu transitions, %zu episodes)\n",
              val_loss, val.n, sp.val_episodes);
-      printf("open-loop RMSE on the validation episodes, raw units  [");
-      for (int j = 0; j < O; ++j) printf("%s%s", j ? ", " : "", dim_name(all.env_id, j, nb, sizeof nb));
-      printf("] (all)\n  1-step:  ");
-      print_vec(stdout, r1, O, 0);
-      printf(" (%.5g)\n", overall(r1, O));
-      if (have_k) {
-        printf("  %d-step: ", OPEN_LOOP_K);
-        print_vec(stdout, rk, O, 0);
-        printf(" (%.5g)\n", overall(rk, O));
-      } else {
-        printf("  %d-step: n/a (no validation episode has %d steps)\n", OPEN_LOOP_K, OPEN_LOOP_K);
-      }
+      text_rmse("open-loop RMSE on the validation episodes, raw units", all.env_id, O, r1,
+                have_k ? rk : NULL, "validation episode");
     } else {
       printf("validation: none (--val-frac 0 or a single episode)\n");
     }
