@@ -63,13 +63,8 @@ int main(int argc, char **argv) {
   mbrl_cli c;
   mbrl_cli_init(&c, PROG, argc, argv);
   while (mbrl_cli_next(&c)) {
-    if (mbrl_cli_flag(&c, "--help")) {
-      usage();
-      return 0;
-    } else if (mbrl_cli_flag(&c, "--version")) {
-      mbrl_cli_print_version(PROG);
-      return 0;
-    } else if (mbrl_cli_option(&c, "--env")) {
+    mbrl_cli_help_version(&c, usage);
+    if (mbrl_cli_option(&c, "--env")) {
       if (!mbrl_env_find(c.value))
         mbrl_cli_usage_error(PROG, "--env: '%s' is not a known environment; use one of: %s",
                              c.value, mbrl_env_known_ids());

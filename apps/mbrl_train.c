@@ -279,13 +279,8 @@ int main(int argc, char **argv) {
   mbrl_cli c;
   mbrl_cli_init(&c, PROG, argc, argv);
   while (mbrl_cli_next(&c)) {
-    if (mbrl_cli_flag(&c, "--help")) {
-      usage();
-      return 0;
-    } else if (mbrl_cli_flag(&c, "--version")) {
-      mbrl_cli_print_version(PROG);
-      return 0;
-    } else if (mbrl_cli_option(&c, "--data")) {
+    mbrl_cli_help_version(&c, usage);
+    if (mbrl_cli_option(&c, "--data")) {
       data_path = c.value;
     } else if (mbrl_cli_option(&c, "--out")) {
       out_arg = mbrl_cli_path(&c, "data/m.h5");

@@ -9,8 +9,8 @@
  * Usage:
  *   mbrl_cli c; mbrl_cli_init(&c, "mbrl_collect", argc, argv);
  *   while (mbrl_cli_next(&c)) {
- *     if (mbrl_cli_flag(&c, "--help")) { puts(usage); return 0; }
- *     else if (mbrl_cli_option(&c, "--episodes")) episodes = mbrl_cli_int(&c, 1, 1000000);
+ *     mbrl_cli_help_version(&c, usage);
+ *     if (mbrl_cli_option(&c, "--episodes")) episodes = mbrl_cli_int(&c, 1, 1000000);
  *     else mbrl_cli_unknown(&c);
  *   }
  * Options take `--name value` or `--name=value`. */
@@ -50,6 +50,11 @@ void mbrl_cli_init(mbrl_cli *c, const char *prog, int argc, char **argv);
 /* Advance to the next argument; 0 when there are none left. A bare word (not starting
  * with "--") is a usage error ("unexpected argument 'x'"). */
 int mbrl_cli_next(mbrl_cli *c);
+
+/* The switches every app has: --help calls usage() and exits 0, --version prints the
+ * version (mbrl_cli_print_version) and exits 0; any other argument returns. Call it first
+ * in the loop body. */
+void mbrl_cli_help_version(mbrl_cli *c, void (*usage)(void));
 
 /* 1 if the current argument is the switch `name` (e.g. "--force"); "--force=x" is a
  * usage error (the switch takes no value). */

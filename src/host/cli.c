@@ -70,6 +70,17 @@ static int matches(const mbrl_cli *c, const char *name, const char **eq) {
   return 0;
 }
 
+void mbrl_cli_help_version(mbrl_cli *c, void (*usage)(void)) {
+  if (mbrl_cli_flag(c, "--help")) {
+    usage();
+    exit(0);
+  }
+  if (mbrl_cli_flag(c, "--version")) {
+    mbrl_cli_print_version(c->prog);
+    exit(0);
+  }
+}
+
 int mbrl_cli_flag(mbrl_cli *c, const char *name) {
   const char *eq;
   if (!matches(c, name, &eq)) return 0;
