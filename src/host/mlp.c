@@ -311,15 +311,19 @@ static void forward_cpu(mbrl_mlp *m, const float *x, int B, float *y, int train)
   const float *h = m->x_in;
   for (int l = 0; l < L; ++l) {
     const int in = c->sizes[l], out = c->sizes[l + 1];
+    /* after a ReLU about half of h is exact zeros: the sparse product skips them */
+    void (*linear)(float *, const float *, const float *, const float *, int, int, int) =
+        l > 0 && c->activation == MBRL_ACT_RELU ? mbrl_nn_cpu_linear_forward_sparse
+                                                : mbrl_nn_linear_forward;
     if (l == L - 1) {
-      mbrl_nn_linear_forward(y, h, P + m->w_off[l], P + m->b_off[l], B, in, out);
+      linear(y, h, P + m->w_off[l], P + m->b_off[l], B, in, out);
       break;
     }
     float *a = m->a[l];
     if (has_bn(m, l)) {
       float *z = m->z[l];
       float *rm = m->buffers + m->rmean_off[l], *rv = m->buffers + m->rvar_off[l];
-      mbrl_nn_linear_forward(z, h, P + m->w_off[l], P + m->b_off[l], B, in, out);
+      linear(z, h, P + m->w_off[l], P + m->b_off[l], B, in, out);
       if (train) {
         mbrl_nn_cpu_bn_act_forward_train(a, m->mean[l], m->rstd[l], rm, rv, z, P + m->gamma_off[l],
                                          P + m->beta_off[l], B, out, c->bn_momentum, c->bn_eps,
@@ -330,7 +334,7 @@ static void forward_cpu(mbrl_mlp *m, const float *x, int B, float *y, int train)
       mbrl_nn_batchnorm_forward_eval(a, m->mean[l], m->rstd[l], z, P + m->gamma_off[l],
                                      P + m->beta_off[l], rm, rv, B, out, c->bn_eps);
     } else {
-      mbrl_nn_linear_forward(a, h, P + m->w_off[l], P + m->b_off[l], B, in, out);
+      linear(a, h, P + m->w_off[l], P + m->b_off[l], B, in, out);
     }
     mbrl_nn_act_forward(a, a, (size_t)B * (size_t)out, c->activation);
     h = a;
@@ -361,7 +365,12 @@ static void backward_cpu(mbrl_mlp *m, const float *dy, float *dx) {
     }
     const float *xin = l == 0 ? m->x_in : m->a[l - 1];
     float *dxin = l == 0 ? dx : m->dbuf[(l - 1) & 1];
-    mbrl_nn_linear_backward(dxin, G + m->w_off[l], db, d, xin, P + m->w_off[l], B, in, out);
+    /* a ReLU output as input: its zeros are skipped in dW */
+    if (l > 0 && c->activation == MBRL_ACT_RELU)
+      mbrl_nn_cpu_linear_backward_sparse(dxin, G + m->w_off[l], db, d, xin, P + m->w_off[l], B,
+                                         in, out);
+    else
+      mbrl_nn_linear_backward(dxin, G + m->w_off[l], db, d, xin, P + m->w_off[l], B, in, out);
     d = dxin;
   }
 }

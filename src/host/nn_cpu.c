@@ -252,6 +252,62 @@ AVX512_FN static void transpose_block(float *dst, int ldd, const float *src, int
   for (int i = 0; i < 16; ++i) _mm512_storeu_ps(dst + (size_t)i * ldd, v[i]);
 }
 
+/* Row kernel "sparse nn": Cr (NV vectors) = Ar[0..K) Bm (K, .) (+ Cr | + bias | 0) over the k
+ * with Ar[k] != 0 only (K <= 64): for an input that is mostly exact zeros (a ReLU output) this
+ * does the FMAs of the nonzeros alone. The nonzero positions come from a 64-bit mask (NaN counts
+ * as nonzero), walked with count-trailing-zeros; two accumulator sets keep 2 * NV FMA chains in
+ * flight. */
+AVX512_INLINE void sparse_row(float *Cr, const float *Ar, const float *Bm, int ldb, int K,
+                              const float *bias, int acc, __mmask16 lm, const int NV) {
+  const __m512 zero = _mm512_setzero_ps();
+  __m512 c0[4], c1[4];
+  for (int j = 0; j < NV; ++j) {
+    c0[j] = acc ? ldv(Cr + 16 * j, j, NV, lm) : bias ? ldv(bias + 16 * j, j, NV, lm) : zero;
+    c1[j] = zero;
+  }
+  unsigned long long m = 0;
+  for (int q = 0; q * 16 < K; ++q) {
+    const __mmask16 km = tail_mask(K - 16 * q);
+    m |= (unsigned long long)_mm512_mask_cmp_ps_mask(km, _mm512_maskz_loadu_ps(km, Ar + 16 * q),
+                                                      zero, _CMP_NEQ_UQ)
+         << (16 * q);
+  }
+  while (m) {
+    int k = __builtin_ctzll(m);
+    m &= m - 1;
+    __m512 a = _mm512_set1_ps(Ar[k]);
+    for (int j = 0; j < NV; ++j)
+      c0[j] = _mm512_fmadd_ps(a, ldv(Bm + (size_t)k * ldb + 16 * j, j, NV, lm), c0[j]);
+    if (!m) break;
+    k = __builtin_ctzll(m);
+    m &= m - 1;
+    a = _mm512_set1_ps(Ar[k]);
+    for (int j = 0; j < NV; ++j)
+      c1[j] = _mm512_fmadd_ps(a, ldv(Bm + (size_t)k * ldb + 16 * j, j, NV, lm), c1[j]);
+  }
+  for (int j = 0; j < NV; ++j) stv(Cr + 16 * j, _mm512_add_ps(c0[j], c1[j]), j, NV, lm);
+}
+
+/* gemm_nn for K <= 64 skipping the zero entries of A, row by row. */
+AVX512_FN static void gemm_nn_sparse(float *C, int ldc, const float *A, int lda, const float *Bm,
+                                     int ldb, int M, int K, int N, const float *bias, int acc) {
+  for (int n0 = 0; n0 < N; n0 += 64) {
+    const int nn = N - n0 < 64 ? N - n0 : 64, nv = (nn + 15) / 16;
+    const __mmask16 lm = tail_mask(nn - 16 * (nv - 1));
+    const float *Bn = Bm + n0, *bn = bias ? bias + n0 : NULL;
+    for (int r = 0; r < M; ++r) {
+      float *Cr = C + (size_t)r * ldc + n0;
+      const float *Ar = A + (size_t)r * lda;
+      switch (nv) {
+        case 4: sparse_row(Cr, Ar, Bn, ldb, K, bn, acc, lm, 4); break;
+        case 3: sparse_row(Cr, Ar, Bn, ldb, K, bn, acc, lm, 3); break;
+        case 2: sparse_row(Cr, Ar, Bn, ldb, K, bn, acc, lm, 2); break;
+        default: sparse_row(Cr, Ar, Bn, ldb, K, bn, acc, lm, 1); break;
+      }
+    }
+  }
+}
+
 /* y[r, o] = x[r, :] . W[o, :] (+ b[o]): dot products, for outputs narrower than a vector. */
 AVX512_FN static void linear_forward_dot(float *y, const float *x, const float *W,
                                          const float *b, int B, int in, int out) {
@@ -273,8 +329,9 @@ AVX512_FN static void linear_forward_dot(float *y, const float *x, const float *
 
 enum { TILE = 64 }; /* Wt tiles of TILE x TILE floats (16 KiB) on the stack */
 
+/* sparse = 1: x is mostly zeros (skip them, see sparse_row). */
 AVX512_FN static void linear_forward_avx512(float *y, const float *x, const float *W,
-                                            const float *b, int B, int in, int out) {
+                                            const float *b, int B, int in, int out, int sparse) {
   if (out < 16) {
     linear_forward_dot(y, x, W, b, B, in, out);
     return;
@@ -290,15 +347,54 @@ AVX512_FN static void linear_forward_avx512(float *y, const float *x, const floa
         for (int kb = 0; kb < kn; kb += 16)
           transpose_block(wt + kb * TILE + ob, TILE, W + (size_t)(o0 + ob) * in + k0 + kb, in,
                           on - ob < 16 ? on - ob : 16, kn - kb < 16 ? kn - kb : 16);
-      gemm_nn(y + o0, out, x + k0, in, wt, TILE, B, kn, on, k0 == 0 ? (b ? b + o0 : NULL) : NULL,
-              k0 > 0);
+      (sparse ? gemm_nn_sparse : gemm_nn)(y + o0, out, x + k0, in, wt, TILE, B, kn, on,
+                                          k0 == 0 ? (b ? b + o0 : NULL) : NULL, k0 > 0);
     }
   }
 }
 
+/* dW^T (in, out) = x^T dy over the nonzero x only (x mostly zeros): per tile, x is transposed
+ * so that each input column becomes a row for sparse_row, and the dW^T tile is transposed back
+ * into dW (out, in). Rows in chunks of TILE, accumulated. */
+AVX512_FN static void weight_grad_sparse(float *dW, const float *dy, const float *x, int B, int in,
+                                         int out) {
+  float xt[TILE * TILE] __attribute__((aligned(64)));
+  float t[TILE * TILE] __attribute__((aligned(64)));
+  for (int i0 = 0; i0 < in; i0 += TILE) {
+    const int inn = in - i0 < TILE ? in - i0 : TILE;
+    for (int o0 = 0; o0 < out; o0 += TILE) {
+      const int on = out - o0 < TILE ? out - o0 : TILE, nv = (on + 15) / 16;
+      const __mmask16 lm = tail_mask(on - 16 * (nv - 1));
+      for (int r0 = 0; r0 < B; r0 += TILE) {
+        const int rn = B - r0 < TILE ? B - r0 : TILE;
+        for (int rb = 0; rb < rn; rb += 16)
+          for (int ib = 0; ib < inn; ib += 16)
+            transpose_block(xt + ib * TILE + rb, TILE, x + (size_t)(r0 + rb) * in + i0 + ib, in,
+                            rn - rb < 16 ? rn - rb : 16, inn - ib < 16 ? inn - ib : 16);
+        const float *dyr = dy + (size_t)r0 * out + o0;
+        for (int i = 0; i < inn; ++i) {
+          float *ti = t + i * TILE;
+          const float *xi = xt + i * TILE;
+          switch (nv) {
+            case 4: sparse_row(ti, xi, dyr, out, rn, NULL, r0 > 0, lm, 4); break;
+            case 3: sparse_row(ti, xi, dyr, out, rn, NULL, r0 > 0, lm, 3); break;
+            case 2: sparse_row(ti, xi, dyr, out, rn, NULL, r0 > 0, lm, 2); break;
+            default: sparse_row(ti, xi, dyr, out, rn, NULL, r0 > 0, lm, 1); break;
+          }
+        }
+      }
+      for (int ob = 0; ob < on; ob += 16)
+        for (int ib = 0; ib < inn; ib += 16)
+          transpose_block(dW + (size_t)(o0 + ob) * in + i0 + ib, in, t + ib * TILE + ob, TILE,
+                          inn - ib < 16 ? inn - ib : 16, on - ob < 16 ? on - ob : 16);
+    }
+  }
+}
+
+/* sparse = 1: x is mostly zeros (dW skips them, see weight_grad_sparse). */
 AVX512_FN static void linear_backward_avx512(float *dx, float *dW, float *db, const float *dy,
                                              const float *x, const float *W, int B, int in,
-                                             int out) {
+                                             int out, int sparse) {
   if (db) bias_grad_body(db, dy, B, out);
   if (dW) {
     if (in < 16 && out > in) {
@@ -310,6 +406,8 @@ AVX512_FN static void linear_backward_avx512(float *dx, float *dW, float *db, co
         for (int o = 0; o < on; ++o)
           for (int i = 0; i < in; ++i) dW[(size_t)(o0 + o) * in + i] = t[i * TILE + o];
       }
+    } else if (sparse && out >= 16) {
+      weight_grad_sparse(dW, dy, x, B, in, out);
     } else {
       gemm_tn(dW, in, dy, out, x, in, out, in, B);
     }
@@ -322,7 +420,18 @@ void mbrl_nn_linear_forward(float *y, const float *x, const float *W, const floa
                             int in, int out) {
 #ifdef MBRL_NN_AVX512
   if (cpu_path()) {
-    linear_forward_avx512(y, x, W, b, B, in, out);
+    linear_forward_avx512(y, x, W, b, B, in, out, 0);
+    return;
+  }
+#endif
+  linear_forward_blas(y, x, W, b, B, in, out);
+}
+
+void mbrl_nn_cpu_linear_forward_sparse(float *y, const float *x, const float *W, const float *b,
+                                       int B, int in, int out) {
+#ifdef MBRL_NN_AVX512
+  if (cpu_path()) {
+    linear_forward_avx512(y, x, W, b, B, in, out, 1);
     return;
   }
 #endif
@@ -333,7 +442,18 @@ void mbrl_nn_linear_backward(float *dx, float *dW, float *db, const float *dy, c
                              const float *W, int B, int in, int out) {
 #ifdef MBRL_NN_AVX512
   if (cpu_path()) {
-    linear_backward_avx512(dx, dW, db, dy, x, W, B, in, out);
+    linear_backward_avx512(dx, dW, db, dy, x, W, B, in, out, 0);
+    return;
+  }
+#endif
+  linear_backward_blas(dx, dW, db, dy, x, W, B, in, out);
+}
+
+void mbrl_nn_cpu_linear_backward_sparse(float *dx, float *dW, float *db, const float *dy,
+                                        const float *x, const float *W, int B, int in, int out) {
+#ifdef MBRL_NN_AVX512
+  if (cpu_path()) {
+    linear_backward_avx512(dx, dW, db, dy, x, W, B, in, out, 1);
     return;
   }
 #endif

@@ -12,6 +12,17 @@ MBRL_EXTERN_C_BEGIN
  * or "generic" (OpenBLAS and plain C). Fixed at the first call. */
 const char *mbrl_nn_cpu_kernels(void);
 
+/* mbrl_nn_linear_forward for an input x (B, in) that is mostly exact zeros (a ReLU output): on
+ * the avx512 path only the nonzero x[r, k] take part (the result then differs from the dense
+ * product only where a weight is Inf or NaN, whose 0 * w would be NaN). */
+void mbrl_nn_cpu_linear_forward_sparse(float *y, const float *x, const float *W, const float *b,
+                                       int B, int in, int out);
+
+/* mbrl_nn_linear_backward for a forward input x (B, in) that is mostly exact zeros: on the
+ * avx512 path dW sums over the nonzero x only (same caveat as above for non-finite dy). */
+void mbrl_nn_cpu_linear_backward_sparse(float *dx, float *dW, float *db, const float *dy,
+                                        const float *x, const float *W, int B, int in, int out);
+
 /* a = act(BatchNorm1d_train(z)): mbrl_nn_batchnorm_forward_train followed by
  * mbrl_nn_act_forward, in one set of passes on the avx512 path. z, a (B, C) (a may alias z);
  * mean, rstd, running_mean, running_var, gamma, beta (C) as in mbrl/nn.h. */
