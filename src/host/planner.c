@@ -275,7 +275,7 @@ struct mbrl_planner {
 };
 
 typedef struct scratch_view {
-  float *S, *A, *X0, *X1, *cost, *tmp;
+  float *S, *A, *X0, *X1, *cost, *D, *tmp;
   mbrl_philox *rng;
 } scratch_view;
 
@@ -284,7 +284,7 @@ static size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 /* Bytes of one thread's scratch: S (obs,BR), A (act,BR), two (maxw,BR) buffers, cost (BR),
  * tmp (maxw... for row gathers), BR philox states. */
 static size_t scratch_size(int O, int A, int maxw) {
-  size_t f = (size_t)BR * ((size_t)O + (size_t)A + 2 * (size_t)maxw + 1) + (size_t)maxw + 64;
+  size_t f = (size_t)BR * ((size_t)O + (size_t)A + 2 * (size_t)maxw + 5) + (size_t)maxw + 64;
   return round_up(f * sizeof(float), ALIGN) + round_up(BR * sizeof(mbrl_philox), ALIGN);
 }
 
@@ -297,8 +297,9 @@ static scratch_view scratch_at(const mbrl_planner *p, int t) {
   v.X0 = v.A + (size_t)BR * A;
   v.X1 = v.X0 + (size_t)BR * p->maxw;
   v.cost = v.X1 + (size_t)BR * p->maxw;
-  v.tmp = v.cost + BR;
-  size_t fbytes = round_up(((size_t)BR * ((size_t)O + A + 2 * (size_t)p->maxw + 1) + p->maxw + 64) *
+  v.D = v.cost + BR;
+  v.tmp = v.D + 4 * BR;
+  size_t fbytes = round_up(((size_t)BR * ((size_t)O + A + 2 * (size_t)p->maxw + 5) + p->maxw + 64) *
                                sizeof(float),
                            ALIGN);
   v.rng = (mbrl_philox *)((char *)f + fbytes);
@@ -647,6 +648,49 @@ V512 __m512 v_reward(__m512 th, __m512 thdot, __m512 u) {
   return v_xor(c, _mm512_set1_ps(-0.0f));
 }
 
+/* 32 x 32 -> 64-bit products of 16 lanes with m: low and high words. */
+V512 void v_mulhilo(__m512i a, uint32_t m, __m512i *lo, __m512i *hi) {
+  const __m512i mv = _mm512_set1_epi32((int)m);
+  const __m512i even = _mm512_mul_epu32(a, mv);
+  const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), mv);
+  *lo = _mm512_mullo_epi32(a, mv);
+  *hi = _mm512_mask_blend_epi32((__mmask16)0xAAAA, _mm512_srli_epi64(even, 32), odd);
+}
+
+/* Block j of the action streams of rows k0 .. k0+BR-1 (Philox(seed, subsequence k, offset 0),
+ * counter (j, 0, k, 0), as mbrl_philox_init + next_u32 produce it for k < 2^31), its 4 words
+ * mapped like mbrl_philox_range_float(lo, hi): D (4, BR), word q of row r at D[q*BR + r].
+ * Bit for bit the scalar draws (uint32 -> float conversion, multiply, add, each rounded). */
+__attribute__((target("avx512f"))) static void draw_block_avx512(uint64_t seed, int k0, uint32_t j,
+                                                                 float lo, float hi, float *D) {
+  const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  const __m512 scale = _mm512_set1_ps(2.3283064e-10f), half = _mm512_set1_ps(2.3283064e-10f / 2.0f);
+  const __m512 lov = _mm512_set1_ps(lo), span = _mm512_set1_ps(hi - lo);
+  for (int v = 0; v < BR; v += 16) {
+    __m512i x = _mm512_set1_epi32((int)j), y = _mm512_setzero_si512();
+    __m512i z = _mm512_add_epi32(_mm512_set1_epi32(k0 + v), iota), w = _mm512_setzero_si512();
+    uint32_t key0 = (uint32_t)seed, key1 = (uint32_t)(seed >> 32);
+    for (int i = 0; i < 10; ++i) {
+      __m512i lo0, hi0, lo1, hi1;
+      v_mulhilo(x, MBRL_PHILOX_M0, &lo0, &hi0);
+      v_mulhilo(z, MBRL_PHILOX_M1, &lo1, &hi1);
+      const __m512i nx = _mm512_xor_si512(_mm512_xor_si512(hi1, y), _mm512_set1_epi32((int)key0));
+      const __m512i nz = _mm512_xor_si512(_mm512_xor_si512(hi0, w), _mm512_set1_epi32((int)key1));
+      x = nx;
+      y = lo1;
+      z = nz;
+      w = lo0;
+      key0 += MBRL_PHILOX_W0;
+      key1 += MBRL_PHILOX_W1;
+    }
+    const __m512i words[4] = {x, y, z, w};
+    for (int q = 0; q < 4; ++q) {
+      const __m512 u = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepu32_ps(words[q]), scale), half);
+      _mm512_store_ps(D + q * BR + v, _mm512_add_ps(lov, _mm512_mul_ps(span, u)));
+    }
+  }
+}
+
 /* cost[r] -= g * reward(obs_r, u_r) over the block's BR rows; S (3, BR), U (BR). */
 __attribute__((target("avx512f"))) static void reward_block_avx512(const float *S, const float *U,
                                                                    float *cost, float g) {
@@ -712,6 +756,9 @@ static void block_reward(const mbrl_planner *p, const float *S, const float *Ac,
 
 /* Roll rows k0 .. k0+R-1 (R <= BR) of one environment from obs0 for H steps. Writes
  * cost_out (R) and s1_out (R, obs). Padding rows (r >= R) compute on zeros and are dropped. */
+#if PLANNER_X86
+__attribute__((target_clones("avx512f", "default")))
+#endif
 static void rollout_block(const mbrl_planner *p, scratch_view *w, const float *obs0,
                           const rollout_src *src, int k0, int R, float *cost_out, float *s1_out) {
   const mbrl_plan_model *m = p->m;
@@ -720,7 +767,12 @@ static void rollout_block(const mbrl_planner *p, scratch_view *w, const float *o
   for (int i = 0; i < O; ++i)
     for (int r = 0; r < BR; ++r) S[i * BR + r] = obs0[i];
   for (int r = 0; r < BR; ++r) cost[r] = 0.0f;
-  if (!src->given)
+#if PLANNER_X86
+  const int vec_draw = p->avx512 && A == 1 && !src->given;
+#else
+  const int vec_draw = 0;
+#endif
+  if (!src->given && !vec_draw)
     for (int r = 0; r < R; ++r)
       if (k0 + r > (src->prior ? 1 : 0))
         mbrl_planner_rng(&w->rng[r], src->seed, (uint64_t)(k0 + r));
@@ -728,6 +780,15 @@ static void rollout_block(const mbrl_planner *p, scratch_view *w, const float *o
   float g = 1.0f;
   for (int h = 0; h < H; ++h) {
     /* actions a_h */
+#if PLANNER_X86
+    if (vec_draw) {
+      if ((h & 3) == 0) draw_block_avx512(src->seed, k0, (uint32_t)(h >> 2), m->act_low[0], m->act_high[0], w->D);
+      memcpy(Ac, w->D + (size_t)(h & 3) * BR, BR * sizeof(float));
+      for (int r = R; r < BR; ++r) Ac[r] = 0.0f;
+      if (k0 == 0) Ac[0] = 0.0f;
+      if (src->prior && k0 <= 1 && 1 < k0 + R) Ac[1 - k0] = src->prior[h];
+    } else
+#endif
     for (int r = 0; r < BR; ++r) {
       float a[MBRL_MAX_DIM];
       const int k = k0 + r;
