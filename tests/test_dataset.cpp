@@ -550,6 +550,32 @@ TEST(DatasetValidate, RowCountsDisagree) {
       "/timeouts has 11 rows but /observations has 10");
 }
 
+// A damaged header can claim 2^64 / 3 rows (chunked data is allocated only when written, so such
+// a file is tiny): the load must refuse it, not size a buffer with an overflowed row * width product.
+TEST(DatasetValidate, HugeRowCountIsRefused) {
+  expect_refused(
+      [](hid_t f) {
+        const hsize_t rows = ~(hsize_t)0 / 3 + 1;  // rows * 3 wraps to 2 in 64 bits
+        const char *names[6] = {"observations", "actions", "next_observations", "rewards",
+                                "terminals", "timeouts"};
+        for (int k = 0; k < 6; ++k) {
+          H5Ldelete(f, names[k], H5P_DEFAULT);
+          hsize_t d[2] = {rows, (hsize_t)(k == 1 ? 1 : 3)};
+          hsize_t chunk[2] = {1024, d[1]};
+          hid_t sp = H5Screate_simple(k < 3 ? 2 : 1, d, nullptr);
+          hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+          H5Pset_chunk(dcpl, k < 3 ? 2 : 1, chunk);  // chunked: nothing is allocated
+          hid_t t = k < 4 ? H5T_IEEE_F32LE : H5T_STD_U8LE;
+          hid_t ds = H5Dcreate2(f, names[k], t, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+          ASSERT_GE(ds, 0) << names[k];
+          H5Dclose(ds);
+          H5Pclose(dcpl);
+          H5Sclose(sp);
+        }
+      },
+      "more than memory can address");
+}
+
 TEST(DatasetValidate, FlagsMustBeZeroOrOne) {
   expect_refused(
       [](hid_t f) {
@@ -723,4 +749,70 @@ TEST(H5Util, AbortLeavesTheTargetUntouched) {
   mbrl_h5_writer_abort(&w);  // twice is safe
   EXPECT_EQ(mbrl_test::read_file(path), "old contents");
   EXPECT_EQ(mbrl_test::list_dir(dir.path), std::vector<std::string>{"keep.h5"});
+}
+
+// The helpers mlp_h5 and dynamics_h5 build on: existence and rank probes, any-float
+// weights, float and int64-array attributes, writer_finish on both paths.
+TEST(H5Util, ProbesFloatWeightsArrayAttributesAndFinish) {
+  TempDir dir;
+  std::string path = dir.file("p.h5");
+  mbrl_h5_writer w;
+  ASSERT_EQ(mbrl_h5_writer_open(&w, path.c_str()), MBRL_OK) << mbrl_last_error();
+  {  // a float64 weight, as numpy writes it by default
+    double v[2] = {0.5, -2.0};
+    hsize_t n = 2;
+    hid_t sp = H5Screate_simple(1, &n, nullptr);
+    ASSERT_GE(H5Gclose(H5Gcreate2(w.file, "g", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)), 0);
+    hid_t d = H5Dcreate2(w.file, "g/w64", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    ASSERT_GE(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v), 0);
+    H5Dclose(d), H5Sclose(sp);
+  }
+  const int64_t sizes[3] = {4, 64, 3};
+  ASSERT_EQ(mbrl_h5_attr_write_i64_array(w.file, "sizes", sizes, 3), MBRL_OK);
+  ASSERT_EQ(mbrl_h5_attr_write_f32(w.file, "eps", 1e-5f), MBRL_OK);
+  ASSERT_EQ(mbrl_h5_attr_write_f32(w.file, "eps", 2e-5f), MBRL_OK);  // replaces
+  ASSERT_EQ(mbrl_h5_writer_finish(&w, MBRL_OK), MBRL_OK) << mbrl_last_error();
+
+  hid_t f;
+  ASSERT_EQ(mbrl_h5_open_read(path.c_str(), &f), MBRL_OK);
+  EXPECT_EQ(mbrl_h5_exists(f, "/g/w64"), 1);
+  EXPECT_EQ(mbrl_h5_exists(f, "g"), 1);
+  EXPECT_EQ(mbrl_h5_exists(f, "/g/nope/deeper"), 0);
+  hsize_t dims[2] = {0, 0};
+  EXPECT_EQ(mbrl_h5_dataset_rank(f, "g/w64", dims, 2), 1);
+  EXPECT_EQ(dims[0], 2u);
+  EXPECT_EQ(mbrl_h5_dataset_rank(f, "g", dims, 2), -1);  // a group
+  EXPECT_EQ(mbrl_h5_dataset_rank(f, "g/none", dims, 2), -1);
+  hsize_t n = 2;
+  EXPECT_EQ(mbrl_h5_check_f32(f, path.c_str(), "g/w64", 1, &n), MBRL_ERR_FORMAT);
+  EXPECT_NE(std::string(mbrl_last_error()).find("float64; expected float32"), std::string::npos);
+  ASSERT_EQ(mbrl_h5_check_float(f, path.c_str(), "g/w64", 1, &n), MBRL_OK) << mbrl_last_error();
+  float back[2];
+  ASSERT_EQ(mbrl_h5_read_f32(f, path.c_str(), "g/w64", back), MBRL_OK);
+  EXPECT_EQ(back[0], 0.5f);
+  EXPECT_EQ(back[1], -2.0f);
+  int64_t got[3] = {0, 0, 0};
+  int cnt = 0;
+  ASSERT_EQ(mbrl_h5_attr_read_i64_array(f, path.c_str(), "sizes", got, 3, &cnt), MBRL_OK);
+  EXPECT_EQ(cnt, 3);
+  EXPECT_EQ(got[1], 64);
+  EXPECT_EQ(mbrl_h5_attr_read_i64_array(f, path.c_str(), "sizes", got, 2, &cnt), MBRL_ERR_FORMAT);
+  EXPECT_NE(std::string(mbrl_last_error()).find("not a list of 1 to 2 values"), std::string::npos)
+      << mbrl_last_error();
+  EXPECT_EQ(mbrl_h5_attr_read_i64(f, path.c_str(), "sizes", got), MBRL_ERR_FORMAT);  // not scalar
+  float eps = 0;
+  ASSERT_EQ(mbrl_h5_attr_read_f32(f, path.c_str(), "eps", &eps), MBRL_OK);
+  EXPECT_EQ(eps, 2e-5f);
+  H5Fclose(f);
+
+  // A failed write: nothing is left, the old file stays, the message says both.
+  ASSERT_EQ(mbrl_h5_writer_open(&w, path.c_str()), MBRL_OK);
+  mbrl_status st = mbrl_set_error(MBRL_ERR_IO, "disk on fire");
+  EXPECT_EQ(mbrl_h5_writer_finish(&w, st), MBRL_ERR_IO);
+  EXPECT_EQ(std::string(mbrl_last_error()),
+            "writing '" + path + "' failed: disk on fire; nothing was written");
+  EXPECT_EQ(mbrl_test::list_dir(dir.path), std::vector<std::string>{"p.h5"});
+  ASSERT_EQ(mbrl_h5_open_read(path.c_str(), &f), MBRL_OK);
+  EXPECT_EQ(mbrl_h5_exists(f, "g/w64"), 1);
+  H5Fclose(f);
 }

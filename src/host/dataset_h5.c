@@ -148,6 +148,11 @@ static mbrl_status load_open(mbrl_dataset *ds, hid_t f, const char *path, int ch
                             (unsigned long long)rows[0]);
   if (rows[0] == 0)
     return mbrl_set_error(MBRL_ERR_FORMAT, "'%s' holds no transitions", path);
+  if (rows[0] > SIZE_MAX / (MBRL_MAX_DIM * sizeof(float)))
+    return mbrl_set_error(MBRL_ERR_FORMAT,
+                          "'%s' claims %llu rows, more than memory can address (the file is "
+                          "damaged)",
+                          path, (unsigned long long)rows[0]);
   mbrl_dataset_stats stats;
   if ((st = mbrl_stats_read_h5(f, path, "stats", O, A, &stats)) != MBRL_OK) return st;
   int64_t episodes = 0;
@@ -163,7 +168,11 @@ static mbrl_status load_open(mbrl_dataset *ds, hid_t f, const char *path, int ch
   ds->seed = seed;
   ds->episodes = (int)episodes;
   size_t N = (size_t)rows[0];
-  if ((st = mbrl_dataset_reserve(ds, N)) != MBRL_OK) return st;
+  if ((st = mbrl_dataset_reserve(ds, N)) != MBRL_OK) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", mbrl_last_error()); /* not an argument of its own rewrite */
+    return mbrl_set_error(st, "'%s' holds %zu rows: %s", path, N, msg);
+  }
   if ((st = mbrl_h5_read_f32(f, path, "observations", ds->observations)) != MBRL_OK ||
       (st = mbrl_h5_read_f32(f, path, "actions", ds->actions)) != MBRL_OK ||
       (st = mbrl_h5_read_f32(f, path, "next_observations", ds->next_observations)) != MBRL_OK ||
