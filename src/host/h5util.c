@@ -415,7 +415,7 @@ static mbrl_status check_dataset(hid_t loc, const char *file, const char *name, 
   static const char *const expected[] = {"float32", "a floating-point type", "an integer",
                                          "bool"};
   mbrl_h5_quiet();
-  hid_t d;
+  hid_t d = H5I_INVALID_HID;
   mbrl_status st = open_dataset(loc, file, name, &d);
   if (st != MBRL_OK) return st;
   hid_t t = H5Dget_type(d);
@@ -454,7 +454,7 @@ static mbrl_status read_failed(const char *file, const char *name) {
 
 mbrl_status mbrl_h5_read_f32(hid_t loc, const char *file, const char *name, float *out) {
   mbrl_h5_quiet();
-  hid_t d;
+  hid_t d = H5I_INVALID_HID;
   mbrl_status st = open_dataset(loc, file, name, &d);
   if (st != MBRL_OK) return st;
   herr_t rc = H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
@@ -464,7 +464,7 @@ mbrl_status mbrl_h5_read_f32(hid_t loc, const char *file, const char *name, floa
 
 mbrl_status mbrl_h5_read_i64(hid_t loc, const char *file, const char *name, int rank,
                              hsize_t *dims, int64_t *out) {
-  hid_t d;
+  hid_t d = H5I_INVALID_HID;
   mbrl_status st = check_dataset(loc, file, name, rank, dims, KIND_INT, &d);
   if (st != MBRL_OK) return st;
   if (out && H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
@@ -476,7 +476,7 @@ mbrl_status mbrl_h5_read_i64(hid_t loc, const char *file, const char *name, int 
 mbrl_status mbrl_h5_read_bool(hid_t loc, const char *file, const char *name, hsize_t n,
                               uint8_t *out) {
   hsize_t rows = n;
-  hid_t d;
+  hid_t d = H5I_INVALID_HID;
   mbrl_status st = check_dataset(loc, file, name, 1, &rows, KIND_BOOL, &d);
   if (st != MBRL_OK) return st;
   if (rows != n) { /* n == 0 on entry */
@@ -589,7 +589,7 @@ static mbrl_status open_attr(hid_t loc, const char *file, const char *name, hid_
 
 mbrl_status mbrl_h5_attr_read_str(hid_t loc, const char *file, const char *name, char *out,
                                   size_t cap) {
-  hid_t a;
+  hid_t a = H5I_INVALID_HID;
   mbrl_status st = open_attr(loc, file, name, &a);
   if (st != MBRL_OK) return st;
   hid_t ft = H5Aget_type(a);
@@ -631,7 +631,7 @@ mbrl_status mbrl_h5_attr_read_str(hid_t loc, const char *file, const char *name,
  * mt into out; *n (may be NULL) gets the count. */
 static mbrl_status read_num_attr(hid_t loc, const char *file, const char *name, hid_t mt,
                                  int any_number, hssize_t cap, void *out, int *n) {
-  hid_t a;
+  hid_t a = H5I_INVALID_HID;
   hssize_t count;
   mbrl_status st = open_attr_n(loc, file, name, &a, cap, &count);
   if (st != MBRL_OK) return st;
