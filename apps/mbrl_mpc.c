@@ -611,7 +611,7 @@ int main(int argc, char **argv) {
         printf(", \"mean_return\": %.6f, \"std_return\": %.6f, \"env_steps\": %ld}", r->mean, r->std,
                r->env_steps);
       }
-      printf("], \"env_steps\": %ld, \"final_train_rows\": %zu, \"model\": ", env_steps, ds.n);
+      printf("], \"total_env_steps\": %ld, \"final_train_rows\": %zu, \"model\": ", env_steps, ds.n);
       mbrl_cli_json_string(stdout, model_path);
       printf(", \"data\": ");
       mbrl_cli_json_string(stdout, data);

@@ -266,7 +266,7 @@ TEST(MpcCli, IterationsLoopTrainsControlsAndAggregates) {
   r = mpc("--iterations 1 --episodes 1 --train-steps 5 --force --json --data " + data +
           " --model " + model + SMALL);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(json_num(r.out, "env_steps"), 160);
+  EXPECT_EQ(json_num(r.out, "total_env_steps"), 160);
   EXPECT_EQ(json_arr(r.out, "returns").size(), 1u);
 }
 
@@ -366,6 +366,10 @@ TEST(MpcCli, CudaMatchesCpuOnAnEpisode) {
 }
 
 // ---------------------------------------------------------------- quality (issue 4)
+// The bars are the issue's. Measured here (Nov 2026, CPU): oracle -194.9, learned -197..-199,
+// aggregation (7000 steps) -200; the PyTorch reference method run on the SAME 50 reset states
+// scores -200.6, and on Gymnasium's reset states for seeds 0..49 -178.0: the gap to the bars is
+// the reset sample, not the implementation (see the report; --warm-start gives about -187).
 
 TEST(MpcQualitySlow, OracleReachesMinus175) {
   RunResult r = mpc("--oracle --episodes 50 --samples 1024 --horizon 15 --seed 0 --device cpu --json");
@@ -395,7 +399,7 @@ TEST(MpcQualitySlow, DataAggregationWithin7000StepsReachesMinus165) {
                     " --model " + dir.file("m.h5") + " --samples 1024 --horizon 15 --seed 0 "
                     "--device cpu --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const double steps = json_num(r.out, "env_steps");
+  const double steps = json_num(r.out, "total_env_steps");
   EXPECT_LE(steps, 7000);
   size_t ev = r.out.find("\"eval\"");
   ASSERT_NE(ev, std::string::npos) << r.out;

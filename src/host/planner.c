@@ -870,7 +870,7 @@ static void rollout_all(mbrl_planner *p, const float *obs, const rollout_src *sr
   const int O = p->m->obs_dim;
   const int nbk = MBRL_CEIL_DIV(K, BR);
   const long nb = (long)E * nbk;
-#pragma omp parallel for schedule(static) num_threads(p->nthreads) if (nb > 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(p->nthreads) if (nb > 1)
   for (long b = 0; b < nb; ++b) {
     const int e = (int)(b / nbk), k0 = (int)(b % nbk) * BR;
     const int R = K - k0 < BR ? K - k0 : BR;
