@@ -9,7 +9,9 @@
  * --quick 3) of about S seconds each (default 0.5, --quick 0.2) of mbrl_dynamics_trainer_run
  * with a loss buffer (so a CUDA run ends synchronized), and reports the median. --threads is
  * reported; the thread count itself comes from OMP_NUM_THREADS / OPENBLAS_NUM_THREADS (as
- * run_all.sh sets them; without them the CPU gemm runs single-threaded, see nn.h).
+ * run_all.sh sets them; without them the CPU gemm runs single-threaded, see nn.h). The CPU row's
+ * variant names the kernel path (host/nn_cpu.h): "cpu_avx512" (hand-written AVX-512 kernels) or
+ * "cpu_blas" (OpenBLAS; no AVX-512, or MBRL_CPU_KERNELS=generic).
  * Prints ONE JSON object on stdout in bench/README.md's schema ("train" rows). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -25,6 +27,7 @@
 #include "mbrl/dynamics.h"
 #include "mbrl/env.h"
 #include "mbrl/philox.h"
+#include "host/nn_cpu.h"
 
 static double now_s(void) {
   struct timespec ts;
@@ -210,6 +213,9 @@ int main(int argc, char **argv) {
   for (int i = 0; i < argc; ++i) printf("%s%s", i ? " " : "", argv[i]);
   printf("\",\n \"results\": [");
   int rows = 0;
+  /* the CPU kernel path the library chose (host/nn_cpu.h): AVX-512 kernels or OpenBLAS */
+  const char *cpu_variant =
+      strcmp(mbrl_nn_cpu_kernels(), "avx512") == 0 ? "cpu_avx512" : "cpu_blas";
   const mbrl_backend bes[2] = {MBRL_BACKEND_CPU, MBRL_BACKEND_CUDA};
   for (int k = 0; k < 2; ++k) {
     if (bes[k] == MBRL_BACKEND_CUDA && (!mbrl_cuda_compiled() || gpus == 0)) continue;
@@ -227,7 +233,7 @@ int main(int argc, char **argv) {
       printf("%s\n    {\"name\": \"train_step\", \"variant\": \"%s\", \"device\": \"%s\", "
              "\"batch\": %d, \"steps_per_s\": %.6g, \"samples_per_s\": %.6g, "
              "\"us_per_step\": %.4g, \"steps_timed\": %ld, \"runs\": %d, \"final_loss\": %.6g}",
-             rows++ ? "," : "", bes[k] == MBRL_BACKEND_CPU ? "cpu_blas" : "cuda_trainer",
+             rows++ ? "," : "", bes[k] == MBRL_BACKEND_CPU ? cpu_variant : "cuda_trainer",
              mbrl_backend_name(bes[k]), batches[j], rate, rate * batches[j], 1e6 / rate, n, runs,
              loss);
       fflush(stdout);
