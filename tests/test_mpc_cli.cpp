@@ -136,6 +136,14 @@ TEST(MpcCli, JsonHasTheFieldsAndRunsRepeat) {
   ASSERT_EQ(c.exit_code, 0);
   ASSERT_EQ(json_arr(c.out, "returns").size(), 1u);
   EXPECT_EQ(json_arr(c.out, "returns")[0], ra[2]);
+  // warm start and next-state scoring run and change the plans
+  RunResult w = mpc(std::string("--oracle --episodes 3 --seed 4 --warm-start --json") + SMALL);
+  ASSERT_EQ(w.exit_code, 0) << w.err;
+  EXPECT_EQ(json_arr(w.out, "returns").size(), 3u);
+  EXPECT_NE(json_arr(w.out, "returns"), ra);
+  RunResult nx = mpc(std::string("--oracle --episodes 3 --seed 4 --reward-on next --json") + SMALL);
+  ASSERT_EQ(nx.exit_code, 0) << nx.err;
+  EXPECT_NE(json_arr(nx.out, "returns"), ra);
   // gamma changes the plans
   RunResult d = mpc(std::string("--oracle --episodes 3 --seed 4 --gamma 0.5 --json") + SMALL);
   ASSERT_EQ(d.exit_code, 0);
@@ -280,7 +288,8 @@ TEST(MpcCli, UsageErrors) {
                        "--oracle --device gpu",         "--oracle --bogus",
                        "--oracle extra",                "--iterations 2 --model m.h5",
                        "--iterations 2 --oracle --data d.h5 --model m.h5",
-                       "--oracle --data d.h5",          "--oracle --init-state 1,2,3"};
+                       "--oracle --data d.h5",          "--oracle --init-state 1,2,3",
+                       "--oracle --reward-on later",    "--oracle --eval-episodes 3"};
   for (const char *b : bad) {
     RunResult r = mpc(b);
     EXPECT_EQ(r.exit_code, 2) << b << "\n" << r.err;
