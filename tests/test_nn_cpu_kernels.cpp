@@ -1,6 +1,7 @@
 // tests/test_nn_cpu_kernels.cpp - the private CPU kernels of src/host/nn_cpu.c (host/nn_cpu.h)
 // that the mlp's CPU path uses: the sparse Linear forward / weight gradient (inputs that are
-// mostly zeros, as after a ReLU) and the fused BatchNorm + activation forward and backward.
+// mostly zeros, as after a ReLU), the fused BatchNorm + activation forward and backward, and
+// the backward that forms the next Linear's input gradient inside the BN backward.
 // Each is checked against a plain double-precision reference over shapes that cross the
 // kernels' blocking (4 rows, 16-wide vectors with masked tails, 64-wide tiles, B not a
 // multiple of anything). Tolerances as tests/test_nn.cpp: float vs double with K <= 200 terms,
@@ -237,6 +238,49 @@ TEST(NnCpuKernels, FusedBatchNormActivationMatchesDouble) {
       expect_close("fused backward dz (eval)", dz, E.dz, 1e-5, 1e-5);
       expect_close("fused backward dgamma (eval)", dg, E.dg, 1e-5, 1e-5);
       expect_sum_close("fused backward db (eval)", db, E);
+    }
+}
+
+// The backward from the next Linear's output gradient: da = dy W formed tile by tile inside
+// the fused op, then act + BN backward, against the double reference of the same chain.
+TEST(NnCpuKernels, FusedLinearBatchNormBackwardMatchesDouble) {
+  const float mom = 0.1f, eps = 1e-5f;
+  const int cases[][3] = {{128, 64, 3}, {128, 64, 64}, {7, 5, 70}, {33, 70, 17}, {2, 130, 1}};
+  for (mbrl_act act : {MBRL_ACT_RELU, MBRL_ACT_NONE, MBRL_ACT_TANH})
+    for (auto &bc : cases) {
+      const int B = bc[0], C = bc[1], K = bc[2];
+      SCOPED_TRACE("B=" + std::to_string(B) + " C=" + std::to_string(C) + " K=" +
+                   std::to_string(K) + " act=" + std::to_string((int)act));
+      auto z = randn((size_t)B * C, 41, 2.0f, 0.5f), gamma = randn(C, 42, 0.5f, 1.0f),
+           beta = randn(C, 43), dy = randn((size_t)B * K, 44), W = randn((size_t)K * C, 45, 0.3f);
+      std::vector<float> rm(C, 0.0f), rv(C, 1.0f), rm0 = rm, rv0 = rv;
+      std::vector<float> a(z.size()), mean(C), rstd(C), da(z.size());
+      mbrl_nn_cpu_bn_act_forward_train(a.data(), mean.data(), rstd.data(), rm.data(), rv.data(),
+                                       z.data(), gamma.data(), beta.data(), B, C, mom, eps, act);
+      for (int r = 0; r < B; ++r)
+        for (int c = 0; c < C; ++c) {
+          double acc = 0;
+          for (int k = 0; k < K; ++k) acc += (double)dy[r * K + k] * W[k * C + c];
+          da[r * C + c] = (float)acc;
+        }
+      for (int train : {1, 0}) {
+        std::vector<float> m = mean, q = rstd, ae = a;
+        if (!train) {  // eval forward: running statistics
+          mbrl_nn_batchnorm_forward_eval(ae.data(), m.data(), q.data(), z.data(), gamma.data(),
+                                         beta.data(), rm0.data(), rv0.data(), B, C, eps);
+          mbrl_nn_act_forward(ae.data(), ae.data(), ae.size(), act);
+        }
+        BnRef R = bn_act_ref(z, gamma, beta, rm0, rv0, da, B, C, act, mom, eps, train);
+        std::vector<float> dz(z.size()), dg(C), dbt(C), db(C);
+        mbrl_nn_cpu_linear_act_bn_backward(dz.data(), dg.data(), dbt.data(), db.data(), dy.data(),
+                                           W.data(), K, ae.data(), z.data(), m.data(), q.data(),
+                                           gamma.data(), B, C, act, train);
+        expect_close(train ? "linear+bn backward dz (train)" : "linear+bn backward dz (eval)", dz,
+                     R.dz, 1e-5, 1e-4);
+        expect_close("linear+bn backward dgamma", dg, R.dg, 1e-5, 1e-4);
+        expect_close("linear+bn backward dbeta", dbt, R.dbt, 1e-5, 1e-4);
+        expect_sum_close("linear+bn backward db", db, R);
+      }
     }
 }
 

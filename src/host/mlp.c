@@ -346,11 +346,14 @@ static void backward_cpu(mbrl_mlp *m, const float *dy, float *dx) {
   const int L = c->n_layers, B = m->last_B;
   const float *P = m->params;
   float *G = m->grads;
-  const float *d = dy; /* dL/d(output of layer l) */
+  const float *d = dy; /* dL/d(output of Linear l), once through layer l's act and BN */
+  int through = 0;     /* 1: d already went through layer l's act and BN (fused below) */
   for (int l = L - 1; l >= 0; --l) {
     const int in = c->sizes[l], out = c->sizes[l + 1];
-    float *db = G + m->b_off[l]; /* NULL once the fused BN backward has summed it */
-    if (l < L - 1) {
+    float *db = G + m->b_off[l]; /* NULL once a fused BN backward has summed it */
+    if (through) {
+      db = NULL;
+    } else if (l < L - 1) {
       /* through the activation (into the ping-pong buffer), then BN */
       float *t = m->dbuf[l & 1];
       if (has_bn(m, l)) {
@@ -363,15 +366,30 @@ static void backward_cpu(mbrl_mlp *m, const float *dy, float *dx) {
       }
       d = t;
     }
+    /* below a BN layer, its act and BN backward take this Linear's input gradient directly
+     * from d and W (one fused pass, host/nn_cpu.h) */
+    const int fuse = l > 0 && has_bn(m, l - 1);
     const float *xin = l == 0 ? m->x_in : m->a[l - 1];
-    float *dxin = l == 0 ? dx : m->dbuf[(l - 1) & 1];
+    float *dxin = l == 0 ? dx : fuse ? NULL : m->dbuf[(l - 1) & 1];
     /* a ReLU output as input: its zeros are skipped in dW */
     if (l > 0 && c->activation == MBRL_ACT_RELU)
       mbrl_nn_cpu_linear_backward_sparse(dxin, G + m->w_off[l], db, d, xin, P + m->w_off[l], B,
                                          in, out);
     else
       mbrl_nn_linear_backward(dxin, G + m->w_off[l], db, d, xin, P + m->w_off[l], B, in, out);
-    d = dxin;
+    if (fuse) {
+      const int k = l - 1;
+      float *t = m->dbuf[k & 1]; /* != d, which is dy or dbuf[l & 1] */
+      mbrl_nn_cpu_linear_act_bn_backward(t, G + m->gamma_off[k], G + m->beta_off[k],
+                                         G + m->b_off[k], d, P + m->w_off[l], out, m->a[k],
+                                         m->z[k], m->mean[k], m->rstd[k], P + m->gamma_off[k], B,
+                                         in, c->activation, m->last_train);
+      d = t;
+      through = 1;
+    } else {
+      d = dxin;
+      through = 0;
+    }
   }
 }
 

@@ -308,10 +308,52 @@ AVX512_FN static void gemm_nn_sparse(float *C, int ldc, const float *A, int lda,
   }
 }
 
-/* y[r, o] = x[r, :] . W[o, :] (+ b[o]): dot products, for outputs narrower than a vector. */
+/* Lane p of the result = the sum of the 16 lanes of v[p]: a tree of 128-bit-lane and in-lane
+ * shuffles with adds (15 pair steps), then one permutation back to source order. */
+AVX512_INLINE __m512 reduce16(__m512 *v) {
+  __m512 a[8], b[4], c[2];
+  for (int k = 0; k < 8; ++k) /* lanes: [v2k half-sums x2, v2k+1 half-sums x2] */
+    a[k] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0x44),
+                         _mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0xEE));
+  for (int k = 0; k < 4; ++k) /* 128-bit lane L: 4 partial sums of v[4k + L] */
+    b[k] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * k], a[2 * k + 1], 0x88),
+                         _mm512_shuffle_f32x4(a[2 * k], a[2 * k + 1], 0xDD));
+  for (int k = 0; k < 2; ++k) /* lane L: 2 partials of v[8k + L], 2 of v[8k + 4 + L] */
+    c[k] = _mm512_add_ps(_mm512_shuffle_ps(b[2 * k], b[2 * k + 1], 0x44),
+                         _mm512_shuffle_ps(b[2 * k], b[2 * k + 1], 0xEE));
+  /* element 4L + e: the sum of v[L + 4e] */
+  const __m512 d = _mm512_add_ps(_mm512_shuffle_ps(c[0], c[1], 0x88),
+                                 _mm512_shuffle_ps(c[0], c[1], 0xDD));
+  const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  return _mm512_permutexvar_ps(idx, d);
+}
+
+/* y[r, o] = x[r, :] . W[o, :] (+ b[o]): dot products, for outputs narrower than a vector.
+ * Blocks of 16 rows: one accumulator per row (FMAs along in), then reduce16 gives the 16
+ * outputs of one column at once. Leftover rows one at a time. */
 AVX512_FN static void linear_forward_dot(float *y, const float *x, const float *W,
                                          const float *b, int B, int in, int out) {
-  for (int r = 0; r < B; ++r) {
+  int r0 = 0;
+  for (; r0 + 16 <= B; r0 += 16) {
+    const float *xr = x + (size_t)r0 * in;
+    for (int o = 0; o < out; ++o) {
+      const float *wo = W + (size_t)o * in;
+      __m512 acc[16];
+      for (int i = 0; i < 16; ++i) acc[i] = _mm512_setzero_ps();
+      for (int k = 0; k < in; k += 16) {
+        const __mmask16 m = tail_mask(in - k);
+        const __m512 w = _mm512_maskz_loadu_ps(m, wo + k);
+        for (int i = 0; i < 16; ++i)
+          acc[i] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xr + (size_t)i * in + k), w, acc[i]);
+      }
+      __m512 s = reduce16(acc);
+      if (b) s = _mm512_add_ps(s, _mm512_set1_ps(b[o]));
+      float t[16];
+      _mm512_storeu_ps(t, s);
+      for (int i = 0; i < 16; ++i) y[(size_t)(r0 + i) * out + o] = t[i];
+    }
+  }
+  for (int r = r0; r < B; ++r) {
     const float *xr = x + (size_t)r * in;
     for (int o = 0; o < out; ++o) {
       const float *wo = W + (size_t)o * in;
@@ -788,11 +830,13 @@ AVX512_FN static void bn_act_forward_train_avx512(float *a, float *mean, float *
 
 /* Backward of act(BN(z)) for one chunk: pass 1 sums t = act'(da) and t * xhat over the rows,
  * pass 2 recomputes t and xhat and writes dz (and sums it into db). */
+/* pre: NULL, or the pass-1 sums already made (pre[0..64) = sum t, pre[64..128) = sum t xhat;
+ * then da holds t itself and relu must be 0). */
 AVX512_INLINE void act_bn_bwd_chunk(float *dz, float *dgamma, float *dbeta, float *db,
                                     const float *da, const float *a, const float *z,
                                     const float *mean, const float *rstd, const float *gamma,
-                                    int B, int C, int relu, int train, __mmask16 lm,
-                                    const int NV) {
+                                    int B, int C, int relu, int train, const float *pre,
+                                    __mmask16 lm, const int NV) {
   const __m512 zero = _mm512_setzero_ps();
   __m512 mu[4], rs[4], s0[4], s1[4], x0[4], x1[4];
   for (int j = 0; j < NV; ++j) {
@@ -808,7 +852,14 @@ AVX512_INLINE void act_bn_bwd_chunk(float *dz, float *dgamma, float *dbeta, floa
         : ldv(da + (size_t)(r) * C + 16 * (j), j, NV, lm))
 #define XHAT(r, j) \
   _mm512_mul_ps(_mm512_sub_ps(ldv(z + (size_t)(r) * C + 16 * (j), j, NV, lm), mu[j]), rs[j])
-  if (train || dgamma || dbeta) {
+  if (pre) {
+    for (int j = 0; j < NV; ++j) {
+      s0[j] = _mm512_loadu_ps(pre + 16 * j);
+      x0[j] = _mm512_loadu_ps(pre + 64 + 16 * j);
+      if (dgamma) stv(dgamma + 16 * j, x0[j], j, NV, lm);
+      if (dbeta) stv(dbeta + 16 * j, s0[j], j, NV, lm);
+    }
+  } else if (train || dgamma || dbeta) {
     int r = 0;
     for (; r + 2 <= B; r += 2)
       for (int j = 0; j < NV; ++j) {
@@ -866,7 +917,74 @@ AVX512_FN static void act_bn_backward_avx512(float *dz, float *dgamma, float *db
     const __mmask16 lm = tail_mask(cn - 16 * (nv - 1));
 #define OFF(p) ((p) ? (p) + c0 : NULL)
 #define BN_BWD_ARGS OFF(dz), OFF(dgamma), OFF(dbeta), OFF(db), da + c0, a + c0, z + c0, mean + c0, \
-                    rstd + c0, gamma + c0, B, C, relu, train, lm
+                    rstd + c0, gamma + c0, B, C, relu, train, NULL, lm
+    switch (nv) {
+      case 4: act_bn_bwd_chunk(BN_BWD_ARGS, 4); break;
+      case 3: act_bn_bwd_chunk(BN_BWD_ARGS, 3); break;
+      case 2: act_bn_bwd_chunk(BN_BWD_ARGS, 2); break;
+      default: act_bn_bwd_chunk(BN_BWD_ARGS, 1); break;
+    }
+#undef BN_BWD_ARGS
+#undef OFF
+  }
+}
+/* Phase 1 of linear_act_bn_backward, after nn_tile has written da for R rows x NV vectors
+ * into T (still in L1): t = act'(da) is written back and the sums of t and t * xhat over these
+ * rows are added into S (S[0..64) sum t, S[64..128) sum t xhat). a, z, T share the row stride.
+ * (A separate step, not nn_tile's epilogue: there the extra live values push its 16
+ * accumulators out of registers.) */
+AVX512_INLINE void bn_bwd_tile_sums(float *T, int ldt, const float *a, const float *z,
+                                    const float *mu, const float *rs, float *S, int relu,
+                                    __mmask16 lm, int R, const int NV) {
+  for (int j = 0; j < NV; ++j) {
+    const __m512 m = _mm512_loadu_ps(mu + 16 * j), q = _mm512_loadu_ps(rs + 16 * j);
+    __m512 s1 = _mm512_loadu_ps(S + 16 * j), s2 = _mm512_loadu_ps(S + 64 + 16 * j);
+    for (int i = 0; i < R; ++i) {
+      const size_t o = (size_t)i * ldt + 16 * j;
+      __m512 t = ldv(T + o, j, NV, lm);
+      if (relu) {
+        t = _mm512_maskz_mov_ps(
+            _mm512_cmp_ps_mask(ldv(a + o, j, NV, lm), _mm512_setzero_ps(), _CMP_GT_OQ), t);
+        stv(T + o, t, j, NV, lm);
+      }
+      s1 = _mm512_add_ps(s1, t);
+      s2 = _mm512_fmadd_ps(t, _mm512_mul_ps(_mm512_sub_ps(ldv(z + o, j, NV, lm), m), q), s2);
+    }
+    _mm512_storeu_ps(S + 16 * j, s1);
+    _mm512_storeu_ps(S + 64 + 16 * j, s2);
+  }
+}
+
+AVX512_FN static void linear_act_bn_backward_avx512(float *dz, float *dgamma, float *dbeta,
+                                                    float *db, const float *dy, const float *W,
+                                                    int K, const float *a, const float *z,
+                                                    const float *mean, const float *rstd,
+                                                    const float *gamma, int B, int C, int relu,
+                                                    int train) {
+  for (int c0 = 0; c0 < C; c0 += 64) {
+    const int cn = C - c0 < 64 ? C - c0 : 64, nv = (cn + 15) / 16;
+    const __mmask16 lm = tail_mask(cn - 16 * (nv - 1));
+    float S[128] __attribute__((aligned(64))), mu[64] __attribute__((aligned(64))),
+        rs[64] __attribute__((aligned(64)));
+    memset(S, 0, sizeof S);
+    memset(mu, 0, sizeof mu);
+    memset(rs, 0, sizeof rs);
+    memcpy(mu, mean + c0, sizeof(float) * (size_t)cn);
+    memcpy(rs, rstd + c0, sizeof(float) * (size_t)cn);
+    for (int r = 0; r < B; r += 4) {
+      const int rn = B - r < 4 ? B - r : 4;
+      const size_t o = (size_t)r * C + c0;
+      DISPATCH_RN(nn_tile, rn, nv, dz + o, C, dy + (size_t)r * K, K, W + c0, C, K, NULL, 0, lm)
+      switch (nv) {
+        case 4: bn_bwd_tile_sums(dz + o, C, a + o, z + o, mu, rs, S, relu, lm, rn, 4); break;
+        case 3: bn_bwd_tile_sums(dz + o, C, a + o, z + o, mu, rs, S, relu, lm, rn, 3); break;
+        case 2: bn_bwd_tile_sums(dz + o, C, a + o, z + o, mu, rs, S, relu, lm, rn, 2); break;
+        default: bn_bwd_tile_sums(dz + o, C, a + o, z + o, mu, rs, S, relu, lm, rn, 1); break;
+      }
+    }
+#define OFF(p) ((p) ? (p) + c0 : NULL)
+#define BN_BWD_ARGS dz + c0, OFF(dgamma), OFF(dbeta), OFF(db), dz + c0, a + c0, z + c0, \
+                    mean + c0, rstd + c0, gamma + c0, B, C, 0, train, S, lm
     switch (nv) {
       case 4: act_bn_bwd_chunk(BN_BWD_ARGS, 4); break;
       case 3: act_bn_bwd_chunk(BN_BWD_ARGS, 3); break;
@@ -908,6 +1026,23 @@ void mbrl_nn_cpu_act_bn_backward(float *dz, float *dgamma, float *dbeta, float *
   act_backward(dz, da, a, (size_t)B * (size_t)C, act);
   bn_backward(dz, dgamma, dbeta, dz, z, mean, rstd, gamma, B, C, train);
   if (db) bias_grad(db, dz, B, C);
+}
+
+void mbrl_nn_cpu_linear_act_bn_backward(float *dz, float *dgamma, float *dbeta, float *db,
+                                        const float *dy, const float *W, int K, const float *a,
+                                        const float *z, const float *mean, const float *rstd,
+                                        const float *gamma, int B, int C, mbrl_act act,
+                                        int train) {
+#ifdef MBRL_NN_AVX512
+  if (cpu_path() && act != MBRL_ACT_TANH) {
+    linear_act_bn_backward_avx512(dz, dgamma, dbeta, db, dy, W, K, a, z, mean, rstd, gamma, B, C,
+                                  act == MBRL_ACT_RELU, train);
+    return;
+  }
+#endif
+  mbrl_nn_linear_backward(dz, NULL, NULL, dy, NULL, W, B, C, K);
+  mbrl_nn_cpu_act_bn_backward(dz, dgamma, dbeta, db, dz, a, z, mean, rstd, gamma, B, C, act,
+                              train);
 }
 
 /* ---- optimizers ---- */

@@ -39,6 +39,16 @@ void mbrl_nn_cpu_act_bn_backward(float *dz, float *dgamma, float *dbeta, float *
                                  const float *mean, const float *rstd, const float *gamma, int B,
                                  int C, mbrl_act act, int train);
 
+/* Backward through the NEXT Linear's input and this layer's act(BatchNorm1d(z)): da = dy W
+ * (dy (B, K) = dL/d(next Linear's output), W (K, C) its weight), then as
+ * mbrl_nn_cpu_act_bn_backward. On the avx512 path each 4-row tile of the product is masked
+ * and summed while in L1 (one pass over the batch fewer). dz (B, C) must not alias dy. */
+void mbrl_nn_cpu_linear_act_bn_backward(float *dz, float *dgamma, float *dbeta, float *db,
+                                        const float *dy, const float *W, int K, const float *a,
+                                        const float *z, const float *mean, const float *rstd,
+                                        const float *gamma, int B, int C, mbrl_act act,
+                                        int train);
+
 MBRL_EXTERN_C_END
 
 #endif
