@@ -160,8 +160,9 @@ static mbrl_status load_open(mbrl_dataset *ds, hid_t f, const char *path, int ch
   if ((st = mbrl_h5_attr_read_u64(f, path, "seed", &seed)) != MBRL_OK) return st;
   if ((st = mbrl_h5_attr_read_i64(f, path, "episodes", &episodes)) != MBRL_OK) return st;
   if (episodes < 0 || episodes > 2147483647)
-    return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': attribute 'episodes' is %lld; expected >= 0",
-                          path, (long long)episodes);
+    return mbrl_set_error(MBRL_ERR_FORMAT,
+                          "'%s': attribute 'episodes' is %lld; expected 0..2147483647", path,
+                          (long long)episodes);
 
   /* Read. */
   if ((st = mbrl_dataset_init(ds, env_id, O, A)) != MBRL_OK) return st;
