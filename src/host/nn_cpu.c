@@ -1,17 +1,27 @@
-/* nn_cpu.c - CPU twins of the ops in mbrl/nn.h.
+/* nn_cpu.c - CPU twins of the ops in mbrl/nn.h, and the private fused kernels of host/nn_cpu.h
+ * that the mlp's CPU training path uses.
  *
  * Two paths, chosen once per process (cpu_path below):
- * - avx512: hand-written AVX-512 kernels for the matrix products (register-blocked, 4 rows x
- *   64 columns of accumulators, explicit FMA), made for the small fixed widths of our MLPs
- *   where OpenBLAS's call overhead and packing dominate (a 128x64x64 product: ~9 us here vs
- *   ~12 us in OpenBLAS); the other ops are the generic loops below compiled a second time for
- *   AVX-512 (same arithmetic, same order: their results are bit-identical to the generic path).
+ * - avx512: hand-written AVX-512 kernels for the matrix products, made for the small widths of
+ *   our MLPs (at batch 128, 64 x 64 layers) where OpenBLAS's call overhead and packing dominate:
+ *   - nn_tile / tn_tile: register-blocked products, 4 rows x 64 columns of accumulators, one
+ *     broadcast and four loads per 16 FMAs (a 128x64x64 product in ~8.9 us here = the FMA
+ *     peak of one core, 1 zmm FMA per cycle);
+ *   - sparse_row(2): products whose left input is mostly exact zeros (a ReLU output, ~50%
+ *     zeros) walk the nonzeros from a bit mask and do only their FMAs;
+ *   - linear_forward_dot: outputs narrower than a vector (the 64 -> 3 head) as 16-row blocks
+ *     of dot products reduced by a shuffle tree;
+ *   - BatchNorm + activation fused forward (sums, centred squares, apply) and backward, and
+ *     the backward that forms the next Linear's input gradient tile by tile (host/nn_cpu.h);
+ *   - Adam / RMSprop 16 wide in nn_math.h's operation order (bit-identical to it).
+ *   The other ops are the generic loops below compiled a second time for AVX-512 (same
+ *   arithmetic, same order: bit-identical to the generic path).
  * - generic: OpenBLAS cblas_sgemm (single-threaded) for the products, plain C loops (SSE2) for
  *   the rest. Used when the CPU lacks AVX-512 or MBRL_CPU_KERNELS=generic is set.
- * The two paths differ in the rounding of the matrix products only (FMA, summation order);
- * each is deterministic. Everything else is a loop over rows with the channel index innermost,
- * so the compiler vectorizes across channels. No heap allocation: every buffer is the caller's
- * (the kernels use small stack tiles, at most 16 KiB). */
+ * The matrix kernels use explicit FMA intrinsics, so -ffp-contract=off (which keeps the C loops
+ * free of compiler-chosen contractions) does not change them; each path is deterministic for a
+ * given input, and the two differ only in the rounding of sums (FMA, summation order).
+ * No heap allocation: buffers are the caller's; kernels use stack tiles of at most 32 KiB. */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -288,6 +298,61 @@ AVX512_INLINE void sparse_row(float *Cr, const float *Ar, const float *Bm, int l
   for (int j = 0; j < NV; ++j) stv(Cr + 16 * j, _mm512_add_ps(c0[j], c1[j]), j, NV, lm);
 }
 
+/* sparse_row for two rows at once (C0 <- A0, C1 <- A1, same Bm): one nonzero of each row per
+ * step while both have some (2 * NV independent FMA chains, the loads of the two overlap),
+ * then the rest of the longer row alone. Same arithmetic per row as sparse_row up to the
+ * order of the sum. */
+AVX512_INLINE __m512 ldB(const float *Bm, int ldb, int k, int j, int NV, __mmask16 lm) {
+  return ldv(Bm + (size_t)k * ldb + 16 * j, j, NV, lm);
+}
+AVX512_INLINE unsigned long long nonzero_mask(const float *Ar, int K) {
+  unsigned long long m = 0;
+  for (int q = 0; q * 16 < K; ++q) {
+    const __mmask16 km = tail_mask(K - 16 * q);
+    m |= (unsigned long long)_mm512_mask_cmp_ps_mask(km, _mm512_maskz_loadu_ps(km, Ar + 16 * q),
+                                                      _mm512_setzero_ps(), _CMP_NEQ_UQ)
+         << (16 * q);
+  }
+  return m;
+}
+AVX512_INLINE void sparse_row2(float *C0, float *C1, const float *A0, const float *A1,
+                               const float *Bm, int ldb, int K, const float *bias, int acc,
+                               __mmask16 lm, const int NV) {
+  const __m512 zero = _mm512_setzero_ps();
+  __m512 c0[4], c1[4];
+  for (int j = 0; j < NV; ++j) {
+    c0[j] = acc ? ldv(C0 + 16 * j, j, NV, lm) : bias ? ldv(bias + 16 * j, j, NV, lm) : zero;
+    c1[j] = acc ? ldv(C1 + 16 * j, j, NV, lm) : bias ? ldv(bias + 16 * j, j, NV, lm) : zero;
+  }
+  unsigned long long m0 = nonzero_mask(A0, K), m1 = nonzero_mask(A1, K);
+  while (m0 && m1) {
+    const int k0 = __builtin_ctzll(m0), k1 = __builtin_ctzll(m1);
+    m0 &= m0 - 1;
+    m1 &= m1 - 1;
+    const __m512 a0 = _mm512_set1_ps(A0[k0]), a1 = _mm512_set1_ps(A1[k1]);
+    for (int j = 0; j < NV; ++j) {
+      c0[j] = _mm512_fmadd_ps(a0, ldB(Bm, ldb, k0, j, NV, lm), c0[j]);
+      c1[j] = _mm512_fmadd_ps(a1, ldB(Bm, ldb, k1, j, NV, lm), c1[j]);
+    }
+  }
+  while (m0) {
+    const int k0 = __builtin_ctzll(m0);
+    m0 &= m0 - 1;
+    const __m512 a0 = _mm512_set1_ps(A0[k0]);
+    for (int j = 0; j < NV; ++j) c0[j] = _mm512_fmadd_ps(a0, ldB(Bm, ldb, k0, j, NV, lm), c0[j]);
+  }
+  while (m1) {
+    const int k1 = __builtin_ctzll(m1);
+    m1 &= m1 - 1;
+    const __m512 a1 = _mm512_set1_ps(A1[k1]);
+    for (int j = 0; j < NV; ++j) c1[j] = _mm512_fmadd_ps(a1, ldB(Bm, ldb, k1, j, NV, lm), c1[j]);
+  }
+  for (int j = 0; j < NV; ++j) {
+    stv(C0 + 16 * j, c0[j], j, NV, lm);
+    stv(C1 + 16 * j, c1[j], j, NV, lm);
+  }
+}
+
 /* gemm_nn for K <= 64 skipping the zero entries of A, row by row. */
 AVX512_FN static void gemm_nn_sparse(float *C, int ldc, const float *A, int lda, const float *Bm,
                                      int ldb, int M, int K, int N, const float *bias, int acc) {
@@ -295,7 +360,18 @@ AVX512_FN static void gemm_nn_sparse(float *C, int ldc, const float *A, int lda,
     const int nn = N - n0 < 64 ? N - n0 : 64, nv = (nn + 15) / 16;
     const __mmask16 lm = tail_mask(nn - 16 * (nv - 1));
     const float *Bn = Bm + n0, *bn = bias ? bias + n0 : NULL;
-    for (int r = 0; r < M; ++r) {
+    int r = 0;
+    for (; r + 2 <= M; r += 2) {
+      float *C0 = C + (size_t)r * ldc + n0, *C1 = C0 + ldc;
+      const float *A0 = A + (size_t)r * lda, *A1 = A0 + lda;
+      switch (nv) {
+        case 4: sparse_row2(C0, C1, A0, A1, Bn, ldb, K, bn, acc, lm, 4); break;
+        case 3: sparse_row2(C0, C1, A0, A1, Bn, ldb, K, bn, acc, lm, 3); break;
+        case 2: sparse_row2(C0, C1, A0, A1, Bn, ldb, K, bn, acc, lm, 2); break;
+        default: sparse_row2(C0, C1, A0, A1, Bn, ldb, K, bn, acc, lm, 1); break;
+      }
+    }
+    for (; r < M; ++r) {
       float *Cr = C + (size_t)r * ldc + n0;
       const float *Ar = A + (size_t)r * lda;
       switch (nv) {
@@ -414,7 +490,18 @@ AVX512_FN static void weight_grad_sparse(float *dW, const float *dy, const float
             transpose_block(xt + ib * TILE + rb, TILE, x + (size_t)(r0 + rb) * in + i0 + ib, in,
                             rn - rb < 16 ? rn - rb : 16, inn - ib < 16 ? inn - ib : 16);
         const float *dyr = dy + (size_t)r0 * out + o0;
-        for (int i = 0; i < inn; ++i) {
+        int i = 0;
+        for (; i + 2 <= inn; i += 2) {
+          float *t0 = t + i * TILE, *t1 = t0 + TILE;
+          const float *x0 = xt + i * TILE, *x1 = x0 + TILE;
+          switch (nv) {
+            case 4: sparse_row2(t0, t1, x0, x1, dyr, out, rn, NULL, r0 > 0, lm, 4); break;
+            case 3: sparse_row2(t0, t1, x0, x1, dyr, out, rn, NULL, r0 > 0, lm, 3); break;
+            case 2: sparse_row2(t0, t1, x0, x1, dyr, out, rn, NULL, r0 > 0, lm, 2); break;
+            default: sparse_row2(t0, t1, x0, x1, dyr, out, rn, NULL, r0 > 0, lm, 1); break;
+          }
+        }
+        for (; i < inn; ++i) {
           float *ti = t + i * TILE;
           const float *xi = xt + i * TILE;
           switch (nv) {
