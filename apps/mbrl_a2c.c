@@ -98,13 +98,8 @@ int main(int argc, char **argv) {
   mbrl_cli c;
   mbrl_cli_init(&c, PROG, argc, argv);
   while (mbrl_cli_next(&c)) {
-    if (mbrl_cli_flag(&c, "--help")) {
-      usage();
-      return 0;
-    } else if (mbrl_cli_flag(&c, "--version")) {
-      mbrl_cli_print_version(PROG);
-      return 0;
-    } else if (mbrl_cli_option(&c, "--env")) {
+    mbrl_cli_help_version(&c, usage);
+    if (mbrl_cli_option(&c, "--env")) {
       const mbrl_env_spec *s = mbrl_env_find(c.value);
       if (!s)
         mbrl_cli_usage_error(PROG, "--env: '%s' is not a known environment; use one of: %s",
@@ -124,9 +119,7 @@ int main(int argc, char **argv) {
     } else if (mbrl_cli_option(&c, "--seed")) {
       cfg.seed = mbrl_cli_u64(&c);
     } else if (mbrl_cli_option(&c, "--device")) {
-      if (mbrl_backend_parse(c.value, &backend) != MBRL_OK)
-        mbrl_cli_usage_error(PROG, "--device: '%s' is not allowed; use one of: auto, cpu, cuda",
-                             c.value);
+      backend = mbrl_cli_device(&c);
     } else if (mbrl_cli_option(&c, "--stop-return")) {
       stop_return = mbrl_cli_double(&c, -1e9, 1e9);
     } else if (mbrl_cli_option(&c, "--envs")) {
@@ -177,14 +170,11 @@ int main(int argc, char **argv) {
     } else if (mbrl_cli_flag(&c, "--json")) {
       json = 1;
     } else if (mbrl_cli_option(&c, "--logdir")) {
-      if (!*c.value) mbrl_cli_usage_error(PROG, "--logdir: empty directory name");
-      logdir = c.value;
+      logdir = mbrl_cli_path(&c, "runs");
     } else if (mbrl_cli_option(&c, "--save")) {
-      if (!*c.value) mbrl_cli_usage_error(PROG, "--save: empty file name; use e.g. --save policy.h5");
-      save = c.value;
+      save = mbrl_cli_path(&c, "policy.h5");
     } else if (mbrl_cli_option(&c, "--load")) {
-      if (!*c.value) mbrl_cli_usage_error(PROG, "--load: empty file name");
-      load = c.value;
+      load = mbrl_cli_path(&c, "policy.h5");
     } else if (mbrl_cli_flag(&c, "--quiet")) {
       quiet = 1;
     } else {
@@ -237,9 +227,7 @@ int main(int argc, char **argv) {
   if (save && mbrl_h5_check_writable(save) != MBRL_OK)
     mbrl_cli_fail(PROG, "--save: %s", mbrl_last_error());
 
-  mbrl_backend be;
-  if (mbrl_backend_resolve(backend, &be) != MBRL_OK)
-    mbrl_cli_fail(PROG, "--device %s: %s", mbrl_backend_name(backend), mbrl_last_error());
+  const mbrl_backend be = mbrl_cli_resolve_device(PROG, backend);
   mbrl_a2c *a = NULL;
   if (mbrl_a2c_create(&a, &cfg, env_id, M, be) != MBRL_OK)
     mbrl_cli_fail(PROG, "%s", mbrl_last_error());

@@ -429,18 +429,12 @@ int main(int argc, char **argv) {
   rc.gamma = 1.0f;
   rc.max_steps = MBRL_PENDULUM_MAX_STEPS;
   mbrl_backend req = MBRL_BACKEND_AUTO;
-  const char *device_flag = "auto";
 
   mbrl_cli c;
   mbrl_cli_init(&c, PROG, argc, argv);
   while (mbrl_cli_next(&c)) {
-    if (mbrl_cli_flag(&c, "--help")) {
-      usage();
-      return 0;
-    } else if (mbrl_cli_flag(&c, "--version")) {
-      mbrl_cli_print_version(PROG);
-      return 0;
-    } else if (mbrl_cli_option(&c, "--model")) {
+    mbrl_cli_help_version(&c, usage);
+    if (mbrl_cli_option(&c, "--model")) {
       model_path = c.value;
     } else if (mbrl_cli_flag(&c, "--oracle")) {
       oracle = 1;
@@ -474,9 +468,7 @@ int main(int argc, char **argv) {
       rc.init_th = v[0];
       rc.init_thdot = v[1];
     } else if (mbrl_cli_option(&c, "--device")) {
-      static const char *const ch[] = {"auto", "cpu", "cuda", NULL};
-      device_flag = ch[mbrl_cli_choice(&c, ch)];
-      mbrl_backend_parse(device_flag, &req);
+      req = mbrl_cli_device(&c);
     } else if (mbrl_cli_option(&c, "--record")) {
       record = c.value;
     } else if (mbrl_cli_option(&c, "--append-data")) {
@@ -519,9 +511,7 @@ int main(int argc, char **argv) {
   if (append && mbrl_h5_check_writable(append) != MBRL_OK)
     mbrl_cli_fail(PROG, "--append-data: %s", mbrl_last_error());
 
-  mbrl_backend be;
-  if (mbrl_backend_resolve(req, &be) != MBRL_OK)
-    mbrl_cli_fail(PROG, "--device %s: %s", device_flag, mbrl_last_error());
+  const mbrl_backend be = mbrl_cli_resolve_device(PROG, req);
   const char *dev_name = mbrl_backend_name(be);
   fprintf(stderr, "%s: device %s%s%s%s\n", PROG, dev_name, be == MBRL_BACKEND_CUDA ? " (" : "",
             be == MBRL_BACKEND_CUDA ? mbrl_cuda_device_name() : "",
