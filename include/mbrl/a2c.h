@@ -222,7 +222,8 @@ mbrl_status mbrl_a2c_reset_optim(mbrl_a2c *a, int i);
 /* Write every model to `path` atomically (HDF5): root attrs format="mbrl.policy",
  * format_version=1, env_id, algo, models (M), hidden ("64,64"), obs_dim, n_actions;
  * M = 1: /actor/network/{0,2,4}/{weight,bias}, /critic/network/... (PyTorch state_dict names
- * of nn.Sequential(Linear, Tanh, ...)); M > 1: the same under /models/<i>/. */
+ * of nn.Sequential(Linear, Tanh, ...)); M > 1: the same under /models/<i>/. A failed write
+ * leaves nothing at `path` ("writing 'PATH' failed: ...; nothing was written"). */
 mbrl_status mbrl_a2c_save(const mbrl_a2c *a, const char *path);
 
 /* What a policy file holds (validated: format, version, attributes). */

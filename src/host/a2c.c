@@ -208,8 +208,26 @@ void mbrl_a2c_loss(float *dlogits, float *dvalues, mbrl_a2c_losses *out, const f
   }
 }
 
+/* Total norm sqrt(sumsq) into *norm (may be NULL); a non-finite one is refused. *coef gets the
+ * factor that scales it down to max_norm, or 1 when no clip is due (max_norm 0 = off). */
+static mbrl_status clip_coef(double sumsq, float max_norm, float *norm, float *coef) {
+  const float total = (float)sqrt(sumsq);
+  if (norm) *norm = total;
+  *coef = 1.0f;
+  if (!isfinite(total))
+    return mbrl_set_error(MBRL_ERR_NUMERIC,
+                          "a2c: gradient norm is %g (diverged; lower --lr or check the input)",
+                          (double)total);
+  if (max_norm > 0.0f) {
+    const float c = max_norm / (total + 1e-6f);
+    if (c < 1.0f) *coef = c;
+  }
+  return MBRL_OK;
+}
+
 mbrl_status mbrl_a2c_clip_grad_norm(mbrl_mlp *const *ms, int n, float max_norm, float *norm) {
   int any_cuda = 0;
+  float coef;
   for (int i = 0; i < n; ++i)
     if (ms[i] && ms[i]->backend == MBRL_BACKEND_CUDA) any_cuda = 1;
   if (!any_cuda) {
@@ -221,21 +239,14 @@ mbrl_status mbrl_a2c_clip_grad_norm(mbrl_mlp *const *ms, int n, float max_norm, 
       for (size_t k = 0; k < ms[i]->n_params; ++k) acc += g[k] * g[k];
       s += (double)acc;
     }
-    const float total = (float)sqrt(s);
-    if (norm) *norm = total;
-    if (!isfinite(total))
-      return mbrl_set_error(MBRL_ERR_NUMERIC,
-                            "a2c: gradient norm is %g (diverged; lower --lr or check the input)",
-                            (double)total);
-    if (max_norm > 0.0f) {
-      const float coef = max_norm / (total + 1e-6f);
-      if (coef < 1.0f)
-        for (int i = 0; i < n; ++i) {
-          if (!ms[i]) continue;
-          float *g = ms[i]->grads;
-          for (size_t k = 0; k < ms[i]->n_params; ++k) g[k] *= coef;
-        }
-    }
+    mbrl_status st = clip_coef(s, max_norm, norm, &coef);
+    if (st) return st;
+    if (coef < 1.0f)
+      for (int i = 0; i < n; ++i) {
+        if (!ms[i]) continue;
+        float *g = ms[i]->grads;
+        for (size_t k = 0; k < ms[i]->n_params; ++k) g[k] *= coef;
+      }
     return MBRL_OK;
   }
   /* any backend: each mlp's norm (a clip at FLT_MAX scales by exactly 1), then one common
@@ -250,21 +261,13 @@ mbrl_status mbrl_a2c_clip_grad_norm(mbrl_mlp *const *ms, int n, float max_norm, 
     if (st) return st;
     s += (double)ni[i] * (double)ni[i];
   }
-  const float total = (float)sqrt(s);
-  if (norm) *norm = total;
-  if (!isfinite(total))
-    return mbrl_set_error(MBRL_ERR_NUMERIC,
-                          "a2c: gradient norm is %g (diverged; lower --lr or check the input)",
-                          (double)total);
-  if (max_norm > 0.0f) {
-    const float coef = max_norm / (total + 1e-6f);
-    if (coef < 1.0f)
-      for (int i = 0; i < n; ++i) {
-        if (!ms[i]) continue;
-        mbrl_status st = mbrl_mlp_clip_grad_norm(ms[i], coef * (ni[i] + 1e-6f), NULL);
-        if (st) return st;
-      }
-  }
+  mbrl_status st = clip_coef(s, max_norm, norm, &coef);
+  if (st) return st;
+  if (coef < 1.0f)
+    for (int i = 0; i < n; ++i) {
+      if (!ms[i]) continue;
+      if ((st = mbrl_mlp_clip_grad_norm(ms[i], coef * (ni[i] + 1e-6f), NULL))) return st;
+    }
   return MBRL_OK;
 }
 
@@ -776,11 +779,7 @@ mbrl_status mbrl_a2c_save(const mbrl_a2c *a, const char *path) {
       st = mbrl_mlp_write_h5(a->models[i].critic, w.file, pre);
     }
   }
-  if (st) {
-    mbrl_h5_writer_abort(&w);
-    return st;
-  }
-  return mbrl_h5_writer_commit(&w);
+  return mbrl_h5_writer_finish(&w, st);
 }
 
 /* Parse "64,64" into widths; 0 on a malformed list. */
