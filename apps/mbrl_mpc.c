@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "mbrl/cli.h"
 #include "mbrl/dataset.h"
@@ -22,6 +21,7 @@
 #include "mbrl/dynamics.h"
 #include "mbrl/env.h"
 #include "mbrl/h5util.h"
+#include "mbrl/log.h"
 #include "mbrl/planner.h"
 
 static const char *PROG = "mbrl_mpc";
@@ -85,12 +85,6 @@ static void usage(void) {
 }
 
 /* ---------------------------------------------------------------- small helpers */
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -178,15 +172,6 @@ static int traj_push(traj *t, const float *o, const float *a, float r, float pr,
   return 0;
 }
 
-static mbrl_status write_i64(hid_t loc, const char *name, hsize_t n, const int64_t *v) {
-  hid_t sp = H5Screate_simple(1, &n, NULL);
-  hid_t ds = sp < 0 ? -1 : H5Dcreate2(loc, name, H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  herr_t e = ds < 0 ? -1 : H5Dwrite(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
-  if (ds >= 0) H5Dclose(ds);
-  if (sp >= 0) H5Sclose(sp);
-  return e < 0 ? mbrl_set_error(MBRL_ERR_IO, "cannot write dataset %s", name) : MBRL_OK;
-}
-
 /* The record file: per step /observations (T,O), /actions (T,A), /rewards (T),
  * /predicted_returns (T), /predicted_next_observations (T,O), /next_observations (T,O),
  * /episode (T) i64, /step (T) i64; root attrs format, env_id, model, samples, horizon, gamma,
@@ -203,30 +188,24 @@ static mbrl_status traj_save(const traj *t, const char *path, const char *env_id
       (st = mbrl_h5_write_f32(w.file, "predicted_returns", 1, &n, t->pred_ret)) ||
       (st = mbrl_h5_write_f32(w.file, "predicted_next_observations", 2, dO, t->pred_next)) ||
       (st = mbrl_h5_write_f32(w.file, "next_observations", 2, dO, t->next_obs)) ||
-      (st = write_i64(w.file, "episode", n, t->episode)) ||
-      (st = write_i64(w.file, "step", n, t->step)) ||
+      (st = mbrl_h5_write_i64(w.file, "episode", 1, &n, t->episode)) ||
+      (st = mbrl_h5_write_i64(w.file, "step", 1, &n, t->step)) ||
       (st = mbrl_h5_attr_write_str(w.file, "format", TRAJ_FORMAT)) ||
       (st = mbrl_h5_attr_write_i64(w.file, "format_version", 1)) ||
       (st = mbrl_h5_attr_write_str(w.file, "env_id", env_id)) ||
       (st = mbrl_h5_attr_write_str(w.file, "model", model)) ||
       (st = mbrl_h5_attr_write_i64(w.file, "samples", K)) ||
       (st = mbrl_h5_attr_write_i64(w.file, "horizon", H)) ||
-      (st = mbrl_h5_attr_write_u64(w.file, "seed", seed))) {
-    mbrl_h5_writer_abort(&w);
-    return st;
-  }
-  {
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(w.file, "gamma", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t e = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_DOUBLE, &gamma);
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(sp);
-    if (e < 0) {
-      mbrl_h5_writer_abort(&w);
-      return mbrl_set_error(MBRL_ERR_IO, "%s: cannot write attribute gamma", path);
-    }
-  }
-  return mbrl_h5_writer_commit(&w);
+      (st = mbrl_h5_attr_write_u64(w.file, "seed", seed)))
+    return mbrl_h5_writer_finish(&w, st);
+  /* gamma as a float64 attribute (h5util writes float32 ones only) */
+  hid_t sp = H5Screate(H5S_SCALAR);
+  hid_t a = sp < 0 ? -1 : H5Acreate2(w.file, "gamma", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+  herr_t e = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_DOUBLE, &gamma);
+  if (a >= 0 && H5Aclose(a) < 0) e = -1;
+  if (sp >= 0) H5Sclose(sp);
+  if (e < 0) st = mbrl_set_error(MBRL_ERR_IO, "cannot write attribute gamma");
+  return mbrl_h5_writer_finish(&w, st);
 }
 
 /* Transitions of a trajectory as a dataset (terminal 0; the last step of an episode timeout). */
@@ -292,7 +271,7 @@ static int run_episodes(mbrl_planner *p, const mbrl_plan_model *m, const run_cfg
     for (int tt = 0; tt < rc->max_steps; ++tt) {
       const uint64_t ps = mbrl_planner_seed(rs, 0, (uint64_t)tt);
       mbrl_plan_result res;
-      const double t0 = now_s();
+      const double t0 = mbrl_log_now();
       if (mbrl_planner_plan_prior(p, o, &ps, have_prior ? prior : NULL, 1, &res) != MBRL_OK) {
         fprintf(stderr, "%s: error: planning failed at episode %d step %d: %s\n", PROG, i, tt,
                 mbrl_last_error());
@@ -302,7 +281,7 @@ static int run_episodes(mbrl_planner *p, const mbrl_plan_model *m, const run_cfg
         mbrl_planner_shift_best(p, &res, ps, have_prior ? prior : NULL, prior);
         have_prior = 1;
       }
-      const double ms = (now_s() - t0) * 1e3;
+      const double ms = (mbrl_log_now() - t0) * 1e3;
       out->plan_ms[out->n_plan++] = ms;
       ep_ms += ms;
       float r;
