@@ -48,12 +48,13 @@
 #endif
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-/* 1: AVX-512 kernels, 0: generic. Decided on the first call; the race between threads that
- * decide at once is benign (they compute the same value). */
+/* 1: AVX-512 kernels, 0: generic. Decided on the first call (relaxed atomics: threads that
+ * decide at once compute the same value). */
 static int cpu_path(void) {
   static int path = -1;
-  if (path < 0) {
-    int p = 0;
+  int p = __atomic_load_n(&path, __ATOMIC_RELAXED);
+  if (p < 0) {
+    p = 0;
 #ifdef MBRL_NN_AVX512
     const char *e = getenv("MBRL_CPU_KERNELS");
     __builtin_cpu_init();
@@ -61,9 +62,9 @@ static int cpu_path(void) {
         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("fma") && !(e && strcmp(e, "generic") == 0);
 #endif
-    path = p;
+    __atomic_store_n(&path, p, __ATOMIC_RELAXED);
   }
-  return path;
+  return p;
 }
 
 const char *mbrl_nn_cpu_kernels(void) { return cpu_path() ? "avx512" : "generic"; }
