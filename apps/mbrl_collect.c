@@ -1,9 +1,11 @@
 /* mbrl_collect - collect a random-policy dataset of an environment into an HDF5 file.
  *
  * Episode i (counted over the whole file, so appended episodes continue at the old count)
- * runs the env made with mbrl_env_init(env, seed, stream = i) (its reset draws) and takes
- * actions from Philox(seed, subsequence = 2^32 + i): uniform in [low, high] for a
- * continuous action, uniform over {0, .., n-1} for a discrete one. */
+ * starts from mbrl_env_init(env, seed, stream = i) + reset: Gymnasium's start state of the
+ * standard collection loop, env.reset(seed=seed) for episode 0 and env.reset() for each later
+ * one (numpy's PCG64, see mbrl/env.h). Its actions come from Philox(seed, subsequence =
+ * 2^32 + i): uniform in [low, high] for a continuous action, uniform over {0, .., n-1} for a
+ * discrete one (not Gymnasium's action_space.sample(), which has its own generator). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +38,10 @@ static void usage(void) {
       "                   ends an episode when T is larger); a capped episode ends with\n"
       "                   timeouts = 1 on its last row\n"
       "  --seed S         seed, 0..2^64-1 (default 999; with --append: the file's seed).\n"
-      "                   Episode i uses env resets from Philox(S, i) and actions from\n"
-      "                   Philox(S, 2^32 + i); the same seed gives the same file, bit for bit\n"
+      "                   Episode 0 starts from Gymnasium's env.reset(seed=S), episode i\n"
+      "                   from the i-th env.reset() after it (numpy PCG64, as Gymnasium);\n"
+      "                   actions come from Philox(S, 2^32 + i). The same seed gives the\n"
+      "                   same file, bit for bit\n"
       "  --out FILE       output file (default data/<env>_random.h5, e.g.\n"
       "                   data/pendulum_random.h5, data/cartpole_random.h5)\n"
       "  --force          overwrite FILE if it exists\n"

@@ -18,6 +18,11 @@ It runs `BIN/mbrl_collect` for Pendulum-v1 and CartPole-v1, reads the HDF5 file 
   episodes back to back (next_obs[i] == obs[i+1] inside an episode, a fresh reset after its
   end); actions in the action space; /stats equal numpy's recomputation (population mean/std;
   delta = next_obs - obs) within rtol 1e-5 + atol 1e-5 * rms of the column.
+Every episode's first observation is Gymnasium's reset, computed here with numpy's own
+generator as gymnasium.utils.seeding.np_random makes it (Generator(PCG64(SeedSequence(seed))))
+for the standard collection loop: episode 0 = env.reset(seed=seed), episode i = the i-th
+env.reset() after it; also for episodes added with --append. Exact (CartPole obs = float32 of
+the drawn state; Pendulum thdot exact, cos/sin within one float32 ulp: libm vs numpy's cos).
 Exit 0 pass, 1 fail, 77 skip (numpy/h5py or the mbrl_collect binary missing).
 Usage: /usr/bin/python3 tests/py_gym_reference.py --bin BUILD/bin
 """
@@ -77,6 +82,17 @@ class Pendulum:
         return abs(c * c + s * s - 1) < 1e-5 and -1.0 <= thdot <= 1.0
 
     @staticmethod
+    def reset(np_random):
+        """PendulumEnv.reset (options=None): uniform(low=-high, high=high), high = [pi, 1]."""
+        high = np.array([np.pi, 1.0])
+        th, thdot = np_random.uniform(low=-high, high=high)
+        return np.array([np.cos(th), np.sin(th), thdot], dtype=np.float32)
+
+    @staticmethod
+    def obs_ulps():
+        return np.array([1, 1, 0])
+
+    @staticmethod
     def action_ok(a):
         return a.shape == (1,) and -2.0 <= a[0] <= 2.0
 
@@ -126,11 +142,25 @@ class CartPole:
         return bool(np.all(np.abs(obs.astype(np.float64)) <= 0.05))
 
     @staticmethod
+    def reset(np_random):
+        """CartPoleEnv.reset (options=None): uniform(low=-0.05, high=0.05, size=(4,))."""
+        return np.array(np_random.uniform(low=-0.05, high=0.05, size=(4,)), dtype=np.float32)
+
+    @staticmethod
+    def obs_ulps():
+        return np.zeros(4)
+
+    @staticmethod
     def action_ok(a):
         return a.shape == (1,) and a[0] in (0.0, 1.0)
 
 
 ENVS = {"Pendulum-v1": Pendulum, "CartPole-v1": CartPole}
+
+
+def gym_np_random(seed):
+    """gymnasium.utils.seeding.np_random(seed)[0], which env.reset(seed=seed) installs."""
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
 
 
 # ---------------------------------------------------------------- checks
@@ -155,8 +185,10 @@ class Checker:
         return ratio
 
 
-def check_file(path, env_id, max_steps, episodes, ck):
+def check_file(path, env_id, max_steps, episodes, seed, ck):
     Env = ENVS[env_id]
+    np_random = gym_np_random(seed)
+    starts = 0
     limit = min(max_steps, Env.max_episode_steps)
     with h5py.File(path, "r") as f:
         attrs = dict(f.attrs)
@@ -192,6 +224,14 @@ def check_file(path, env_id, max_steps, episodes, ck):
     if not Env.is_reset_obs(obs[0]):
         ck.fail(f"{env_id} row 0: first observation {obs[0]} is not a reset observation")
     for i in range(n):
+        if ep_len == 0:  # an episode starts: Gymnasium's next reset
+            want0 = Env.reset(np_random)
+            ulp = np.spacing(np.abs(want0)).astype(np.float64) * Env.obs_ulps()
+            diff = np.abs(obs[i].astype(np.float64) - want0.astype(np.float64))
+            if not np.all(diff <= ulp):
+                ck.fail(f"{env_id} seed {seed} episode {starts} (row {i}): first observation "
+                        f"{obs[i]} != Gymnasium's reset {want0}")
+            starts += 1
         ep_len += 1
         a = act[i]
         if not Env.action_ok(a):
@@ -243,7 +283,10 @@ def check_file(path, env_id, max_steps, episodes, ck):
             continue
         scale = rms[k.rsplit("_", 1)[0]]
         worst = max(worst, ck.close(f"{env_id} /stats/{k}", stats[k], w, TOL * scale + 1e-12, TOL))
-    print(f"{env_id}: {n} transitions, {ends} episodes, worst error / tolerance {worst:.3g}")
+    if starts != episodes:
+        ck.fail(f"{env_id}: {starts} episode starts checked, want {episodes}")
+    print(f"{env_id}: {n} transitions, {ends} episodes (starts == Gymnasium's resets for seed "
+          f"{seed}), worst error / tolerance {worst:.3g}")
     return worst
 
 
@@ -266,7 +309,16 @@ def main():
             if p.returncode != 0:
                 ck.fail(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr.strip()}")
                 continue
-            check_file(out, env_id, max_steps, episodes, ck)
+            check_file(out, env_id, max_steps, episodes, seed, ck)
+        # --append continues the episode count: 2 + 3 episodes == Gymnasium's first 5 resets
+        out = os.path.join(tmp, "append.h5")
+        for extra in (["--episodes", "2", "--seed", "11", "--force"], ["--episodes", "3", "--append"]):
+            cmd = [exe, "--env", "Pendulum-v1", "--max-steps", "20", "--out", out] + extra
+            p = subprocess.run(cmd, capture_output=True, text=True)
+            if p.returncode != 0:
+                ck.fail(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr.strip()}")
+        if os.path.exists(out):
+            check_file(out, "Pendulum-v1", 20, 5, 11, ck)
     if ck.failures:
         print(f"py_gym_reference: {ck.failures} failures")
         return 1

@@ -1,5 +1,5 @@
 // tests/test_collect_cli.cpp - runs the built mbrl_collect: defaults, CartPole, determinism,
-// --append / --force / --json, and every bad-input case with exit code, message and the files
+// episode starts == Gymnasium's resets (numpy golden file), --append / --force / --json, and every bad-input case with exit code, message and the files
 // left on disk.
 #include <hdf5.h>
 #include <unistd.h>
@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "nprandom_golden.h"
 #include "testing.h"
 
 extern "C" {
@@ -196,6 +197,51 @@ TEST(CollectCli, AppendContinuesEpisodesAndEqualsOneLongRun) {
   std::string once = make_file(dir, "once.h5", "--episodes 5 --max-steps 50 --seed 9");
   EXPECT_EQ(read_file(once), read_file(f));
   EXPECT_NE(read_file(f), before);
+}
+
+// Episode i starts from Gymnasium's (i+1)-th reset of an env seeded once with --seed
+// (reset(seed=S), then reset() per episode), also for episodes added by --append.
+static void expect_gym_starts(const std::string &file, const char *id, uint64_t seed,
+                              int steps) {
+  const npgold::Case *c = nullptr;
+  for (const auto &k : npgold::golden().cases)
+    if (k.seed_hi == 0 && k.seed_lo == seed) c = &k;
+  ASSERT_NE(c, nullptr) << "seed " << seed << " is not in the golden file";
+  mbrl_dataset ds;
+  ASSERT_EQ(mbrl_dataset_load(&ds, file.c_str()), MBRL_OK) << mbrl_last_error();
+  const bool pend = std::string(id) == "Pendulum-v1";
+  const int O = ds.obs_dim;
+  ASSERT_EQ(ds.n, (size_t)c->n_resets * steps) << "every episode runs `steps` steps";
+  for (int e = 0; e < c->n_resets; ++e) {
+    const float *o = ds.observations + (size_t)e * steps * O;
+    if (pend) {
+      const double th = c->pendulum[2 * e], td = c->pendulum[2 * e + 1];
+      EXPECT_EQ(o[0], (float)std::cos(th)) << file << " episode " << e;
+      EXPECT_EQ(o[1], (float)std::sin(th)) << file << " episode " << e;
+      EXPECT_EQ(o[2], (float)td) << file << " episode " << e;
+    } else {
+      for (int k = 0; k < 4; ++k)
+        EXPECT_EQ(o[k], (float)c->cartpole[4 * e + k]) << file << " episode " << e << " k " << k;
+    }
+  }
+  mbrl_dataset_free(&ds);
+}
+
+TEST(CollectCli, EpisodeStartsAreGymnasiumsResetsAlsoWhenAppended) {
+  ASSERT_TRUE(npgold::golden().error.empty()) << npgold::golden().error;
+  const int n = npgold::golden().cases.at(0).n_resets;  // 6 episodes in the golden file
+  TempDir dir;
+  std::string p = make_file(dir, "p.h5", "--episodes " + std::to_string(n) +
+                                            " --max-steps 4 --seed 42");
+  expect_gym_starts(p, "Pendulum-v1", 42, 4);
+  std::string c = make_file(dir, "c.h5", "--env CartPole-v1 --episodes " + std::to_string(n) +
+                                            " --max-steps 3 --seed 12345");
+  expect_gym_starts(c, "CartPole-v1", 12345, 3);
+  std::string a = make_file(dir, "a.h5", "--episodes 2 --max-steps 4 --seed 7");
+  RunResult r = collect(dir.path, "--out a.h5 --append --episodes " + std::to_string(n - 2) +
+                                      " --max-steps 4");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_gym_starts(a, "Pendulum-v1", 7, 4);
 }
 
 TEST(CollectCli, ForceOverwritesWithoutItTheFileIsKept) {

@@ -1,5 +1,6 @@
 // test_env.cpp - Pendulum-v1 / CartPole-v1: hand-computed steps, clipping, termination,
-// truncation, reset distributions, determinism, batch == singles, spec lookup, CUDA twin.
+// truncation, Gymnasium's reset draws (numpy golden file), reset distributions, determinism,
+// batch == singles, the vector-env seeding convention, spec lookup, CUDA twin.
 // Expected numbers were computed with numpy 1.24 from Gymnasium's formulas
 // (gymnasium/envs/classic_control/{pendulum,cartpole}.py) in float64.
 #include <cfloat>
@@ -8,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "nprandom_golden.h"
 #include "testing.h"
 
 extern "C" {
@@ -249,30 +251,89 @@ TEST(CartPole, ActionIndexFromFloat) {
 
 // ---------------------------------------------------------------- resets, determinism
 
-TEST(EnvReset, DrawsFromPhiloxStreamInGymnasiumOrder) {
-  mbrl_env e = make_env("Pendulum-v1", 42, 5);
-  mbrl_philox r;
-  mbrl_philox_init(&r, 42, 5, 0);
+// Gymnasium's start states from numpy itself (tests/data/nprandom_golden.txt): the golden
+// file holds, per seed s, N resets of a Gymnasium env: reset(seed=s), then reset() N-1 times.
+
+static void expect_reset(const mbrl_env_spec *spec, const double *state, const float *obs,
+                         const double *want, const std::string &what) {
+  for (int k = 0; k < spec->state_dim; ++k) EXPECT_EQ(state[k], want[k]) << what << " k " << k;
+  if (spec->kind == MBRL_ENV_PENDULUM) {
+    EXPECT_EQ(obs[0], (float)std::cos(want[0])) << what;
+    EXPECT_EQ(obs[1], (float)std::sin(want[0])) << what;
+    EXPECT_EQ(obs[2], (float)want[1]) << what;
+  } else {
+    for (int k = 0; k < 4; ++k) EXPECT_EQ(obs[k], (float)want[k]) << what;
+  }
+}
+
+static const std::vector<double> &golden_resets(const npgold::Case &c, const char *id) {
+  return std::string(id) == "Pendulum-v1" ? c.pendulum : c.cartpole;
+}
+
+TEST(EnvReset, SeedThenResetsEqualGymnasiumsStartStates) {
+  const npgold::Golden &g = npgold::golden();
+  ASSERT_TRUE(g.error.empty()) << g.error;
+  int checked = 0;
+  for (const auto &c : g.cases) {
+    if (c.seed_hi != 0) continue;  // mbrl_env_init takes a uint64 seed
+    for (const char *id : {"Pendulum-v1", "CartPole-v1"}) {
+      mbrl_env e = make_env(id, c.seed_lo, 0);
+      const int D = e.spec->state_dim;
+      const std::vector<double> &want = golden_resets(c, id);
+      float obs[4];
+      for (int k = 0; k < c.n_resets; ++k) {
+        e.t = 17;
+        e.steps_beyond_terminated = 3;
+        mbrl_env_reset(&e, obs);
+        expect_reset(e.spec, e.state, obs, &want[(size_t)k * D],
+                     std::string(id) + " seed " + std::to_string(c.seed_lo) + " reset " +
+                         std::to_string(k));
+        EXPECT_EQ(e.t, 0);
+        EXPECT_EQ(e.steps_beyond_terminated, -1);
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GE(checked, 100);
+}
+
+TEST(EnvReset, StreamSkipsEarlierResets) {
+  // init(seed, k) + reset == the (k+1)-th reset of Gymnasium's env seeded with `seed`
+  for (const auto &c : npgold::golden().cases) {
+    if (c.seed_hi != 0) continue;
+    for (const char *id : {"Pendulum-v1", "CartPole-v1"}) {
+      const std::vector<double> &want = golden_resets(c, id);
+      for (int k = 0; k < c.n_resets; ++k) {
+        mbrl_env e = make_env(id, c.seed_lo, (uint64_t)k);
+        float obs[4];
+        mbrl_env_reset(&e, obs);
+        expect_reset(e.spec, e.state, obs, &want[(size_t)k * e.spec->state_dim],
+                     std::string(id) + " seed " + std::to_string(c.seed_lo) + " stream " +
+                         std::to_string(k));
+      }
+    }
+  }
+  // a huge stream is a jump-ahead, not a loop: init(s, 2^40) then one reset == init(s,
+  // 2^40 - 1) then two resets
+  for (const char *id : {"Pendulum-v1", "CartPole-v1"}) {
+    mbrl_env a = make_env(id, 3, 1ull << 40), b = make_env(id, 3, (1ull << 40) - 1);
+    float oa[4], ob[4];
+    mbrl_env_reset(&a, oa);
+    mbrl_env_reset(&b, ob);
+    mbrl_env_reset(&b, ob);
+    for (int k = 0; k < a.spec->state_dim; ++k) EXPECT_EQ(a.state[k], b.state[k]) << id;
+  }
+}
+
+TEST(EnvReset, SetStateDrawsNothing) {
+  const npgold::Case &c = npgold::golden().cases.at(1);  // seed 1
+  ASSERT_EQ(c.seed_hi, 0u);
+  mbrl_env e = make_env("Pendulum-v1", c.seed_lo, 0);
   float obs[3];
-  for (int i = 0; i < 3; ++i) {
-    mbrl_env_reset(&e, obs);
-    double th = mbrl_philox_range_double(&r, -kPi, kPi);
-    double td = mbrl_philox_range_double(&r, -1.0, 1.0);
-    EXPECT_EQ(e.state[0], th);
-    EXPECT_EQ(e.state[1], td);
-    EXPECT_EQ(obs[0], (float)std::cos(th));
-    EXPECT_EQ(obs[1], (float)std::sin(th));
-    EXPECT_EQ(obs[2], (float)td);
-  }
-  mbrl_env c = make_env("CartPole-v1", 42, 5);
-  mbrl_philox_init(&r, 42, 5, 0);
-  float o4[4];
-  mbrl_env_reset(&c, o4);
-  for (int k = 0; k < 4; ++k) {
-    double v = mbrl_philox_range_double(&r, -0.05, 0.05);
-    EXPECT_EQ(c.state[k], v);
-    EXPECT_EQ(o4[k], (float)v);
-  }
+  const double st[2] = {0.5, 0.25};
+  mbrl_env_set_state(&e, st);
+  mbrl_env_reset(&e, obs);
+  expect_reset(e.spec, e.state, obs, &c.pendulum[0], "first reset after set_state");
 }
 
 TEST(EnvReset, RangesOverManyDraws) {
@@ -338,7 +399,7 @@ static void batch_equals_singles(const char *id, int B, int T, bool with_next_ob
   const int O = eb.spec->obs_dim;
   std::vector<mbrl_env> singles(B);
   for (int b = 0; b < B; ++b)
-    ASSERT_EQ(mbrl_env_init(&singles[b], id, seed, stream0 + b), MBRL_OK);
+    ASSERT_EQ(mbrl_env_init(&singles[b], id, seed + b, stream0), MBRL_OK);
 
   std::vector<float> obs(B * O), nobs(B * O), rew(B), sobs(B * O), snobs(B * O), srew(B);
   std::vector<float> act(B);
@@ -390,6 +451,57 @@ TEST(EnvBatch, PendulumEqualsSinglesWithoutNextObs) {
 TEST(EnvBatch, CartPoleEqualsSingles) { batch_equals_singles("CartPole-v1", 7, 300, true); }
 TEST(EnvBatch, CartPoleEqualsSinglesWithoutNextObs) {
   batch_equals_singles("CartPole-v1", 4, 200, false);
+}
+
+// Gymnasium's vector-env convention: envs.reset(seed=s) seeds env b with s + b, and an
+// autoreset continues env b's generator (its next reset()).
+static const npgold::Case *golden_case(uint64_t hi, uint64_t lo) {
+  for (const auto &c : npgold::golden().cases)
+    if (c.seed_hi == hi && c.seed_lo == lo) return &c;
+  return nullptr;
+}
+
+TEST(EnvBatch, EnvBIsGymnasiumSeededWithSeedPlusBAndAutoresetsContinueIt) {
+  ASSERT_TRUE(npgold::golden().error.empty()) << npgold::golden().error;
+  for (const char *id : {"Pendulum-v1", "CartPole-v1"}) {
+    // seed 2^64 - 1: env 1 is seeded with the integer 2^64, as in Python
+    for (uint64_t seed : {0ull, 18446744073709551615ull}) {
+      for (uint64_t stream0 : {0ull, 2ull}) {
+        const int B = 2;
+        mbrl_env_batch eb;
+        ASSERT_EQ(mbrl_env_batch_init(&eb, id, B, seed, stream0), MBRL_OK) << mbrl_last_error();
+        const int O = eb.spec->obs_dim, D = eb.spec->state_dim;
+        std::vector<float> obs(B * O), rew(B), act(B, 0.0f);
+        std::vector<uint8_t> te(B), tr(B);
+        mbrl_env_batch_reset(&eb, obs.data());
+        std::vector<int> resets(B, (int)stream0);
+        const npgold::Case *cs[2] = {golden_case(0, seed), golden_case(seed == 0 ? 0 : 1, seed + 1)};
+        ASSERT_NE(cs[0], nullptr);
+        ASSERT_NE(cs[1], nullptr);
+        int autoresets = 0, left = B;
+        for (int t = 0; left > 0 && t < 5000; ++t) {
+          for (int b = 0; b < B; ++b) {
+            if (t > 0 && !te[b] && !tr[b]) continue;
+            if (t > 0) ++autoresets;
+            const int k = resets[b]++;
+            if (k >= cs[b]->n_resets) continue;  // past the golden resets
+            if (k == cs[b]->n_resets - 1) --left;
+            double st[4];
+            for (int j = 0; j < D; ++j) st[j] = eb.s[j][b];
+            expect_reset(eb.spec, st, &obs[b * O], &golden_resets(*cs[b], id)[(size_t)k * D],
+                         std::string(id) + " env " + std::to_string(b) + " reset " +
+                             std::to_string(k) + " stream0 " + std::to_string(stream0));
+          }
+          for (int b = 0; b < B; ++b) act[b] = (float)((t + b) % 2);  // CartPole wiggles
+          mbrl_env_batch_step(&eb, act.data(), obs.data(), nullptr, rew.data(), te.data(),
+                              tr.data());
+        }
+        EXPECT_EQ(left, 0) << id << ": every golden reset should be reached";
+        EXPECT_GE(autoresets, 2 * B) << id;
+        mbrl_env_batch_free(&eb);
+      }
+    }
+  }
 }
 
 TEST(EnvBatch, FragmentRowsTimesEnvs) {

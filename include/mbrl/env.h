@@ -7,9 +7,14 @@
  *   on step 500), exactly as Gymnasium returns them.
  * - CartPole: +1 on every step including the terminating one; stepping a terminated env
  *   again (without reset) gives 0 (steps_beyond_terminated, Gymnasium's "undefined behavior").
- * - Resets draw from the env's own Philox stream with mbrl_philox_range_double (U[lo, hi)):
- *   Pendulum th ~ U[-pi, pi) then thdot ~ U[-1, 1); CartPole x, x_dot, theta, theta_dot
- *   ~ U[-0.05, 0.05) in that order.
+ * - Resets draw Gymnasium's start states bit for bit, from the generator Gymnasium's
+ *   env.reset(seed=s) makes: numpy's PCG64(SeedSequence(s)) (mbrl/nprandom.h), with
+ *   Generator.uniform: Pendulum uniform(low=-[pi, 1], high=[pi, 1]) (th then thdot, 2 doubles);
+ *   CartPole uniform(-0.05, 0.05, size=(4,)) (x, x_dot, theta, theta_dot, 4 doubles). A later
+ *   reset continues the same generator, as Gymnasium's env.reset() without a seed does.
+ *   (Only the reset generator is Gymnasium's: a caller's random actions are its own, e.g.
+ *   mbrl_collect draws them from Philox; Gymnasium's action_space.sample() uses another
+ *   generator.)
  * - Actions are float: Pendulum torque (clipped to [-2, 2]); CartPole the action index
  *   stored as a float, action[0] > 0.5 means 1 (push right), else 0 (push left).
  * - State in double, observations float32. */
@@ -19,7 +24,8 @@
 #include <stdint.h>
 
 #include "mbrl/common.h"
-#include "mbrl/philox.h"
+#include "mbrl/nprandom.h"
+#include "mbrl/philox.h" /* kept for includers that use Philox next to the envs */
 #include "mbrl/status.h"
 
 MBRL_EXTERN_C_BEGIN
@@ -57,14 +63,17 @@ typedef struct mbrl_env {
   double state[4];
   int t;                       /* steps since the last reset (TimeLimit's elapsed steps) */
   int steps_beyond_terminated; /* -1 = None (not terminated yet), else Gymnasium's count */
-  mbrl_philox rng;             /* reset draws */
+  mbrl_nprandom_pcg64 rng;     /* reset draws: Gymnasium's np_random */
 } mbrl_env;
 
-/* Set up env `id` with its reset stream Philox(seed, subsequence = stream, offset 0).
- * The state is zero until mbrl_env_reset. Unknown id: MBRL_ERR_INVALID_ARG. */
+/* Set up env `id` with the reset generator PCG64(SeedSequence(seed)) of Gymnasium's
+ * env.reset(seed=seed), advanced past `stream` earlier resets (2 draws each for Pendulum, 4
+ * for CartPole). So init(seed, 0) + reset == Gymnasium's reset(seed=seed), and init(seed, k)
+ * + reset == the (k+1)-th reset of a Gymnasium env reset first with seed=seed, then k times
+ * without a seed. The state is zero until mbrl_env_reset. Unknown id: MBRL_ERR_INVALID_ARG. */
 mbrl_status mbrl_env_init(mbrl_env *e, const char *id, uint64_t seed, uint64_t stream);
 
-/* Draw a new initial state from e->rng, t = 0; writes obs (obs_dim). */
+/* Draw the next initial state from e->rng (Gymnasium's reset()), t = 0; writes obs (obs_dim). */
 void mbrl_env_reset(mbrl_env *e, float *obs);
 
 /* Set the state (Pendulum th, thdot; CartPole x, x_dot, theta, theta_dot); t = 0, not
@@ -82,9 +91,13 @@ void mbrl_env_step(mbrl_env *e, const float *action, float *obs, float *reward, 
 /* ---------------------------------------------------------------- batched envs (SoA) */
 
 /* B environments of one kind, state in structure-of-arrays form. Env b behaves exactly
- * like a single mbrl_env made with mbrl_env_init(id, seed, stream0 + b) that is reset when
+ * like a single mbrl_env made with mbrl_env_init(id, seed + b, stream0) that is reset when
  * its episode ends (terminated or truncated), the way SB3's VecEnv / Gymnasium's
- * autoreset-same-step do it. Arrays are allocated by mbrl_env_batch_init.
+ * autoreset-same-step do it. With stream0 = 0 that is Gymnasium's vector-env convention:
+ * envs.reset(seed=seed) seeds env b with seed + b, and every autoreset continues env b's
+ * generator. stream0 > 0 skips stream0 resets of every env (a disjoint set of start states
+ * for, e.g., evaluation). seed + b is the exact integer (past 2^64 too, as in Python).
+ * Arrays are allocated by mbrl_env_batch_init.
  *
  * For seed 004's T x B fragments, the caller owns obs (T+1, B, obs_dim), actions
  * (T, B, act_dim), rewards / terminated / truncated (T, B) and next_obs (T, B, obs_dim),
@@ -95,7 +108,8 @@ typedef struct mbrl_env_batch {
   double *s[4];                 /* s[k] (B): state component k (Pendulum uses s[0]=th, s[1]=thdot) */
   int *t;                       /* (B) steps since the env's last reset */
   int *steps_beyond_terminated; /* (B) -1 = not terminated */
-  mbrl_philox *rng;             /* (B) env b's reset stream, Philox(seed, stream0 + b, 0) */
+  mbrl_nprandom_pcg64 *rng;     /* (B) env b's reset generator: PCG64(SeedSequence(seed + b))
+                                   advanced past stream0 resets */
 } mbrl_env_batch;
 
 /* Allocate B >= 1 envs of `id`; states zero until mbrl_env_batch_reset. Errors: unknown id,

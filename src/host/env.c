@@ -59,13 +59,28 @@ const mbrl_env_spec *mbrl_env_find(const char *id) {
 
 /* ---------------------------------------------------------------- shared per-env pieces */
 
-/* Draw an initial state from rng into s (state_dim), in Gymnasium's order. */
-static void draw_reset(const mbrl_env_spec *spec, mbrl_philox *rng, double *s) {
+/* Draw an initial state from rng into s (state_dim), as Gymnasium's reset does:
+ * Pendulum np_random.uniform(low=-[pi, 1], high=[pi, 1]) (th, thdot); CartPole
+ * np_random.uniform(low=-0.05, high=0.05, size=(4,)). */
+static void draw_reset(const mbrl_env_spec *spec, mbrl_nprandom_pcg64 *rng, double *s) {
   if (spec->kind == MBRL_ENV_PENDULUM) {
-    s[0] = mbrl_philox_range_double(rng, -MBRL_PI, MBRL_PI);
-    s[1] = mbrl_philox_range_double(rng, -1.0, 1.0);
+    s[0] = mbrl_nprandom_pcg64_uniform(rng, -MBRL_PI, MBRL_PI);
+    s[1] = mbrl_nprandom_pcg64_uniform(rng, -1.0, 1.0);
   } else {
-    for (int k = 0; k < 4; ++k) s[k] = mbrl_philox_range_double(rng, -0.05, 0.05);
+    for (int k = 0; k < 4; ++k) s[k] = mbrl_nprandom_pcg64_uniform(rng, -0.05, 0.05);
+  }
+}
+
+/* The reset generator of Gymnasium's reset(seed = seed_hi * 2^64 + seed_lo), advanced past
+ * `skip` resets (each draws state_dim doubles, one next64 apiece). */
+static void reset_rng_init(const mbrl_env_spec *spec, mbrl_nprandom_pcg64 *rng, uint64_t seed_hi,
+                           uint64_t seed_lo, uint64_t skip) {
+  uint32_t words[4];
+  size_t n = mbrl_nprandom_seed_words(seed_hi, seed_lo, words);
+  mbrl_nprandom_pcg64_init_entropy(rng, words, n);
+  if (skip) {
+    __extension__ unsigned __int128 delta = (unsigned __int128)skip * (unsigned)spec->state_dim;
+    mbrl_nprandom_pcg64_advance(rng, (uint64_t)(delta >> 64), (uint64_t)delta);
   }
 }
 
@@ -107,7 +122,7 @@ mbrl_status mbrl_env_init(mbrl_env *e, const char *id, uint64_t seed, uint64_t s
   e->spec = spec;
   e->t = 0;
   e->steps_beyond_terminated = -1;
-  mbrl_philox_init(&e->rng, seed, stream, 0);
+  reset_rng_init(spec, &e->rng, 0, seed, stream);
   return MBRL_OK;
 }
 
@@ -195,7 +210,8 @@ mbrl_status mbrl_env_batch_init(mbrl_env_batch *eb, const char *id, int B, uint6
   eb->B = B;
   for (int b = 0; b < B; ++b) {
     eb->steps_beyond_terminated[b] = -1;
-    mbrl_philox_init(&eb->rng[b], seed, stream0 + (uint64_t)b, 0);
+    const uint64_t sb = seed + (uint64_t)b; /* the exact integer seed + b: carry into hi */
+    reset_rng_init(spec, &eb->rng[b], sb < seed ? 1u : 0u, sb, stream0);
   }
   return MBRL_OK;
 }
