@@ -205,7 +205,9 @@ TEST(TrainCli, EvalAndPredictModes) {
   EXPECT_EQ(json_num(r.out, "rows"), 60);
   EXPECT_EQ(json_num(r.out, "episodes"), 2);
   EXPECT_EQ(json_arr(r.out, "rmse_15step").size(), 3u) << r.out;
-  // --predict equals the library's prediction.
+  // --predict equals the library's prediction. The app evaluates in chunks of up to 4096
+  // rows and the library here in chunks of 64: the matrix kernels block rows differently
+  // per chunk shape, so the two agree to rounding (not bit for bit).
   r = train("--predict " + m + " --data " + fresh + " --out " + dir.file("p.h5") + " --device cpu");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   mbrl_dataset ds;
@@ -221,7 +223,8 @@ TEST(TrainCli, EvalAndPredictModes) {
   ASSERT_EQ(mbrl_h5_check_f32(f, "p.h5", "next_observations", 2, dims), MBRL_OK);
   ASSERT_EQ(mbrl_h5_read_f32(f, "p.h5", "next_observations", got.data()), MBRL_OK);
   H5Fclose(f);
-  EXPECT_EQ(got, want);
+  double worst = mbrl_test::worst_ratio(got.data(), want.data(), got.size(), 1e-6, 1e-6);
+  EXPECT_LE(worst, 1.0) << "worst |got-want| / (1e-6 + 1e-6|want|) = " << worst;
   mbrl_dynamics_free(d);
   mbrl_dataset_free(&ds);
   // Both modes refuse a dataset of another env.
