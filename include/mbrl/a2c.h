@@ -22,8 +22,9 @@
  *
  * Determinism: for a seed, a run repeats bit for bit on the same backend. Model i's actor is
  * initialized from seed mbrl_a2c_model_seed(seed, i, 0), its critic from (.., 1); actions
- * come from Philox(seed, 2^33); training env b is mbrl_env_batch(seed, stream0 = 0);
- * evaluation k uses envs with streams 2^40 + k * episodes + e. */
+ * come from Philox(seed, 2^33); training env b is mbrl_env_batch(seed, stream0 = 0), i.e.
+ * Gymnasium's reset seed + b (mbrl/env.h); evaluation k runs episodes e0 + b of a chunk in
+ * mbrl_env_batch(seed, stream0 = 2^40 + k * episodes + e0). */
 #ifndef MBRL_A2C_H
 #define MBRL_A2C_H
 
@@ -195,10 +196,11 @@ void mbrl_a2c_free(mbrl_a2c *a);
  * (skipped while training_enabled is 0). Adds T*B to env_steps. *stats may be NULL. */
 mbrl_status mbrl_a2c_iterate(mbrl_a2c *a, mbrl_a2c_stats *stats);
 
-/* Run `episodes` fresh episodes (each in its own env, started from streams 2^40 + k *
- * episodes + e of the run seed for evaluation k) with the ensemble's argmax action
- * (deterministic = 1) or sampled actions (0, from a separate Philox stream); returns
- * (episodes) or NULL receives each return, *mean their mean. Does not touch training state. */
+/* Run `episodes` fresh episodes (each in its own env; for evaluation k, episode e0 + b of a
+ * chunk runs env b of mbrl_env_batch(seed, stream0 = 2^40 + k * episodes + e0)) with the
+ * ensemble's argmax action (deterministic = 1) or sampled actions (0, from a separate
+ * Philox stream); returns (episodes) or NULL receives each return, *mean their mean. Does
+ * not touch training state. */
 mbrl_status mbrl_a2c_evaluate(mbrl_a2c *a, int episodes, int deterministic, double *returns,
                               double *mean);
 
