@@ -10,9 +10,12 @@
  * return MBRL_ERR_CUDA with a message if a launch or cuBLAS call fails. Scalars that a
  * CPU twin returns through a pointer (loss, norm) are device pointers for the CUDA twin.
  * Per-element math shared by both twins lives in src/host/nn_math.h.
- * The CPU Linear twins call OpenBLAS single-threaded: the first call sets
+ * The CPU twins use hand-written AVX-512 kernels when the CPU has AVX-512F (checked once per
+ * process) and otherwise OpenBLAS, single-threaded: the first call sets
  * openblas_set_num_threads(1) for the process unless OPENBLAS_NUM_THREADS or OMP_NUM_THREADS
- * is set (at these sizes a second thread costs more than it gives). */
+ * is set (at these sizes a second thread costs more than it gives). MBRL_CPU_KERNELS=generic
+ * in the environment forces the OpenBLAS path. Results are deterministic for a given batch
+ * shape; a different row count may change rounding (the kernels block rows by shape). */
 #ifndef MBRL_NN_H
 #define MBRL_NN_H
 
