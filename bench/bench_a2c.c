@@ -10,42 +10,15 @@
  * fresh trainer per device (the "wall time to 500k steps" row; --no-500k leaves it out). The CPU
  * path is single-threaded (OpenBLAS at 1 thread unless OPENBLAS_NUM_THREADS says otherwise);
  * --threads is reported. */
+#include "bench_common.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "mbrl/a2c.h"
 #include "mbrl/device.h"
 #include "mbrl/log.h"
-
-static void machine_name(char *out, size_t n) {
-  snprintf(out, n, "unknown");
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  if (!f) return;
-  char line[512];
-  while (fgets(line, sizeof line, f)) {
-    if (strncmp(line, "model name", 10) == 0) {
-      char *p = strchr(line, ':');
-      if (p) {
-        p++;
-        while (*p == ' ' || *p == '\t') p++;
-        size_t len = strcspn(p, "\n");
-        snprintf(out, n, "%.*s", (int)len, p);
-        for (char *q = out; *q; ++q)
-          if (*q == '"' || *q == '\\' || (unsigned char)*q < 32) *q = ' ';
-      }
-      break;
-    }
-  }
-  fclose(f);
-}
-
-static int cmp_double(const void *a, const void *b) {
-  const double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
 /* Time `steps` env steps of training (after `warm` untimed ones) on a fresh trainer.
  * Returns 0 and *wall, *done; 1 on failure (message printed). */
@@ -94,7 +67,7 @@ static int bench_device(mbrl_backend be, const char *dev, int runs, long long st
       if (time_run(M, be, 400, n, &walls[r], &done)) return 1;
       rates[r] = (double)done / walls[r];
     }
-    qsort(rates, (size_t)runs, sizeof(double), cmp_double);
+    bench_sort(rates, runs);
     const double med = rates[runs / 2];
     print_row(dev, M, done, (double)done / med, runs, "median");
   }
@@ -114,60 +87,35 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-  int threads = 1, quick = 0, runs = -1, full = 1;
+  bench_flags fl = {0, 1, -1, -1.0};
+  int full = 1;
   long long steps = -1;
   for (int i = 1; i < argc; ++i) {
     const char *a = argv[i];
-    if (strcmp(a, "--quick") == 0) {
-      quick = 1;
-    } else if (strcmp(a, "--no-500k") == 0) {
+    const int r = bench_common_flag("bench_a2c", argc, argv, &i, &fl, 0);
+    if (r == 2) return 2;
+    if (r) continue;
+    if (strcmp(a, "--no-500k") == 0) {
       full = 0;
     } else if (strcmp(a, "--help") == 0) {
       usage(stdout);
       return 0;
-    } else if ((strcmp(a, "--threads") == 0 || strcmp(a, "--runs") == 0 ||
-                strcmp(a, "--steps") == 0) && i + 1 < argc) {
-      const char *v = argv[++i];
-      char *end;
-      long long x = strtoll(v, &end, 10);
-      const long long hi = a[2] == 't' ? 1024 : a[2] == 'r' ? 31 : 100000000;
-      const long long lo = a[2] == 's' ? 400 : 1;
-      if (*v == '\0' || *end || x < lo || x > hi) {
-        fprintf(stderr, "bench_a2c: error: %s '%s': need an integer in [%lld, %lld]\n", a, v, lo,
-                hi);
-        return 2;
-      }
-      if (a[2] == 't') threads = (int)x;
-      else if (a[2] == 'r') runs = (int)x;
-      else steps = x;
+    } else if (strcmp(a, "--steps") == 0 && i + 1 < argc) {
+      if (bench_parse_int("bench_a2c", a, argv[++i], 400, 100000000, &steps)) return 2;
     } else {
-      fprintf(stderr, "bench_a2c: error: unknown or incomplete argument '%s'\n", a);
-      usage(stderr);
-      return 2;
+      return bench_bad_arg("bench_a2c", a, usage);
     }
   }
-  if (runs < 0) runs = quick ? 3 : 5;
-  if (steps < 0) steps = quick ? 8000 : 20000;
+  const int runs = fl.runs > 0 ? fl.runs : fl.quick ? 3 : 5, threads = fl.threads;
+  if (steps < 0) steps = fl.quick ? 8000 : 20000;
 
-  char cpu[256], host[256] = "unknown", date[64] = "";
-  machine_name(cpu, sizeof cpu);
-  FILE *hf = fopen("/proc/sys/kernel/hostname", "r");
-  if (hf) {
-    if (fgets(host, sizeof host, hf)) host[strcspn(host, "\n")] = '\0';
-    fclose(hf);
-  }
-  time_t now = time(NULL);
-  struct tm tmv;
-  if (gmtime_r(&now, &tmv)) strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S+00:00", &tmv);
+  char date[64];
+  bench_date_utc(date, sizeof date);
   const int gpus = mbrl_cuda_device_count();
-  printf("{\"bench\": \"a2c\", \"impl\": \"mbrl\", \"version\": \"%s\",\n"
-         " \"machine\": {\"cpu\": \"%s\", \"cores\": %ld, \"host\": \"%s\", \"gpu\": ",
-         MBRL_VERSION, cpu, sysconf(_SC_NPROCESSORS_ONLN), host);
-  if (gpus > 0) printf("\"%s\"},\n", mbrl_cuda_device_name());
-  else printf("null},\n");
-  printf(" \"threads\": %d, \"date\": \"%s\", \"runs\": %d,\n \"command\": \"", threads, date, runs);
-  for (int i = 0; i < argc; ++i) printf("%s%s", i ? " " : "", argv[i]);
-  printf("\",\n \"results\": [");
+  bench_print_head("a2c", gpus > 0);
+  printf(" \"threads\": %d, \"date\": \"%s\", \"runs\": %d,\n \"command\": ", threads, date, runs);
+  bench_print_command(argc, argv);
+  printf(",\n \"results\": [");
   int fail = bench_device(MBRL_BACKEND_CPU, "cpu", runs, steps, full);
   if (!fail && gpus > 0) fail = bench_device(MBRL_BACKEND_CUDA, "cuda", runs, steps, full);
   printf("\n ]}\n");

@@ -10,13 +10,12 @@
  * is timed. With the CUDA backend and a GPU, also times mbrl_pendulum_batch_step_cuda
  * (physics + reward, no reset) for B = 4096 and 1M. Prints ONE JSON object on stdout in
  * bench/README.md's schema. */
-#define _POSIX_C_SOURCE 200809L
+#include "bench_common.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "mbrl/device.h"
 #include "mbrl/env.h"
@@ -27,34 +26,6 @@
 #endif
 
 #define N_ACT_ROWS 64 /* pre-drawn action rows, cycled */
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void machine_name(char *out, size_t n) {
-  snprintf(out, n, "unknown");
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  if (!f) return;
-  char line[512];
-  while (fgets(line, sizeof line, f)) {
-    if (strncmp(line, "model name", 10) == 0) {
-      char *p = strchr(line, ':');
-      if (p) {
-        p++;
-        while (*p == ' ' || *p == '\t') p++;
-        size_t len = strcspn(p, "\n");
-        snprintf(out, n, "%.*s", (int)len, p);
-        for (char *q = out; *q; ++q)
-          if (*q == '"' || *q == '\\' || (unsigned char)*q < 32) *q = ' '; /* JSON-safe */
-      }
-      break;
-    }
-  }
-  fclose(f);
-}
 
 /* Fill rows x B actions uniformly in the env's action bounds. */
 static void draw_actions(const mbrl_env_spec *spec, float *a, size_t count) {
@@ -76,7 +47,7 @@ static int bench_single(const char *id, double min_s, double *steps_out, double 
   mbrl_env_reset(&e, obs);
   const long chunk = 100000;
   long steps = 0;
-  double t0 = now_s(), el = 0;
+  double t0 = bench_now_s(), el = 0;
   do {
     for (long i = 0; i < chunk; ++i) {
       mbrl_env_step(&e, &act[i & 1023], obs, &r, &term, &trunc);
@@ -84,7 +55,7 @@ static int bench_single(const char *id, double min_s, double *steps_out, double 
       if (term || trunc) mbrl_env_reset(&e, obs);
     }
     steps += chunk;
-    el = now_s() - t0;
+    el = bench_now_s() - t0;
   } while (el < min_s);
   g_sink = acc;
   *steps_out = (double)steps;
@@ -106,7 +77,7 @@ static int bench_batch(const char *id, int B, double min_s, double *steps_out, d
   draw_actions(eb.spec, act, N_ACT_ROWS * nb);
   mbrl_env_batch_reset(&eb, obs);
   long iters_per_chunk = 200000 / B + 1, iters = 0;
-  double t0 = now_s(), el = 0;
+  double t0 = bench_now_s(), el = 0;
   float acc = 0.0f;
   do {
     for (long i = 0; i < iters_per_chunk; ++i) {
@@ -114,7 +85,7 @@ static int bench_batch(const char *id, int B, double min_s, double *steps_out, d
       acc += rew[0];
     }
     iters += iters_per_chunk;
-    el = now_s() - t0;
+    el = bench_now_s() - t0;
   } while (el < min_s);
   g_sink = acc;
   *steps_out = (double)iters * B;
@@ -131,11 +102,6 @@ done:
   return rc;
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 /* Median rate (steps/s) over `runs` timed runs after one warm-up; B = 0 means single env. */
 static int median_rate(const char *id, int B, double min_s, int runs, double *rate) {
   double r[32], steps, sec;
@@ -145,8 +111,7 @@ static int median_rate(const char *id, int B, double min_s, int runs, double *ra
     if (rc) return rc;
     if (i >= 0) r[i] = steps / sec;
   }
-  qsort(r, (size_t)runs, sizeof r[0], cmp_double);
-  *rate = runs % 2 ? r[runs / 2] : 0.5 * (r[runs / 2 - 1] + r[runs / 2]);
+  *rate = bench_median(r, runs);
   return 0;
 }
 
@@ -205,7 +170,7 @@ static int cuda_rate(int B, int runs, double *rate) {
     cudaEventElapsedTime(&ms, e0, e1);
     if (i >= 0) rates[i] = (double)iters * B / (1e-3 * ms);
   }
-  qsort(rates, (size_t)runs, sizeof rates[0], cmp_double);
+  bench_sort(rates, runs);
   *rate = rates[runs / 2];
   rc = 0;
 done:
@@ -229,65 +194,26 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-  double min_s = -1;
-  int runs = -1, threads = 1, quick = 0;
+  bench_flags fl = {0, 1, -1, -1.0};
   for (int i = 1; i < argc; ++i) {
-    const char *a = argv[i];
-    char *end = NULL;
-    if (strcmp(a, "--quick") == 0) {
-      quick = 1;
-    } else if (strcmp(a, "--help") == 0) {
-      usage(stdout);
-      return 0;
-    } else if ((strcmp(a, "--seconds") == 0 || strcmp(a, "--runs") == 0 ||
-                strcmp(a, "--threads") == 0) && i + 1 < argc) {
-      const char *v = argv[++i];
-      if (a[2] == 's') {
-        min_s = strtod(v, &end);
-        if (*v == '\0' || *end || !(min_s > 0 && min_s <= 60)) {
-          fprintf(stderr, "bench_env: error: --seconds '%s': need a number in (0, 60]\n", v);
-          return 2;
-        }
-      } else {
-        long n = strtol(v, &end, 10);
-        long hi = a[2] == 'r' ? 31 : 1024;
-        if (*v == '\0' || *end || n < 1 || n > hi) {
-          fprintf(stderr, "bench_env: error: %s '%s': need an integer in [1, %ld]\n", a, v, hi);
-          return 2;
-        }
-        if (a[2] == 'r') runs = (int)n; else threads = (int)n;
-      }
-    } else {
-      fprintf(stderr, "bench_env: error: unknown or incomplete argument '%s'\n", a);
-      usage(stderr);
-      return 2;
-    }
+    const int r = bench_common_flag("bench_env", argc, argv, &i, &fl, 1);
+    if (r == 2) return 2;
+    if (r) continue;
+    if (strcmp(argv[i], "--help") != 0) return bench_bad_arg("bench_env", argv[i], usage);
+    usage(stdout);
+    return 0;
   }
-  if (min_s < 0) min_s = quick ? 0.05 : 0.2;
-  if (runs < 0) runs = quick ? 3 : 5;
+  const double min_s = fl.seconds > 0 ? fl.seconds : fl.quick ? 0.05 : 0.2;
+  const int runs = fl.runs > 0 ? fl.runs : fl.quick ? 3 : 5, threads = fl.threads;
 
-  char cpu[256], host[256] = "unknown", date[64] = "";
-  machine_name(cpu, sizeof cpu);
-  FILE *hf = fopen("/proc/sys/kernel/hostname", "r");
-  if (hf) {
-    if (fgets(host, sizeof host, hf)) host[strcspn(host, "\n")] = '\0';
-    fclose(hf);
-  }
-  time_t now = time(NULL);
-  struct tm tmv;
-  if (gmtime_r(&now, &tmv)) strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S+00:00", &tmv);
+  char date[64];
+  bench_date_utc(date, sizeof date);
   int gpus = mbrl_cuda_device_count();
-  printf("{\"bench\": \"env\", \"impl\": \"mbrl\", \"version\": \"%s\",\n"
-         " \"machine\": {\"cpu\": \"%s\", \"cores\": %ld, \"host\": \"%s\", \"gpu\": ",
-         MBRL_VERSION, cpu, sysconf(_SC_NPROCESSORS_ONLN), host);
-  if (gpus > 0)
-    printf("\"%s\"},\n", mbrl_cuda_device_name());
-  else
-    printf("null},\n");
+  bench_print_head("env", gpus > 0);
   printf(" \"threads\": %d, \"date\": \"%s\", \"seconds_per_run\": %g, \"runs\": %d,\n"
-         " \"command\": \"", threads, date, min_s, runs);
-  for (int i = 0; i < argc; ++i) printf("%s%s", i ? " " : "", argv[i]);
-  printf("\",\n \"results\": [");
+         " \"command\": ", threads, date, min_s, runs);
+  bench_print_command(argc, argv);
+  printf(",\n \"results\": [");
   const char *ids[2] = {"Pendulum-v1", "CartPole-v1"};
   const int Bs[3] = {1, 64, 4096};
   for (int k = 0; k < 2; ++k) {

@@ -11,14 +11,14 @@
  * the row reports the median ms per plan and, for the learned model, the achieved GFLOP/s of
  * the rollout (K * H * 9088 / time). --threads N sets OpenMP's thread count (CPU rows).
  * Prints ONE JSON object on stdout in bench/README.md's schema ("bench": "mpc"). */
-#define _POSIX_C_SOURCE 200809L
+#include "bench_common.h"
+
 #include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "mbrl/cli.h"
 #include "mbrl/device.h"
@@ -26,39 +26,6 @@
 #include "mbrl/planner.h"
 
 static const char *PROG = "bench_mpc";
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void machine_name(char *out, size_t n) {
-  snprintf(out, n, "unknown");
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  if (!f) return;
-  char line[512];
-  while (fgets(line, sizeof line, f)) {
-    if (strncmp(line, "model name", 10) == 0) {
-      char *p = strchr(line, ':');
-      if (p) {
-        p++;
-        while (*p == ' ' || *p == '\t') p++;
-        size_t len = strcspn(p, "\n");
-        snprintf(out, n, "%.*s", (int)len, p);
-        for (char *q = out; *q; ++q)
-          if (*q == '"' || *q == '\\' || (unsigned char)*q < 32) *q = ' ';
-      }
-      break;
-    }
-  }
-  fclose(f);
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
 /* A randomly initialized learned model with pendulum-like statistics. */
 static mbrl_status make_learned(mbrl_plan_model **out) {
@@ -120,7 +87,7 @@ static int run_case(const mbrl_plan_model *model, mbrl_backend be, int K, int H,
   if (mbrl_planner_plan(p, obs, seeds, E, res) != MBRL_OK) fail = 1; /* warm-up */
   for (int i = 0; i < runs && !fail; ++i) {
     int n = 0;
-    double t0 = now_s(), el = 0.0;
+    double t0 = bench_now_s(), el = 0.0;
     do {
       ++step;
       for (int e = 0; e < E; ++e) seeds[e] = mbrl_planner_seed(0, (uint64_t)e, step);
@@ -129,14 +96,14 @@ static int run_case(const mbrl_plan_model *model, mbrl_backend be, int K, int H,
         break;
       }
       ++n;
-      el = now_s() - t0;
+      el = bench_now_s() - t0;
     } while (el < seconds);
     t[i] = el / n;
   }
   if (fail) {
     fprintf(stderr, "%s: error: %s\n", PROG, mbrl_last_error());
   } else {
-    qsort(t, (size_t)runs, sizeof(double), cmp_double);
+    bench_sort(t, runs);
     const double med = t[runs / 2];
     const double fl = mbrl_plan_model_flops(model);
     r->K = K;
@@ -242,25 +209,12 @@ int main(int argc, char **argv) {
             ++nrows;
         }
   if (fail) return 1;
-  char cpu[256], host[256] = "unknown", date[64];
-  machine_name(cpu, sizeof cpu);
-  gethostname(host, sizeof host);
-  host[sizeof host - 1] = 0;
+  char date[64];
   time_t now = time(NULL);
   strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S%z", localtime(&now));
-  printf("{\"bench\": \"mpc\", \"impl\": \"mbrl\", \"version\": \"%s\",\n", MBRL_VERSION);
-  printf(" \"machine\": {\"cpu\": \"%s\", \"cores\": %ld, \"host\": ", cpu, sysconf(_SC_NPROCESSORS_ONLN));
-  mbrl_cli_json_string(stdout, host);
-  printf(", \"gpu\": ");
-  if (have_gpu) mbrl_cli_json_string(stdout, mbrl_cuda_device_name());
-  else printf("null");
-  printf("},\n \"threads\": %d, \"date\": \"%s\", \"command\": ", nthreads, date);
-  char cmd[1024] = "";
-  for (int i = 0; i < argc; ++i) {
-    strncat(cmd, argv[i], sizeof cmd - strlen(cmd) - 2);
-    if (i + 1 < argc) strncat(cmd, " ", sizeof cmd - strlen(cmd) - 1);
-  }
-  mbrl_cli_json_string(stdout, cmd);
+  bench_print_head("mpc", have_gpu);
+  printf(" \"threads\": %d, \"date\": \"%s\", \"command\": ", nthreads, date);
+  bench_print_command(argc, argv);
   printf(",\n \"results\": [\n");
   for (int i = 0; i < nrows; ++i) {
     const row *r = &rows[i];

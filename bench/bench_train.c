@@ -13,14 +13,13 @@
  * variant names the kernel path (host/nn_cpu.h): "cpu_avx512" (hand-written AVX-512 kernels) or
  * "cpu_blas" (OpenBLAS; no AVX-512, or MBRL_CPU_KERNELS=generic).
  * Prints ONE JSON object on stdout in bench/README.md's schema ("train" rows). */
-#define _POSIX_C_SOURCE 200809L
+#include "bench_common.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "mbrl/dataset.h"
 #include "mbrl/device.h"
@@ -28,34 +27,6 @@
 #include "mbrl/env.h"
 #include "mbrl/philox.h"
 #include "host/nn_cpu.h"
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void machine_name(char *out, size_t n) {
-  snprintf(out, n, "unknown");
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  if (!f) return;
-  char line[512];
-  while (fgets(line, sizeof line, f)) {
-    if (strncmp(line, "model name", 10) == 0) {
-      char *p = strchr(line, ':');
-      if (p) {
-        p++;
-        while (*p == ' ' || *p == '\t') p++;
-        size_t len = strcspn(p, "\n");
-        snprintf(out, n, "%.*s", (int)len, p);
-        for (char *q = out; *q; ++q)
-          if (*q == '"' || *q == '\\' || (unsigned char)*q < 32) *q = ' '; /* JSON-safe */
-      }
-      break;
-    }
-  }
-  fclose(f);
-}
 
 /* 20 episodes x 200 Pendulum-v1 transitions under a uniform random policy, stats computed. */
 static int make_data(mbrl_dataset *ds) {
@@ -79,11 +50,6 @@ static int make_data(mbrl_dataset *ds) {
   return mbrl_dataset_compute_stats(ds) != MBRL_OK;
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 /* Median steps/s of the trainer on `be` at `batch`; *final_loss = the last step's loss. */
 static int bench_case(const mbrl_dataset *ds, mbrl_backend be, int batch, double min_s, int runs,
                       double *rate, long *steps_timed, double *final_loss) {
@@ -99,9 +65,9 @@ static int bench_case(const mbrl_dataset *ds, mbrl_backend be, int batch, double
     goto done;
   float probe[50];
   if (mbrl_dynamics_trainer_run(t, 50, probe) != MBRL_OK) goto done; /* warm-up */
-  double t0 = now_s();
+  double t0 = bench_now_s();
   if (mbrl_dynamics_trainer_run(t, 50, probe) != MBRL_OK) goto done;
-  double per = (now_s() - t0) / 50;
+  double per = (bench_now_s() - t0) / 50;
   long n = (long)(min_s / (per > 1e-7 ? per : 1e-7));
   if (n < 50) n = 50;
   if (n > 10000000) n = 10000000;
@@ -109,12 +75,11 @@ static int bench_case(const mbrl_dataset *ds, mbrl_backend be, int batch, double
   if (!losses) goto done;
   double r[32];
   for (int i = 0; i < runs; ++i) {
-    t0 = now_s();
+    t0 = bench_now_s();
     if (mbrl_dynamics_trainer_run(t, (int)n, losses) != MBRL_OK) goto done;
-    r[i] = (double)n / (now_s() - t0);
+    r[i] = (double)n / (bench_now_s() - t0);
   }
-  qsort(r, (size_t)runs, sizeof r[0], cmp_double);
-  *rate = runs % 2 ? r[runs / 2] : 0.5 * (r[runs / 2 - 1] + r[runs / 2]);
+  *rate = bench_median(r, runs);
   *steps_timed = n;
   *final_loss = losses[n - 1];
   rc = 0;
@@ -132,34 +97,20 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-  double min_s = -1;
-  int runs = -1, threads = 1, quick = 0, nb = 2;
+  bench_flags fl = {0, 1, -1, -1.0};
+  int nb = 2;
   int batches[8] = {128, 1024};
   for (int i = 1; i < argc; ++i) {
     const char *a = argv[i];
-    char *end = NULL;
-    if (strcmp(a, "--quick") == 0) {
-      quick = 1;
-    } else if (strcmp(a, "--help") == 0) {
+    const int r = bench_common_flag("bench_train", argc, argv, &i, &fl, 1);
+    if (r == 2) return 2;
+    if (r) continue;
+    if (strcmp(a, "--help") == 0) {
       usage(stdout);
       return 0;
-    } else if (strcmp(a, "--seconds") == 0 && i + 1 < argc) {
-      const char *v = argv[++i];
-      min_s = strtod(v, &end);
-      if (*v == '\0' || *end || !(min_s > 0 && min_s <= 60)) {
-        fprintf(stderr, "bench_train: error: --seconds '%s': need a number in (0, 60]\n", v);
-        return 2;
-      }
-    } else if ((strcmp(a, "--runs") == 0 || strcmp(a, "--threads") == 0) && i + 1 < argc) {
-      const char *v = argv[++i];
-      long n = strtol(v, &end, 10), hi = a[2] == 'r' ? 31 : 1024;
-      if (*v == '\0' || *end || n < 1 || n > hi) {
-        fprintf(stderr, "bench_train: error: %s '%s': need an integer in [1, %ld]\n", a, v, hi);
-        return 2;
-      }
-      if (a[2] == 'r') runs = (int)n; else threads = (int)n;
     } else if (strcmp(a, "--batches") == 0 && i + 1 < argc) {
       const char *v = argv[++i];
+      char *end = NULL;
       nb = 0;
       for (const char *p = v; *p && nb < 8;) {
         long n = strtol(p, &end, 10);
@@ -176,42 +127,26 @@ int main(int argc, char **argv) {
         return 2;
       }
     } else {
-      fprintf(stderr, "bench_train: error: unknown or incomplete argument '%s'\n", a);
-      usage(stderr);
-      return 2;
+      return bench_bad_arg("bench_train", a, usage);
     }
   }
-  if (min_s < 0) min_s = quick ? 0.2 : 0.5;
-  if (runs < 0) runs = quick ? 3 : 5;
+  const double min_s = fl.seconds > 0 ? fl.seconds : fl.quick ? 0.2 : 0.5;
+  const int runs = fl.runs > 0 ? fl.runs : fl.quick ? 3 : 5, threads = fl.threads;
 
   mbrl_dataset ds;
   if (make_data(&ds)) {
     fprintf(stderr, "bench_train: error: %s\n", mbrl_last_error());
     return 1;
   }
-  char cpu[256], host[256] = "unknown", date[64] = "";
-  machine_name(cpu, sizeof cpu);
-  FILE *hf = fopen("/proc/sys/kernel/hostname", "r");
-  if (hf) {
-    if (fgets(host, sizeof host, hf)) host[strcspn(host, "\n")] = '\0';
-    fclose(hf);
-  }
-  time_t now = time(NULL);
-  struct tm tmv;
-  if (gmtime_r(&now, &tmv)) strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S+00:00", &tmv);
+  char date[64];
+  bench_date_utc(date, sizeof date);
   const int gpus = mbrl_cuda_device_count();
-  printf("{\"bench\": \"train\", \"impl\": \"mbrl\", \"version\": \"%s\",\n"
-         " \"machine\": {\"cpu\": \"%s\", \"cores\": %ld, \"host\": \"%s\", \"gpu\": ",
-         MBRL_VERSION, cpu, sysconf(_SC_NPROCESSORS_ONLN), host);
-  if (gpus > 0)
-    printf("\"%s\"},\n", mbrl_cuda_device_name());
-  else
-    printf("null},\n");
+  bench_print_head("train", gpus > 0);
   printf(" \"threads\": %d, \"date\": \"%s\", \"seconds_per_run\": %g, \"runs\": %d,\n"
-         " \"data\": \"4000 Pendulum-v1 random-policy transitions\",\n \"command\": \"",
+         " \"data\": \"4000 Pendulum-v1 random-policy transitions\",\n \"command\": ",
          threads, date, min_s, runs);
-  for (int i = 0; i < argc; ++i) printf("%s%s", i ? " " : "", argv[i]);
-  printf("\",\n \"results\": [");
+  bench_print_command(argc, argv);
+  printf(",\n \"results\": [");
   int rows = 0;
   /* the CPU kernel path the library chose (host/nn_cpu.h): AVX-512 kernels or OpenBLAS */
   const char *cpu_variant =
