@@ -29,6 +29,7 @@ try:
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
+    from seed_models import MLP  # scripts/seed_models.py: seed 003's model
 except ImportError as e:  # pragma: no cover
     print(f"make_golden_mlp.py: error: {e} (use Debian's /usr/bin/python3 with python3-torch)",
           file=sys.stderr)
@@ -36,39 +37,6 @@ except ImportError as e:  # pragma: no cover
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data",
                    "mlp_golden.h5")
-
-
-# ---- the seed's code (003_d342f295cf1df8fa.txt), verbatim, plus its weight_init ----
-def weight_init(m):
-    """ml2_utils.weight_init as the seed describes it: orthogonal weights, zero biases."""
-    if isinstance(m, nn.Linear):
-        nn.init.orthogonal_(m.weight.data)
-        m.bias.data.fill_(0.0)
-
-
-def linear_bn_relu_block(in_feat, out_feat, normalize=True):
-    """ linear + batchnorm + leaky relu """
-    layers = [nn.Linear(in_feat, out_feat)]
-    if normalize:
-        layers.append(nn.BatchNorm1d(out_feat))
-    layers.append(nn.ReLU(inplace=True))
-    return layers
-
-
-class MLP(nn.Module):
-    def __init__(self, state_dim, action_dim, nn_size=64):
-        super(MLP, self).__init__()
-        self.network = nn.Sequential(
-            *linear_bn_relu_block(state_dim + action_dim, nn_size, normalize=True),
-            *linear_bn_relu_block(nn_size, nn_size, normalize=True),
-            nn.Linear(nn_size, state_dim)
-        )
-        self.apply(weight_init)
-
-    # actions and the states should be normalizd tensores
-    def forward(self, states, actions):
-        state_action_input = torch.cat((states, actions), dim=-1)
-        return self.network(state_action_input)
 
 
 class TanhMLP(nn.Module):

@@ -20,37 +20,10 @@ import os
 import h5py
 import numpy as np
 import torch
-import torch.nn as nn
+
+from seed_models import MLP, normalize, unnormalize  # scripts/seed_models.py: seed 003's model
 
 K, H, GAMMA = 64, 15, 0.9
-
-
-def normalize(x, mean, std):
-    return (x - mean) / (std + 1e-8)
-
-
-def unnormalize(x, mean, std):
-    return x * std + mean
-
-
-def weight_init(m):
-    if isinstance(m, nn.Linear):
-        nn.init.orthogonal_(m.weight.data)
-        m.bias.data.fill_(0.0)
-
-
-def block(i, o):
-    return [nn.Linear(i, o), nn.BatchNorm1d(o), nn.ReLU(inplace=True)]
-
-
-class MLP(nn.Module):
-    def __init__(self, sd, ad, n=64):
-        super().__init__()
-        self.network = nn.Sequential(*block(sd + ad, n), *block(n, n), nn.Linear(n, sd))
-        self.apply(weight_init)
-
-    def forward(self, s, a):
-        return self.network(torch.cat((s, a), dim=-1))
 
 
 def pendulum_data(n_ep=5, steps=200, seed=0):

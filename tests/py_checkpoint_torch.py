@@ -4,10 +4,11 @@ PyTorch `Model` with load_state_dict (DESIGN.md "Dynamics checkpoint") and predi
 next states as mbrl.
 
 Steps: mbrl_collect a small Pendulum dataset, mbrl_train a model (60 steps, so BatchNorm
-running statistics are non-trivial), load it into the seed's Model (copied below with the
-.cuda() calls removed) exactly as DESIGN.md says, set the normalizer statistics, and compare
-predict_next_states in eval mode on 512 random states/actions with what
-`mbrl_train --predict MODEL --data IN --out OUT` writes (mbrl's predictions, eval mode).
+running statistics are non-trivial), load it into the seed's Model (scripts/seed_models.py:
+the seed's classes with the .cuda() calls removed) exactly as DESIGN.md says, set the
+normalizer statistics, and compare predict_next_states in eval mode on 512 random
+states/actions with what `mbrl_train --predict MODEL --data IN --out OUT` writes (mbrl's
+predictions, eval mode).
 Tolerance: |torch - mbrl| <= 1e-5 (absolute, raw units; values are at most ~8 in size).
 
 Run: /usr/bin/python3 tests/py_checkpoint_torch.py --bin <build>/bin
@@ -23,83 +24,14 @@ try:
     import h5py
     import numpy as np
     import torch
-    import torch.nn as nn
 except ImportError as e:  # pragma: no cover
     print(f"SKIP: {e}")
     sys.exit(77)
 
-
-# ---- seed 003 (ml2_utils and the notebook's classes), CUDA calls removed ----
-def normalize(data, mean, std, eps=1e-8):
-    return (data - mean) / (std + eps)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+from seed_models import Model  # noqa: E402  (seed 003's classes, .cuda() removed)
 
 
-def unnormalize(data, mean, std):
-    return data * std + mean
-
-
-def weight_init(m):
-    if isinstance(m, nn.Linear):
-        nn.init.orthogonal_(m.weight.data)
-        m.bias.data.fill_(0.0)
-
-
-def linear_bn_relu_block(in_feat, out_feat, normalize=True):
-    """ linear + batchnorm + leaky relu """
-    layers = [nn.Linear(in_feat, out_feat)]
-    if normalize:
-        layers.append(nn.BatchNorm1d(out_feat))
-    layers.append(nn.ReLU(inplace=True))
-    return layers
-
-
-class MLP(nn.Module):
-    def __init__(self, state_dim, action_dim, nn_size=64):
-        super(MLP, self).__init__()
-        self.network = nn.Sequential(
-            *linear_bn_relu_block(state_dim + action_dim, nn_size, normalize=True),
-            *linear_bn_relu_block(nn_size, nn_size, normalize=True),
-            nn.Linear(nn_size, state_dim)
-        )
-        self.apply(weight_init)
-
-    def forward(self, states, actions):
-        state_action_input = torch.cat((states, actions), dim=-1)
-        return self.network(state_action_input)
-
-
-class Model(nn.Module):
-    def __init__(self, state_shape, action_shape, nn_size):
-        super().__init__()
-        self.model = MLP(state_dim=state_shape[0], action_dim=action_shape[0], nn_size=nn_size)
-        self.state_mean = None
-        self.state_std = None
-        self.action_mean = None
-        self.action_std = None
-        self.delta_state_mean = None
-        self.delta_state_std = None
-
-    def set_statistics(self, dataset):
-        self.state_mean = torch.from_numpy(dataset.state_mean).unsqueeze(dim=0)
-        self.state_std = torch.from_numpy(dataset.state_std).unsqueeze(dim=0)
-        self.action_mean = torch.from_numpy(dataset.action_mean).unsqueeze(dim=0)
-        self.action_std = torch.from_numpy(dataset.action_std).unsqueeze(dim=0)
-        self.delta_state_mean = torch.from_numpy(dataset.delta_state_mean).unsqueeze(dim=0)
-        self.delta_state_std = torch.from_numpy(dataset.delta_state_std).unsqueeze(dim=0)
-
-    def predicted_delta_state_normalized(self, states, actions):
-        states_normalized = normalize(states, self.state_mean, self.state_std)
-        actions_normalized = normalize(actions, self.action_mean, self.action_std)
-        return self.model(states_normalized, actions_normalized)
-
-    def predict_next_states(self, states, actions):
-        predicted_delta_state_normalized = self.predicted_delta_state_normalized(states, actions)
-        predicted_delta_state = unnormalize(predicted_delta_state_normalized,
-                                            self.delta_state_mean, self.delta_state_std)
-        return states + predicted_delta_state
-
-
-# ---- the test ----
 def run(cmd):
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
