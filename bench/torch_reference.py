@@ -29,6 +29,7 @@ import socket
 import statistics
 import sys
 import time
+import types
 
 try:
     import numpy as np
@@ -39,6 +40,10 @@ except ImportError as e:  # pragma: no cover - depends on the machine
     print(f"torch_reference.py: error: {e}; install python3-torch and python3-numpy "
           f"(Debian) to run the PyTorch reference", file=sys.stderr)
     sys.exit(1)
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+# scripts/seed_models.py: the seed's ml2_utils helpers and its MLP / Model, .cuda() removed
+from seed_models import Model, normalize, unnormalize  # noqa: E402
 
 # ---------------------------------------------------------------- helpers
 
@@ -103,20 +108,6 @@ def time_runs(fn, device, min_runs=3, min_total_s=0.5, max_runs=25):
     return statistics.median(times), len(times)
 
 
-def normalize(x, mean, std):  # the seed's ml2_utils (CS285): (x - mean) / (std + 1e-8)
-    return (x - mean) / (std + 1e-8)
-
-
-def unnormalize(x, mean, std):
-    return x * std + mean
-
-
-def weight_init(m):  # the seed's weight_init: orthogonal weights, zero biases
-    if isinstance(m, nn.Linear):
-        nn.init.orthogonal_(m.weight.data)
-        m.bias.data.fill_(0.0)
-
-
 # ---------------------------------------------------------------- pendulum (Gymnasium Pendulum-v1)
 
 PEND_G, PEND_M, PEND_L, PEND_DT, PEND_MAX_SPEED, PEND_MAX_TORQUE = 10.0, 1.0, 1.0, 0.05, 8.0, 2.0
@@ -170,48 +161,7 @@ def pendulum_step_obs(obs, u):
     return torch.stack((torch.cos(newth), torch.sin(newth), newthdot), dim=1)
 
 
-# ---------------------------------------------------------------- the seed's model
-
-
-def linear_bn_relu_block(in_feat, out_feat, normalize=True):
-    layers = [nn.Linear(in_feat, out_feat)]
-    if normalize:
-        layers.append(nn.BatchNorm1d(out_feat))
-    layers.append(nn.ReLU(inplace=True))
-    return layers
-
-
-class MLP(nn.Module):
-    def __init__(self, state_dim, action_dim, nn_size=64):
-        super().__init__()
-        self.network = nn.Sequential(
-            *linear_bn_relu_block(state_dim + action_dim, nn_size, normalize=True),
-            *linear_bn_relu_block(nn_size, nn_size, normalize=True),
-            nn.Linear(nn_size, state_dim))
-        self.apply(weight_init)
-
-    def forward(self, states, actions):
-        return self.network(torch.cat((states, actions), dim=-1))
-
-
-class Model(nn.Module):
-    """The seed's Model: normalizer statistics + MLP predicting the normalized state delta."""
-
-    def __init__(self, state_dim, action_dim, nn_size=64):
-        super().__init__()
-        self.model = MLP(state_dim, action_dim, nn_size)
-
-    def set_statistics(self, stats, device):
-        for k, v in stats.items():
-            setattr(self, k, torch.as_tensor(v, device=device).unsqueeze(0))
-
-    def predicted_delta_state_normalized(self, states, actions):
-        return self.model(normalize(states, self.state_mean, self.state_std),
-                          normalize(actions, self.action_mean, self.action_std))
-
-    def predict_next_states(self, states, actions):
-        d = self.predicted_delta_state_normalized(states, actions)
-        return states + unnormalize(d, self.delta_state_mean, self.delta_state_std)
+# ---------------------------------------------------------------- the seed's model, BN folded
 
 
 class FoldedModel(nn.Module):
@@ -259,8 +209,8 @@ def linear_flops_per_sample(net):
 def make_model(device, seed=0):
     torch.manual_seed(seed)
     obs, act, nxt, stats = pendulum_dataset()
-    model = Model(3, 1, 64).to(device)
-    model.set_statistics(stats, device)
+    model = Model((3,), (1,), 64).to(device)
+    model.set_statistics(types.SimpleNamespace(**stats), device)
     return model, (obs, act, nxt)
 
 
