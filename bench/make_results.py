@@ -15,7 +15,7 @@ import json
 import os
 import sys
 
-AREAS = ("env", "train", "mpc", "a2c")
+AREAS = ("env", "train", "mpc", "a2c", "peak")  # peak: bench_peak, the measured FP32 ceiling
 LINEAR_FLOPS_DEFAULT = 9088  # 2*(4*64 + 64*64 + 64*3): the seed's model, 3+1 -> 64 -> 64 -> 3
 
 
@@ -282,6 +282,11 @@ def main():
     rows, meta, machines, problems = load(args.folder)
     dates = sorted({r["date"] for r in rows if isinstance(r.get("date"), str)})
     peak, peak_note = args.peak_gflops_per_core, "given on the command line"
+    measured = [r for r in rows if r.get("area") == "peak" and r.get("gflops")]
+    if peak is None and measured:
+        peak = float(measured[0]["gflops"])
+        peak_note = (f"measured by bench_peak: independent {measured[0].get('isa', '?')} FMA "
+                     f"chains on one core, median of {measured[0].get('runs', '?')} runs")
     if peak is None:
         peak, peak_note = estimate_peak(machines)
 
@@ -299,7 +304,7 @@ def main():
             ("threads", meta.get("threads") or (machines[0][3] if machines else None)),
             ("torch", m.get("torch")), ("git", meta.get("git")),
             ("quick mode", meta.get("quick")),
-            ("FP32 peak per core (est.)", f"{peak:.0f} GFLOP/s ({peak_note})" if peak else None)]
+            ("FP32 peak per core", f"{peak:.0f} GFLOP/s ({peak_note})" if peak else None)]
     for k, v in info:
         if v is not None:
             lines.append(f"- {k}: {v}")
