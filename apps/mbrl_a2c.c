@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "mbrl/a2c.h"
 #include "mbrl/cli.h"
@@ -20,7 +21,7 @@ static void usage(void) {
   printf(
       "Usage: mbrl_a2c [--env ID] [--algo a2c|reinforce] [--steps N] [--seed S] [--envs B]\n"
       "                [--ensemble [M]] [--evolve-every STEPS] [--eval-every N] [--json]\n"
-      "                [--logdir DIR] [--save FILE] [--load FILE] [--device D] [...]\n"
+      "                [--logdir DIR] [--save FILE [--force]] [--load FILE] [--device D] [...]\n"
       "\n"
       "Train an actor-critic (A2C with stable-baselines3's defaults) or REINFORCE on a discrete-\n"
       "action environment over a batch of environments; evaluate the greedy (argmax) policy.\n"
@@ -63,7 +64,10 @@ static void usage(void) {
       "                        final_eval_mean, best_eval_mean, evals [[steps, mean], ...])\n"
       "  --logdir DIR          write DIR/metrics.csv and a TensorBoard event file\n"
       "  --save FILE           write the policies to FILE (HDF5, format mbrl.policy, PyTorch\n"
-      "                        state_dict names /actor/network/0/weight ...) when done\n"
+      "                        state_dict names /actor/network/0/weight ...) when done; an\n"
+      "                        existing FILE is refused before training unless --force\n"
+      "  --force               let --save overwrite an existing FILE (a failed run never\n"
+      "                        touches it)\n"
       "  --load FILE           start from the policies in FILE (env, algo, ensemble size and\n"
       "                        hidden widths default to the file's)\n"
       "  --quiet               no progress line on stderr\n"
@@ -84,7 +88,7 @@ int main(int argc, char **argv) {
   const char *env_id = NULL, *logdir = NULL, *save = NULL, *load = NULL;
   long long steps = 500000, eval_every = 10000, evolve_every = 0;
   long eval_episodes = 10;
-  int M = 1, json = 0, quiet = 0, algo_given = 0, ensemble_given = 0;
+  int M = 1, json = 0, quiet = 0, algo_given = 0, ensemble_given = 0, force = 0;
   int n_steps = -1, hidden_given = 0;
   double ent_coef = -1.0, stop_return = NAN;
   mbrl_backend backend = MBRL_BACKEND_AUTO;
@@ -175,6 +179,8 @@ int main(int argc, char **argv) {
       save = mbrl_cli_path(&c, "policy.h5");
     } else if (mbrl_cli_option(&c, "--load")) {
       load = mbrl_cli_path(&c, "policy.h5");
+    } else if (mbrl_cli_flag(&c, "--force")) {
+      force = 1;
     } else if (mbrl_cli_flag(&c, "--quiet")) {
       quiet = 1;
     } else {
@@ -184,6 +190,8 @@ int main(int argc, char **argv) {
   if (evolve_every > 0 && M < 2)
     mbrl_cli_usage_error(PROG, "--evolve-every needs an ensemble; add --ensemble (20 models) or "
                                "--ensemble M");
+  if (force && !save)
+    mbrl_cli_usage_error(PROG, "--force only lets --save overwrite a file; add --save FILE");
   if (evolve_opts_given && evolve_every == 0)
     mbrl_cli_usage_error(PROG, "--evolve-frac/--mutation-std/--crossover need --evolve-every "
                                "STEPS");
@@ -224,8 +232,15 @@ int main(int argc, char **argv) {
   }
   if (mbrl_a2c_config_check(&cfg) != MBRL_OK)
     mbrl_cli_usage_error(PROG, "%s", mbrl_last_error());
-  if (save && mbrl_h5_check_writable(save) != MBRL_OK)
-    mbrl_cli_fail(PROG, "--save: %s", mbrl_last_error());
+  /* --save is checked before any training, so a refused FILE costs nothing */
+  if (save) {
+    struct stat sb;
+    if (stat(save, &sb) == 0 && !force)
+      mbrl_cli_fail(PROG, "--save: '%s' already exists; pass --force to overwrite it or choose "
+                    "another name", save);
+    if (mbrl_h5_check_writable(save) != MBRL_OK)
+      mbrl_cli_fail(PROG, "--save: %s", mbrl_last_error());
+  }
 
   const mbrl_backend be = mbrl_cli_resolve_device(PROG, backend);
   mbrl_a2c *a = NULL;

@@ -4,6 +4,7 @@
 #include <hdf5.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -69,7 +70,7 @@ TEST(A2cCli, HelpAndVersion) {
   for (const char *f : {"--env", "--algo", "--steps", "--ensemble", "--evolve-every",
                         "--mutation-std", "--crossover", "--eval-every", "--save", "--load",
                         "--logdir", "--json", "--device", "--gae-lambda", "--max-grad-norm",
-                        "--rms-eps", "--vf-coef", "--ent-coef"})
+                        "--rms-eps", "--vf-coef", "--ent-coef", "--force"})
     EXPECT_TRUE(has(r.out, f)) << f;
   r = a2c("--version");
   EXPECT_EQ(r.exit_code, 0);
@@ -122,6 +123,42 @@ TEST(A2cCli, SaveThenLoadEvaluatesTheSamePolicy) {
   EXPECT_EQ(mbrl_h5_check_f32(f, "p", "/actor/network/0/weight", 2, d), MBRL_OK);
   EXPECT_EQ(mbrl_h5_check_format(f, "p", "mbrl.policy", 1), MBRL_OK);
   H5Fclose(f);
+}
+
+// An existing --save FILE is refused before any training unless --force (as mbrl_collect and
+// mbrl_train do), and the refused file keeps its bytes.
+TEST(A2cCli, SaveRefusesAnExistingFileUnlessForce) {
+  TempDir dir;
+  const std::string p = dir.file("policy.h5");
+  // not a policy at all: refused, untouched, nothing trained or printed on stdout
+  std::ofstream(p) << "precious notes\n";
+  RunResult r = a2c("--steps 400 --eval-every 200 --eval-episodes 1 --save " + p);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_TRUE(has(r.err, "mbrl_a2c: error: --save: '" + p + "' already exists")) << r.err;
+  EXPECT_TRUE(has(r.err, "--force")) << r.err;
+  EXPECT_TRUE(has(r.err, "another name")) << r.err;
+  EXPECT_FALSE(has(r.err, "eval at")) << r.err;
+  EXPECT_FALSE(has(r.err, "on CartPole-v1")) << r.err;  // refused before the trainer starts
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_EQ(mbrl_test::read_file(p), "precious notes\n");
+  // a real policy file: a second run with another seed leaves it byte for byte as it was
+  std::remove(p.c_str());
+  ASSERT_EQ(a2c("--steps 200 --eval-episodes 1 --seed 1 --save " + p).exit_code, 0);
+  const std::string saved = mbrl_test::read_file(p);
+  ASSERT_FALSE(saved.empty());
+  r = a2c("--steps 200 --eval-episodes 1 --seed 2 --json --save " + p);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_TRUE(has(r.err, "already exists")) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_EQ(mbrl_test::read_file(p), saved);
+  // --force overwrites it with the new run's policies (and leaves no temporary file)
+  r = a2c("--steps 200 --eval-episodes 1 --seed 2 --json --force --save " + p);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(mbrl_test::read_file(p), saved);
+  EXPECT_EQ(mbrl_test::list_dir(dir.path), std::vector<std::string>{"policy.h5"});
+  RunResult l = a2c("--steps 0 --eval-episodes 1 --seed 2 --json --load " + p);
+  ASSERT_EQ(l.exit_code, 0) << l.err;
+  EXPECT_EQ(json_num(l.out, "final_eval_mean"), json_num(r.out, "final_eval_mean"));
 }
 
 TEST(A2cCli, EnsembleWithEvolutionSavesEveryModel) {
@@ -190,6 +227,7 @@ TEST(A2cCli, BadFlagsAreUsageErrors) {
   expect_usage_error("--frobnicate", "unknown option");
   expect_usage_error("stray", "unexpected argument");
   expect_usage_error("--save", "missing value");
+  expect_usage_error("--force", "--save FILE");
 }
 
 TEST(A2cCli, BadFilesAreRuntimeErrors) {
