@@ -34,9 +34,9 @@ static void usage(void) {
   printf(
       "Usage: mbrl_mpc (--model FILE | --oracle) [--episodes N] [--samples K] [--horizon H]\n"
       "                [--gamma G] [--seed S] [--max-steps T] [--init-state TH,THDOT]\n"
-      "                [--device auto|cpu|cuda] [--record FILE] [--append-data FILE] [--json]\n"
-      "                [--warm-start] [--reward-on current|next]\n"
-      "       mbrl_mpc --iterations N --data FILE --model FILE [--episodes N]\n"
+      "                [--device auto|cpu|cuda] [--record FILE [--force]] [--append-data FILE]\n"
+      "                [--json] [--warm-start] [--reward-on current|next]\n"
+      "       mbrl_mpc --iterations N --data FILE --model FILE [--episodes N] [--force]\n"
       "                [--eval-episodes N] [--train-steps N] [options above]\n"
       "\n"
       "Control Pendulum-v1 with random-shooting model-predictive control: at every step draw\n"
@@ -65,8 +65,11 @@ static void usage(void) {
       "                      next observation\n"
       "  --device D          auto|cpu|cuda (default auto: CUDA when a GPU is present)\n"
       "  --record FILE       write every step (observation, action, reward, best predicted\n"
-      "                      return, predicted and true next observation) to an HDF5 file\n"
-      "  --append-data FILE  add the transitions to the dataset FILE (created if missing)\n"
+      "                      return, predicted and true next observation) to an HDF5 file;\n"
+      "                      an existing FILE is refused before any episode unless --force\n"
+      "  --append-data FILE  add the transitions to the dataset FILE (created if missing); an\n"
+      "                      existing FILE must be a Pendulum-v1 mbrl.dataset, checked before\n"
+      "                      any episode runs\n"
       "  --json              print one JSON object on stdout instead of the text summary\n"
       "  --iterations N      model-based loop, 1..100: N times {train a model on --data (saved\n"
       "                      to --model), run --episodes episodes with it, append them to\n"
@@ -76,7 +79,9 @@ static void usage(void) {
       "                      Adam lr 0.01 betas 0.99/0.999, the seed's 64-64 BatchNorm net)\n"
       "  --eval-episodes N   after the loop, evaluate the final model on N episodes with\n"
       "                      reset seeds S + i (default 0: no evaluation)\n"
-      "  --force             let --iterations overwrite an existing --model file\n"
+      "  --force             overwrite an existing file: the --record FILE of a single run,\n"
+      "                      or the --model FILE that --iterations writes (a failed run never\n"
+      "                      touches it)\n"
       "  --help, --version\n"
       "\n"
       "Results go to stdout, progress and errors to stderr. Exit status: 0 ok, 1 runtime\n"
@@ -484,11 +489,47 @@ int main(int argc, char **argv) {
       mbrl_cli_usage_error(PROG, "no model: give --model FILE (from mbrl_train) or --oracle");
     if (data) mbrl_cli_usage_error(PROG, "--data is used with --iterations only");
     if (eval_episodes) mbrl_cli_usage_error(PROG, "--eval-episodes is used with --iterations only");
+    if (force && !record)
+      mbrl_cli_usage_error(PROG, "--force lets --record FILE (or --iterations' --model FILE) "
+                                 "overwrite an existing file; add --record FILE");
+    if (record && append && strcmp(record, append) == 0)
+      mbrl_cli_usage_error(PROG, "--record and --append-data name the same file '%s'; a "
+                                 "trajectory record is not a dataset: use two files", record);
   }
-  if (record && mbrl_h5_check_writable(record) != MBRL_OK)
-    mbrl_cli_fail(PROG, "--record: %s", mbrl_last_error());
-  if (append && mbrl_h5_check_writable(append) != MBRL_OK)
-    mbrl_cli_fail(PROG, "--append-data: %s", mbrl_last_error());
+  /* The output files are checked before any episode runs, so a bad one costs nothing. */
+  if (record) {
+    if (file_exists(record) && !force)
+      mbrl_cli_fail(PROG, "--record: '%s' already exists; pass --force to overwrite it or "
+                    "choose another name", record);
+    if (mbrl_h5_check_writable(record) != MBRL_OK)
+      mbrl_cli_fail(PROG, "--record: %s", mbrl_last_error());
+  }
+  if (append) {
+    if (file_exists(append)) {
+      /* it must load as a dataset the transitions can join: Pendulum-v1, the same widths */
+      const mbrl_env_spec *pend = mbrl_env_find("Pendulum-v1");
+      mbrl_dataset old;
+      if (mbrl_dataset_load(&old, append) != MBRL_OK)
+        mbrl_cli_fail(PROG, "--append-data: %s (give a Pendulum-v1 dataset from mbrl_collect, "
+                      "or a new file name)", mbrl_last_error());
+      const int same_env = strcmp(old.env_id, pend->id) == 0;
+      const int same_dims = old.obs_dim == pend->obs_dim && old.act_dim == pend->act_dim;
+      char old_env[64];
+      snprintf(old_env, sizeof old_env, "%s", old.env_id);
+      const int O = old.obs_dim, A = old.act_dim;
+      mbrl_dataset_free(&old);
+      if (!same_env)
+        mbrl_cli_fail(PROG, "--append-data: '%s' holds %s data; mbrl_mpc adds Pendulum-v1 "
+                      "transitions: give a Pendulum-v1 dataset or a new file name", append,
+                      old_env);
+      if (!same_dims)
+        mbrl_cli_fail(PROG, "--append-data: '%s' has %d observation and %d action values per "
+                      "row; Pendulum-v1 has %d and %d", append, O, A, pend->obs_dim,
+                      pend->act_dim);
+    }
+    if (mbrl_h5_check_writable(append) != MBRL_OK)
+      mbrl_cli_fail(PROG, "--append-data: %s", mbrl_last_error());
+  }
 
   const mbrl_backend be = mbrl_cli_resolve_device(PROG, req);
   const char *dev_name = mbrl_backend_name(be);

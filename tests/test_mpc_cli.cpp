@@ -238,6 +238,104 @@ TEST(MpcCli, AppendDataCreatesThenGrowsADataset) {
   EXPECT_EQ(mbrl_test::read_file(cp), before);
 }
 
+// Nothing ran: no device line (printed once the checks pass), no episode, no summary.
+void expect_refused_before_any_episode(const RunResult &r, const std::string &what) {
+  EXPECT_EQ(r.exit_code, 1) << what << "\n" << r.err;
+  EXPECT_TRUE(has(r.err, "mbrl_mpc: error: " + what)) << r.err;
+  EXPECT_FALSE(has(r.err, "mbrl_mpc: device")) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+// A target that cannot take the transitions is refused at start-up, not after the episodes.
+TEST(MpcCli, AppendDataTargetIsCheckedBeforeAnyEpisode) {
+  TempDir dir;
+  // a CartPole-v1 dataset
+  std::string cp = collect(dir, "cp.h5", 1, 10, 1, "CartPole-v1");
+  std::string before = mbrl_test::read_file(cp);
+  RunResult r = mpc("--oracle --episodes 3 --append-data " + cp + SMALL);
+  expect_refused_before_any_episode(r, "--append-data: '" + cp + "' holds CartPole-v1 data");
+  EXPECT_EQ(mbrl_test::read_file(cp), before);
+  // a text file
+  std::string txt = dir.file("notes.h5");
+  std::ofstream(txt) << "not a dataset\n";
+  r = mpc("--oracle --episodes 3 --append-data " + txt + SMALL);
+  expect_refused_before_any_episode(r, "--append-data: ");
+  EXPECT_TRUE(has(r.err, txt)) << r.err;
+  EXPECT_EQ(mbrl_test::read_file(txt), "not a dataset\n");
+  // a damaged (truncated) Pendulum dataset
+  std::string pd = collect(dir, "pd.h5", 2, 20);
+  std::string bytes = mbrl_test::read_file(pd);
+  std::string cut = dir.file("cut.h5");
+  std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  r = mpc("--oracle --episodes 3 --append-data " + cut + SMALL);
+  expect_refused_before_any_episode(r, "--append-data: ");
+  EXPECT_TRUE(has(r.err, cut)) << r.err;
+  EXPECT_EQ(mbrl_test::read_file(cut), bytes.substr(0, bytes.size() / 2));
+  // an HDF5 file of another kind (a trajectory record)
+  std::string rec = dir.file("rec.h5");
+  ASSERT_EQ(mpc("--oracle --episodes 1 --record " + rec + SMALL).exit_code, 0);
+  before = mbrl_test::read_file(rec);
+  r = mpc("--oracle --episodes 3 --append-data " + rec + SMALL);
+  expect_refused_before_any_episode(r, "--append-data: ");
+  EXPECT_TRUE(has(r.err, rec)) << r.err;
+  EXPECT_EQ(mbrl_test::read_file(rec), before);
+  // a "Pendulum-v1" dataset whose rows have 4 observation values
+  mbrl_dataset w;
+  ASSERT_EQ(mbrl_dataset_init(&w, "Pendulum-v1", 4, 1), MBRL_OK);
+  const float o[4] = {1, 0, 0, 0}, a[1] = {0};
+  ASSERT_EQ(mbrl_dataset_add(&w, o, a, o, -1.0f, 0, 1), MBRL_OK);
+  w.episodes = 1;
+  std::string wide = dir.file("wide.h5");
+  ASSERT_EQ(mbrl_dataset_save(&w, wide.c_str(), "test"), MBRL_OK) << mbrl_last_error();
+  mbrl_dataset_free(&w);
+  before = mbrl_test::read_file(wide);
+  r = mpc("--oracle --episodes 3 --append-data " + wide + SMALL);
+  expect_refused_before_any_episode(r, "--append-data: ");
+  EXPECT_TRUE(has(r.err, wide)) << r.err;
+  EXPECT_EQ(mbrl_test::read_file(wide), before);
+  // the Pendulum dataset itself is accepted and grows
+  r = mpc("--oracle --episodes 1 --append-data " + pd + SMALL);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  mbrl_dataset g;
+  ASSERT_EQ(mbrl_dataset_load(&g, pd.c_str()), MBRL_OK) << mbrl_last_error();
+  EXPECT_EQ(g.n, 60u);
+  mbrl_dataset_free(&g);
+}
+
+// An existing --record FILE needs --force (checked before any episode); the file keeps its bytes.
+TEST(MpcCli, RecordRefusesAnExistingFileUnlessForce) {
+  TempDir dir;
+  std::string rec = dir.file("traj.h5");
+  std::ofstream(rec) << "keep me\n";
+  RunResult r = mpc("--oracle --episodes 2 --record " + rec + SMALL);
+  expect_refused_before_any_episode(r, "--record: '" + rec + "' already exists");
+  EXPECT_TRUE(has(r.err, "--force")) << r.err;
+  EXPECT_TRUE(has(r.err, "another name")) << r.err;
+  EXPECT_EQ(mbrl_test::read_file(rec), "keep me\n");
+  // --force writes the record over it
+  r = mpc("--oracle --episodes 2 --json --force --record " + rec + SMALL);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<hsize_t> d;
+  read_f32(rec, "observations", 2, d);
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[0], 40u);
+  // and now that it is a real record, a run without --force leaves it byte for byte
+  const std::string saved = mbrl_test::read_file(rec);
+  r = mpc("--oracle --episodes 1 --seed 9 --record " + rec + SMALL);
+  expect_refused_before_any_episode(r, "--record: ");
+  EXPECT_EQ(mbrl_test::read_file(rec), saved);
+  for (const std::string &n : mbrl_test::list_dir(dir.path)) EXPECT_FALSE(has(n, ".tmp")) << n;
+}
+
+TEST(MpcCli, HelpNamesForceForRecordAndIterations) {
+  RunResult r = mpc("--help");
+  ASSERT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(has(r.out, "--record FILE [--force]")) << r.out;
+  EXPECT_TRUE(has(r.out, "the --record FILE of a single run")) << r.out;
+  EXPECT_TRUE(has(r.out, "the --model FILE that --iterations writes")) << r.out;
+  EXPECT_TRUE(has(r.out, "must be a Pendulum-v1 mbrl.dataset")) << r.out;
+}
+
 TEST(MpcCli, LearnedModelRuns) {
   TempDir dir;
   std::string data = collect(dir, "d.h5", 4, 100);
@@ -289,7 +387,9 @@ TEST(MpcCli, UsageErrors) {
                        "--oracle extra",                "--iterations 2 --model m.h5",
                        "--iterations 2 --oracle --data d.h5 --model m.h5",
                        "--oracle --data d.h5",          "--oracle --init-state 1,2,3",
-                       "--oracle --reward-on later",    "--oracle --eval-episodes 3"};
+                       "--oracle --reward-on later",    "--oracle --eval-episodes 3",
+                       "--oracle --force",              // --force without a file to overwrite
+                       "--oracle --record r.h5 --append-data r.h5"};
   for (const char *b : bad) {
     RunResult r = mpc(b);
     EXPECT_EQ(r.exit_code, 2) << b << "\n" << r.err;
