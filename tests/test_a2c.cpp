@@ -1,7 +1,8 @@
 // tests/test_a2c.cpp - A2C / REINFORCE math and trainer: GAE and returns against hand-computed
 // fragments (termination, truncation, both), loss gradients against finite differences (on
 // the logits and through the mlp backward), the joint gradient clip, init gains, determinism,
-// flat state vectors, save/load and the refusals of bad input.
+// flat state vectors, save/load, the refusals of bad input and (with a GPU) the CUDA trainer
+// against the CPU one.
 #include <hdf5.h>
 #include <unistd.h>
 
@@ -298,11 +299,12 @@ namespace {
 
 struct Trainer {
   mbrl_a2c *a = nullptr;
-  Trainer(uint64_t seed, int M = 1, mbrl_a2c_algo algo = MBRL_A2C_ALGO_A2C) {
+  Trainer(uint64_t seed, int M = 1, mbrl_a2c_algo algo = MBRL_A2C_ALGO_A2C,
+          mbrl_backend be = MBRL_BACKEND_CPU) {
     mbrl_a2c_config c;
     mbrl_a2c_config_init(&c, algo);
     c.seed = seed;
-    EXPECT_EQ(mbrl_a2c_create(&a, &c, "CartPole-v1", M, MBRL_BACKEND_CPU), MBRL_OK)
+    EXPECT_EQ(mbrl_a2c_create(&a, &c, "CartPole-v1", M, be), MBRL_OK)
         << mbrl_last_error();
   }
   ~Trainer() { mbrl_a2c_free(a); }
@@ -530,4 +532,41 @@ TEST(A2cFile, LoadRefusesDamagedAndMismatchedFiles) {
   EXPECT_TRUE(has(mbrl_last_error(), "shape")) << mbrl_last_error();
   mbrl_a2c_free(w);
   EXPECT_EQ(b.state(), before);
+}
+
+// One A2C trainer (M = 1, SB3 defaults: 8 envs x 5 steps) on CUDA against the same trainer on
+// the CPU, iteration by iteration. Same seed: same init and the same Philox uniforms, so the
+// sampled actions agree exactly (a flip would need a uniform within float rounding, ~1e-6, of
+// a probability boundary). The losses and grad norm agree to |a-b| <= atol + 1e-3 |b| with
+// atol 1e-5 (1e-4 for the policy loss, a mean of +-|adv| log p terms that cancel); the weights
+// after update k to atol k * 1e-5, rtol 1e-3 (one update's rounding as in
+// EnsembleCuda.TrainerMatchesCpu, allowed to add up over the updates).
+TEST(A2cCuda, SingleTrainerMatchesCpuOverIterations) {
+  MBRL_REQUIRE_GPU();
+  Trainer c(21, 1, MBRL_A2C_ALGO_A2C, MBRL_BACKEND_CPU), g(21, 1, MBRL_A2C_ALGO_A2C, MBRL_BACKEND_CUDA);
+  ASSERT_TRUE(c.a && g.a) << mbrl_last_error();
+  EXPECT_EQ(g.a->backend, MBRL_BACKEND_CUDA);
+  ASSERT_EQ(c.state(), g.state());  // the same initial weights, bit for bit
+  const int TB = c.a->cfg.n_steps * c.a->cfg.n_envs;
+  auto near = [](double a, double b, double atol) { return std::fabs(a - b) <= atol + 1e-3 * std::fabs(b); };
+  for (int k = 1; k <= 4; ++k) {
+    mbrl_a2c_stats sc, sg;
+    ASSERT_EQ(mbrl_a2c_iterate(c.a, &sc), MBRL_OK) << mbrl_last_error();
+    ASSERT_EQ(mbrl_a2c_iterate(g.a, &sg), MBRL_OK) << mbrl_last_error();
+    ASSERT_EQ(0, std::memcmp(c.a->actions, g.a->actions, sizeof(int) * TB)) << "iteration " << k;
+    EXPECT_EQ(c.a->env_steps, g.a->env_steps);
+    EXPECT_EQ(sc.episodes, sg.episodes) << k;
+    EXPECT_TRUE(near(sg.losses.policy_loss, sc.losses.policy_loss, 1e-4))
+        << k << ": " << sg.losses.policy_loss << " vs " << sc.losses.policy_loss;
+    EXPECT_TRUE(near(sg.losses.value_loss, sc.losses.value_loss, 1e-5))
+        << k << ": " << sg.losses.value_loss << " vs " << sc.losses.value_loss;
+    EXPECT_TRUE(near(sg.losses.entropy, sc.losses.entropy, 1e-5))
+        << k << ": " << sg.losses.entropy << " vs " << sc.losses.entropy;
+    EXPECT_TRUE(near(sg.grad_norm, sc.grad_norm, 1e-5))
+        << k << ": " << sg.grad_norm << " vs " << sc.grad_norm;
+    const auto pc = c.state(), pg = g.state();
+    EXPECT_NE(pc, Trainer(21).state());  // the update did change the weights
+    EXPECT_LE(mbrl_test::worst_ratio(pg.data(), pc.data(), pc.size(), k * 1e-5, 1e-3), 1.0)
+        << "iteration " << k;
+  }
 }
