@@ -16,23 +16,14 @@ extern "C" {
 #include "mbrl/h5util.h"
 }
 
+using mbrl_test::has;
+using mbrl_test::json_num;
 using mbrl_test::RunResult;
 using mbrl_test::TempDir;
 
 namespace {
 
-RunResult a2c(const std::string &args) {
-  return mbrl_test::run("'" + mbrl_test::bin("mbrl_a2c") + "' " + args);
-}
-
-bool has(const std::string &s, const std::string &sub) { return s.find(sub) != std::string::npos; }
-
-// The number after "key": in a flat JSON object (NAN if absent).
-double json_num(const std::string &j, const std::string &key) {
-  const size_t p = j.find("\"" + key + "\": ");
-  if (p == std::string::npos) return NAN;
-  return std::strtod(j.c_str() + p + key.size() + 4, nullptr);
-}
+RunResult a2c(const std::string &args) { return mbrl_test::run_bin("mbrl_a2c", args); }
 
 // The "evals" list as (steps, mean) pairs.
 std::vector<std::pair<double, double>> json_evals(const std::string &j) {

@@ -18,6 +18,7 @@ extern "C" {
 #include "mbrl/h5util.h"
 }
 
+using mbrl_test::has;
 using mbrl_test::list_dir;
 using mbrl_test::read_file;
 using mbrl_test::RunResult;
@@ -29,8 +30,6 @@ namespace {
 RunResult collect(const std::string &cwd, const std::string &args) {
   return mbrl_test::run("cd '" + cwd + "' && '" + mbrl_test::bin("mbrl_collect") + "' " + args);
 }
-
-bool has(const std::string &s, const std::string &sub) { return s.find(sub) != std::string::npos; }
 
 int count_of(const std::string &s, const std::string &sub) {
   int n = 0;

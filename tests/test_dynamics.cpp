@@ -20,11 +20,10 @@ extern "C" {
 #include "mbrl/philox.h"
 }
 
+using mbrl_test::has;
 using mbrl_test::TempDir;
 
 namespace {
-
-bool has(const std::string &s, const std::string &sub) { return s.find(sub) != std::string::npos; }
 
 // `episodes` random-policy Pendulum-v1 episodes of `steps` transitions, stats computed.
 void pendulum_data(mbrl_dataset *ds, int episodes, int steps, uint64_t seed) {

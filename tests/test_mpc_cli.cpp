@@ -21,59 +21,24 @@ extern "C" {
 #include "mbrl/h5util.h"
 }
 
+using mbrl_test::collect_dataset;
+using mbrl_test::has;
+using mbrl_test::json_arr;
+using mbrl_test::json_num;
 using mbrl_test::RunResult;
 using mbrl_test::TempDir;
 
 namespace {
 
-bool has(const std::string &s, const std::string &sub) { return s.find(sub) != std::string::npos; }
-
-RunResult mpc(const std::string &args) {
-  return mbrl_test::run("'" + mbrl_test::bin("mbrl_mpc") + "' " + args);
-}
-
-std::string collect(const TempDir &dir, const std::string &name, int episodes, int steps,
-                    int seed = 999, const std::string &env = "Pendulum-v1") {
-  std::string path = dir.file(name);
-  RunResult r = mbrl_test::run("'" + mbrl_test::bin("mbrl_collect") + "' --env " + env +
-                               " --out '" + path + "' --episodes " + std::to_string(episodes) +
-                               " --max-steps " + std::to_string(steps) + " --seed " +
-                               std::to_string(seed));
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  return path;
-}
+RunResult mpc(const std::string &args) { return mbrl_test::run_bin("mbrl_mpc", args); }
 
 std::string train(const TempDir &dir, const std::string &data, const std::string &name,
                   const std::string &extra = "--steps 200") {
   std::string out = dir.file(name);
-  RunResult r = mbrl_test::run("'" + mbrl_test::bin("mbrl_train") + "' --data '" + data +
-                               "' --out '" + out + "' --device cpu " + extra);
+  RunResult r = mbrl_test::run_bin("mbrl_train",
+                                   "--data '" + data + "' --out '" + out + "' --device cpu " + extra);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return out;
-}
-
-double json_num(const std::string &js, const std::string &key) {
-  size_t p = js.find("\"" + key + "\": ");
-  if (p == std::string::npos) return NAN;
-  const char *s = js.c_str() + p + key.size() + 4;
-  if (!std::strncmp(s, "null", 4)) return NAN;
-  return std::strtod(s, nullptr);
-}
-
-std::vector<double> json_arr(const std::string &js, const std::string &key, size_t from = 0) {
-  std::vector<double> v;
-  size_t p = js.find("\"" + key + "\": [", from);
-  if (p == std::string::npos) return v;
-  const char *s = js.c_str() + p + key.size() + 5;
-  while (*s && *s != ']') {
-    char *end;
-    double x = std::strtod(s, &end);
-    if (end == s) break;
-    v.push_back(x);
-    s = end;
-    while (*s == ',' || *s == ' ') ++s;
-  }
-  return v;
 }
 
 const char *SMALL = " --samples 64 --horizon 5 --max-steps 20 --device cpu";
@@ -222,7 +187,7 @@ TEST(MpcCli, AppendDataCreatesThenGrowsADataset) {
   EXPECT_EQ(a.timeouts[18], 0);
   mbrl_dataset_free(&a);
   // onto a mbrl_collect dataset: rows are added, stats recomputed
-  std::string data = collect(dir, "d.h5", 2, 30);
+  std::string data = collect_dataset(dir, "d.h5", 2, 30);
   r = mpc("--oracle --episodes 1 --append-data " + data + SMALL);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   ASSERT_EQ(mbrl_dataset_load(&a, data.c_str()), MBRL_OK);
@@ -230,7 +195,7 @@ TEST(MpcCli, AppendDataCreatesThenGrowsADataset) {
   EXPECT_EQ(a.episodes, 3);
   mbrl_dataset_free(&a);
   // a CartPole dataset is refused and left untouched
-  std::string cp = collect(dir, "cp.h5", 1, 10, 1, "CartPole-v1");
+  std::string cp = collect_dataset(dir, "cp.h5", 1, 10, 1, "CartPole-v1");
   std::string before = mbrl_test::read_file(cp);
   r = mpc("--oracle --episodes 1 --append-data " + cp + SMALL);
   EXPECT_EQ(r.exit_code, 1);
@@ -250,7 +215,7 @@ void expect_refused_before_any_episode(const RunResult &r, const std::string &wh
 TEST(MpcCli, AppendDataTargetIsCheckedBeforeAnyEpisode) {
   TempDir dir;
   // a CartPole-v1 dataset
-  std::string cp = collect(dir, "cp.h5", 1, 10, 1, "CartPole-v1");
+  std::string cp = collect_dataset(dir, "cp.h5", 1, 10, 1, "CartPole-v1");
   std::string before = mbrl_test::read_file(cp);
   RunResult r = mpc("--oracle --episodes 3 --append-data " + cp + SMALL);
   expect_refused_before_any_episode(r, "--append-data: '" + cp + "' holds CartPole-v1 data");
@@ -263,7 +228,7 @@ TEST(MpcCli, AppendDataTargetIsCheckedBeforeAnyEpisode) {
   EXPECT_TRUE(has(r.err, txt)) << r.err;
   EXPECT_EQ(mbrl_test::read_file(txt), "not a dataset\n");
   // a damaged (truncated) Pendulum dataset
-  std::string pd = collect(dir, "pd.h5", 2, 20);
+  std::string pd = collect_dataset(dir, "pd.h5", 2, 20);
   std::string bytes = mbrl_test::read_file(pd);
   std::string cut = dir.file("cut.h5");
   std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
@@ -338,7 +303,7 @@ TEST(MpcCli, HelpNamesForceForRecordAndIterations) {
 
 TEST(MpcCli, LearnedModelRuns) {
   TempDir dir;
-  std::string data = collect(dir, "d.h5", 4, 100);
+  std::string data = collect_dataset(dir, "d.h5", 4, 100);
   std::string model = train(dir, data, "m.h5", "--steps 200 --batch 64");
   RunResult r = mpc("--model " + model + " --episodes 2 --json" + SMALL);
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -348,7 +313,7 @@ TEST(MpcCli, LearnedModelRuns) {
 
 TEST(MpcCli, IterationsLoopTrainsControlsAndAggregates) {
   TempDir dir;
-  std::string data = collect(dir, "d.h5", 2, 50);
+  std::string data = collect_dataset(dir, "d.h5", 2, 50);
   std::string model = dir.file("m.h5");
   RunResult r = mpc("--iterations 2 --episodes 1 --train-steps 30 --eval-episodes 1 --data " +
                     data + " --model " + model + SMALL);
@@ -417,7 +382,7 @@ TEST(MpcCli, BadModelFilesAreRuntimeErrors) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(has(r.err, "text.h5")) << r.err;
   // damaged: a real checkpoint cut in half
-  std::string data = collect(dir, "d.h5", 4, 50);
+  std::string data = collect_dataset(dir, "d.h5", 4, 50);
   std::string model = train(dir, data, "m.h5", "--steps 5 --batch 16");
   std::string bytes = mbrl_test::read_file(model);
   std::string cut = dir.file("cut.h5");
@@ -430,7 +395,7 @@ TEST(MpcCli, BadModelFilesAreRuntimeErrors) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(has(r.err, "d.h5")) << r.err;
   // a model of another env
-  std::string cp = collect(dir, "cp.h5", 10, 50, 1, "CartPole-v1");
+  std::string cp = collect_dataset(dir, "cp.h5", 10, 50, 1, "CartPole-v1");
   std::string cpm = train(dir, cp, "cpm.h5", "--steps 5 --batch 8");
   r = mpc("--model " + cpm + SMALL);
   EXPECT_EQ(r.exit_code, 1);
@@ -500,8 +465,8 @@ TEST(MpcQualitySlow, OracleReachesMinus175) {
 // range for this configuration, "-160 to -185 depending on the training seed".
 TEST(MpcQualitySlow, LearnedModelOnDefaultDataWithinReferenceRange) {
   TempDir dir;
-  std::string data = collect(dir, "pendulum_random.h5", 20, 200, 999);  // the default 4000
-  std::string model = train(dir, data, "pendulum_model.h5", "");       // mbrl_train defaults
+  std::string data = collect_dataset(dir, "pendulum_random.h5", 20, 200, 999);  // the default 4000
+  std::string model = train(dir, data, "pendulum_model.h5", "");  // mbrl_train defaults
   RunResult r = mpc("--model " + model + " --episodes 50 --samples 1024 --horizon 15 --seed 0 "
                     "--device cpu --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -518,7 +483,7 @@ TEST(MpcQualitySlow, LearnedModelOnDefaultDataWithinReferenceRange) {
 // aggregated model's 15-step open-loop RMSE is lower than the random-data model's.
 TEST(MpcQualitySlow, DataAggregationWithin7000StepsImprovesTheModel) {
   TempDir dir;
-  std::string data = collect(dir, "pendulum_random.h5", 20, 200, 999);
+  std::string data = collect_dataset(dir, "pendulum_random.h5", 20, 200, 999);
   std::string random_model = train(dir, data, "random_model.h5", "--val-frac 0");
   RunResult r = mpc("--iterations 3 --episodes 5 --eval-episodes 50 --data " + data +
                     " --model " + dir.file("m.h5") + " --samples 1024 --horizon 15 --seed 0 "

@@ -22,53 +22,17 @@ extern "C" {
 #include "mbrl/h5util.h"
 }
 
+using mbrl_test::collect_dataset;
+using mbrl_test::has;
+using mbrl_test::json_arr;
+using mbrl_test::json_num;
 using mbrl_test::read_file;
 using mbrl_test::RunResult;
 using mbrl_test::TempDir;
 
 namespace {
 
-bool has(const std::string &s, const std::string &sub) { return s.find(sub) != std::string::npos; }
-
-RunResult train(const std::string &args) {
-  return mbrl_test::run("'" + mbrl_test::bin("mbrl_train") + "' " + args);
-}
-
-// A Pendulum dataset made by mbrl_collect: `episodes` episodes of `steps` transitions.
-std::string collect(const TempDir &dir, const std::string &name, int episodes, int steps,
-                    int seed = 999) {
-  std::string path = dir.file(name);
-  RunResult r = mbrl_test::run("'" + mbrl_test::bin("mbrl_collect") + "' --out '" + path +
-                               "' --episodes " + std::to_string(episodes) + " --max-steps " +
-                               std::to_string(steps) + " --seed " + std::to_string(seed));
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  return path;
-}
-
-// The number after "key": in a one-line JSON object (NAN if absent or null).
-double json_num(const std::string &js, const std::string &key) {
-  size_t p = js.find("\"" + key + "\": ");
-  if (p == std::string::npos) return NAN;
-  const char *s = js.c_str() + p + key.size() + 4;
-  if (!std::strncmp(s, "null", 4)) return NAN;
-  return std::strtod(s, nullptr);
-}
-
-// The numbers of "key": [a, b, c].
-std::vector<double> json_arr(const std::string &js, const std::string &key) {
-  std::vector<double> v;
-  size_t p = js.find("\"" + key + "\": [");
-  if (p == std::string::npos) return v;
-  const char *s = js.c_str() + p + key.size() + 5;
-  while (*s && *s != ']') {
-    char *end;
-    v.push_back(std::strtod(s, &end));
-    if (end == s) break;
-    s = end;
-    while (*s == ',' || *s == ' ') ++s;
-  }
-  return v;
-}
+RunResult train(const std::string &args) { return mbrl_test::run_bin("mbrl_train", args); }
 
 std::vector<float> model_state(const std::string &path) {
   mbrl_dynamics *d = nullptr;
@@ -87,7 +51,7 @@ const char *kSmall = " --steps 60 --batch 32 --device cpu ";
 
 TEST(TrainCli, TrainsAndPrintsTheFigures) {
   TempDir dir;
-  std::string data = collect(dir, "d.h5", 6, 40);
+  std::string data = collect_dataset(dir, "d.h5", 6, 40);
   RunResult r = train("--data " + data + " --out " + dir.file("m.h5") + kSmall);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(has(r.out, "Trained 60 steps (batch 32) on 200 transitions")) << r.out;
@@ -104,7 +68,7 @@ TEST(TrainCli, TrainsAndPrintsTheFigures) {
 
 TEST(TrainCli, JsonHasTheAgreedKeys) {
   TempDir dir;
-  std::string data = collect(dir, "d.h5", 6, 40);
+  std::string data = collect_dataset(dir, "d.h5", 6, 40);
   RunResult r = train("--data " + data + " --out " + dir.file("m.h5") + kSmall + "--json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   ASSERT_EQ(r.out.front(), '{');
@@ -135,7 +99,7 @@ TEST(TrainCli, JsonHasTheAgreedKeys) {
 
 TEST(TrainCli, LogdirWritesCsvAndEvents) {
   TempDir dir;
-  std::string data = collect(dir, "d.h5", 6, 40);
+  std::string data = collect_dataset(dir, "d.h5", 6, 40);
   RunResult r = train("--data " + data + " --out " + dir.file("m.h5") + kSmall +
                       "--eval-every 20 --logdir " + dir.file("logs"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -155,7 +119,7 @@ TEST(TrainCli, LogdirWritesCsvAndEvents) {
 
 TEST(TrainCli, SameSeedSameModelAndForceRule) {
   TempDir dir;
-  std::string data = collect(dir, "d.h5", 6, 40);
+  std::string data = collect_dataset(dir, "d.h5", 6, 40);
   std::string a = dir.file("a.h5"), b = dir.file("b.h5");
   ASSERT_EQ(train("--data " + data + " --out " + a + kSmall + "--seed 5").exit_code, 0);
   ASSERT_EQ(train("--data " + data + " --out " + b + kSmall + "--seed 5").exit_code, 0);
@@ -179,7 +143,7 @@ herr_t count_stamped(hid_t, const char *, const H5O_info_t *info, void *n) {
 // which would differ between runs a second apart).
 TEST(TrainCli, SameSeedSameCheckpointBytes) {
   TempDir dir;
-  std::string data = collect(dir, "d.h5", 6, 40);
+  std::string data = collect_dataset(dir, "d.h5", 6, 40);
   std::string a = dir.file("a.h5"), b = dir.file("b.h5");
   ASSERT_EQ(train("--data " + data + " --out " + a + kSmall + "--seed 5").exit_code, 0);
   ASSERT_EQ(train("--data " + data + " --out " + b + kSmall + "--seed 5").exit_code, 0);
@@ -196,8 +160,8 @@ TEST(TrainCli, SameSeedSameCheckpointBytes) {
 
 TEST(TrainCli, EvalAndPredictModes) {
   TempDir dir;
-  std::string data = collect(dir, "d.h5", 6, 40);
-  std::string fresh = collect(dir, "f.h5", 2, 30, 4);
+  std::string data = collect_dataset(dir, "d.h5", 6, 40);
+  std::string fresh = collect_dataset(dir, "f.h5", 2, 30, 4);
   std::string m = dir.file("m.h5");
   ASSERT_EQ(train("--data " + data + " --out " + m + kSmall).exit_code, 0);
   RunResult r = train("--eval " + m + " --data " + fresh + " --json --device cpu");
@@ -248,7 +212,7 @@ TEST(TrainCli, RefusesMissingForeignAndDamagedData) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(has(r.err, "not an HDF5 file")) << r.err;
 
-  std::string data = collect(dir, "d.h5", 4, 40);
+  std::string data = collect_dataset(dir, "d.h5", 4, 40);
   std::string s = read_file(data);
   std::ofstream(dir.file("trunc.h5"), std::ios::binary) << s.substr(0, s.size() / 3);
   r = train("--data " + dir.file("trunc.h5") + " --out " + out);
@@ -265,7 +229,7 @@ TEST(TrainCli, RefusesMissingForeignAndDamagedData) {
 
 TEST(TrainCli, NonFiniteRowsRefusedOrDropped) {
   TempDir dir;
-  std::string data = collect(dir, "d.h5", 5, 40);
+  std::string data = collect_dataset(dir, "d.h5", 5, 40);
   mbrl_dataset ds;
   ASSERT_EQ(mbrl_dataset_load(&ds, data.c_str()), MBRL_OK);
   ds.actions[17] = NAN;                    // row 17, /actions
@@ -290,7 +254,7 @@ TEST(TrainCli, NonFiniteRowsRefusedOrDropped) {
 
 TEST(TrainCli, BatchLargerThanTrainingSplit) {
   TempDir dir;
-  std::string data = collect(dir, "d.h5", 4, 20);  // 80 rows, 60 in training
+  std::string data = collect_dataset(dir, "d.h5", 4, 20);  // 80 rows, 60 in training
   RunResult r = train("--data " + data + " --out " + dir.file("m.h5") + " --batch 64");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(has(r.err, "--batch 64 is larger than the training split (60 rows of 80")) << r.err;
@@ -299,7 +263,7 @@ TEST(TrainCli, BatchLargerThanTrainingSplit) {
 
 TEST(TrainCli, NaNLossStopsAndKeepsThePreviousCheckpoint) {
   TempDir dir;
-  std::string data = collect(dir, "d.h5", 6, 40);
+  std::string data = collect_dataset(dir, "d.h5", 6, 40);
   std::string out = dir.file("m.h5");
   ASSERT_EQ(train("--data " + data + " --out " + out + kSmall).exit_code, 0);
   std::string before = read_file(out);
@@ -315,7 +279,7 @@ TEST(TrainCli, NaNLossStopsAndKeepsThePreviousCheckpoint) {
 TEST(TrainCli, CudaWithoutGpuIsARuntimeError) {
   if (mbrl_cuda_compiled() && mbrl_cuda_device_count() > 0) GTEST_SKIP() << "a GPU is present";
   TempDir dir;
-  std::string data = collect(dir, "d.h5", 4, 40);
+  std::string data = collect_dataset(dir, "d.h5", 4, 40);
   RunResult r = train("--data " + data + " --out " + dir.file("m.h5") + " --device cuda");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(has(r.err, "mbrl_train: error: --device cuda")) << r.err;
@@ -344,8 +308,8 @@ TEST(TrainCli, BadFlagsAreUsageErrors) {
 // (another seed) 1-step RMSE over [cos, sin, thdot] <= 0.03 and 15-step open-loop <= 0.6.
 TEST(TrainCli, TrainQualitySlow) {
   TempDir dir;
-  std::string data = collect(dir, "pendulum_random.h5", 20, 200, 999);
-  std::string fresh = collect(dir, "fresh.h5", 20, 200, 2024);
+  std::string data = collect_dataset(dir, "pendulum_random.h5", 20, 200, 999);
+  std::string fresh = collect_dataset(dir, "fresh.h5", 20, 200, 2024);
   std::string m = dir.file("pendulum_model.h5");
   RunResult r = train("--data " + data + " --out " + m + " --device cpu --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -34,6 +35,47 @@ RunResult run(const std::string &cmd) {
 }
 
 std::string bin(const std::string &name) { return std::string(MBRL_BIN_DIR) + "/" + name; }
+
+RunResult run_bin(const std::string &name, const std::string &args) {
+  return run("'" + bin(name) + "' " + args);
+}
+
+std::string collect_dataset(const TempDir &dir, const std::string &name, int episodes, int steps,
+                            int seed, const std::string &env) {
+  std::string path = dir.file(name);
+  RunResult r = run_bin("mbrl_collect", (env.empty() ? "" : "--env " + env + " ") + "--out '" +
+                                            path + "' --episodes " + std::to_string(episodes) +
+                                            " --max-steps " + std::to_string(steps) +
+                                            " --seed " + std::to_string(seed));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return path;
+}
+
+bool has(const std::string &s, const std::string &sub) { return s.find(sub) != std::string::npos; }
+
+double json_num(const std::string &js, const std::string &key) {
+  size_t p = js.find("\"" + key + "\": ");
+  if (p == std::string::npos) return NAN;
+  const char *s = js.c_str() + p + key.size() + 4;
+  if (!std::strncmp(s, "null", 4)) return NAN;
+  return std::strtod(s, nullptr);
+}
+
+std::vector<double> json_arr(const std::string &js, const std::string &key, size_t from) {
+  std::vector<double> v;
+  size_t p = js.find("\"" + key + "\": [", from);
+  if (p == std::string::npos) return v;
+  const char *s = js.c_str() + p + key.size() + 5;
+  while (*s && *s != ']') {
+    char *end;
+    double x = std::strtod(s, &end);
+    if (end == s) break;
+    v.push_back(x);
+    s = end;
+    while (*s == ',' || *s == ' ') ++s;
+  }
+  return v;
+}
 
 TempDir::TempDir() {
   const char *base = std::getenv("TMPDIR");

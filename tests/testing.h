@@ -19,12 +19,6 @@ struct RunResult {
   std::string err;  // stderr
 };
 
-// Run `cmd` with /bin/sh, capturing stdout and stderr separately.
-RunResult run(const std::string &cmd);
-
-// Path of a built executable, e.g. bin("mbrl_collect").
-std::string bin(const std::string &name);
-
 // A fresh empty directory under $TMPDIR, removed by the destructor.
 struct TempDir {
   TempDir();
@@ -32,6 +26,30 @@ struct TempDir {
   std::string path;
   std::string file(const std::string &name) const { return path + "/" + name; }
 };
+
+// Run `cmd` with /bin/sh, capturing stdout and stderr separately.
+RunResult run(const std::string &cmd);
+
+// Path of a built executable, e.g. bin("mbrl_collect").
+std::string bin(const std::string &name);
+
+// Run the built executable `name` with the (shell-quoted by the caller) arguments `args`.
+RunResult run_bin(const std::string &name, const std::string &args);
+
+// A dataset made by mbrl_collect at dir/name: `episodes` episodes of at most `steps` steps,
+// --seed `seed`, and --env `env` unless env is empty (mbrl_collect's default). Expects exit 0.
+std::string collect_dataset(const TempDir &dir, const std::string &name, int episodes, int steps,
+                            int seed = 999, const std::string &env = "");
+
+// True if `sub` occurs in `s`.
+bool has(const std::string &s, const std::string &sub);
+
+// The number after "key": in a one-line JSON object (NAN if absent or null).
+double json_num(const std::string &js, const std::string &key);
+
+// The numbers of the first "key": [a, b, c] at or after offset `from` (empty if absent or
+// null); stops at the first element that is not a number.
+std::vector<double> json_arr(const std::string &js, const std::string &key, size_t from = 0);
 
 bool file_exists(const std::string &path);
 std::string read_file(const std::string &path);
