@@ -16,6 +16,8 @@ extern "C" {
 
 namespace {
 
+using mbrl_test::randn;
+
 mbrl_mlp_config small_config(int bn, mbrl_act act) {
   const int sizes[4] = {3, 5, 4, 2};
   mbrl_mlp_config c;
@@ -26,13 +28,6 @@ mbrl_mlp_config small_config(int bn, mbrl_act act) {
   return c;
 }
 
-std::vector<float> randn(size_t n, unsigned seed, float scale = 1.0f) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto &x : v) x = d(g);
-  return v;
-}
 
 // Randomize every parameter (so BN gamma/beta and biases are not trivial).
 void randomize_params(mbrl_mlp *m, unsigned seed) {

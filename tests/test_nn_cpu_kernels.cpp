@@ -26,13 +26,9 @@ extern "C" {
 
 namespace {
 
-std::vector<float> randn(size_t n, unsigned seed, float scale = 1.0f, float shift = 0.0f) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(shift, scale);
-  std::vector<float> v(n);
-  for (auto &x : v) x = d(g);
-  return v;
-}
+using mbrl_test::randn;
+using mbrl_test::expect_close;
+
 
 // A ReLU-like input: about half exact zeros.
 std::vector<float> relu_randn(size_t n, unsigned seed) {
@@ -41,14 +37,6 @@ std::vector<float> relu_randn(size_t n, unsigned seed) {
   return v;
 }
 
-void expect_close(const char *what, const std::vector<float> &got, const std::vector<double> &want,
-                  double atol, double rtol) {
-  ASSERT_EQ(got.size(), want.size()) << what;
-  std::vector<float> w(want.begin(), want.end());
-  double r = mbrl_test::worst_ratio(got.data(), w.data(), got.size(), atol, rtol);
-  std::printf("  %-36s worst err/tol = %.4f\n", what, r);
-  EXPECT_LE(r, 1.0) << what;
-}
 
 struct Shape {
   int B, in, out;

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 namespace mbrl_test {
@@ -131,6 +132,23 @@ double worst_ratio(const float *a, const float *b, size_t n, double atol, double
     if (!(r <= worst)) worst = r;
   }
   return worst;
+}
+
+std::vector<float> randn(size_t n, unsigned seed, float scale, float shift) {
+  std::mt19937 g(seed);
+  std::normal_distribution<float> d(shift, scale);
+  std::vector<float> v(n);
+  for (auto &x : v) x = d(g);
+  return v;
+}
+
+void expect_close(const char *what, const std::vector<float> &got, const std::vector<double> &want,
+                  double atol, double rtol) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  std::vector<float> w(want.begin(), want.end());
+  double r = worst_ratio(got.data(), w.data(), got.size(), atol, rtol);
+  std::printf("  %-40s worst err/tol = %.4f\n", what, r);
+  EXPECT_LE(r, 1.0) << what;
 }
 
 }  // namespace mbrl_test

@@ -55,6 +55,14 @@ bool file_exists(const std::string &path);
 std::string read_file(const std::string &path);
 std::vector<std::string> list_dir(const std::string &path);
 
+// n floats from N(shift, scale^2), std::mt19937(seed): the tests' fixed random inputs.
+std::vector<float> randn(size_t n, unsigned seed, float scale = 1.0f, float shift = 0.0f);
+
+// Fails the current test unless got is within atol + rtol*|want| of a double reference;
+// prints the worst error / tolerance under the label `what`.
+void expect_close(const char *what, const std::vector<float> &got, const std::vector<double> &want,
+                  double atol, double rtol);
+
 // Worst |a-b| / (atol + rtol*|b|) over n elements (<= 1 means within tolerance).
 double worst_ratio(const float *a, const float *b, size_t n, double atol, double rtol);
 
