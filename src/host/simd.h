@@ -88,17 +88,25 @@ SIMD_INLINE vf vf_bcast(const float *p) { return _mm512_set1_ps(*p); }
 SIMD_INLINE vf vf_load(const float *p) { return _mm512_loadu_ps(p); }
 SIMD_INLINE void vf_store(float *p, vf v) { _mm512_storeu_ps(p, v); }
 SIMD_INLINE vm vm_first(int n) { return (vm)(n >= 16 ? 0xFFFFu : (1u << (n < 0 ? 0 : n)) - 1u); }
-/* A whole vector takes the plain load/store: faster, and GCC 12.2 at -O3 mis-optimized a
- * zero-masked load with an all-ones mask after masked stores in gemm_nn_sparse (a row read
- * back stale; found by test_nn_cpu_kernels, not by -O2 or clang). */
+/* Partial vectors go through a stack buffer, not the masked load/store instructions: GCC 12.2
+ * at -O3 miscompiled _mm512_maskz_loadu_ps / _mm512_mask_storeu_ps in the sparse kernels
+ * (rows read back stale or uninitialized; tests/test_cpu_paths.cpp and test_nn_cpu_kernels
+ * caught it; -O2, clang -O3 and the buffer version are correct). Tails are off the hot paths
+ * (the planner pads its widths to 16). */
 SIMD_INLINE vf vf_load_n(const float *p, int n) {
-  return n >= 16 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(vm_first(n), p);
+  if (n >= 16) return _mm512_loadu_ps(p);
+  float t[16] = {0};
+  for (int i = 0; i < n; ++i) t[i] = p[i];
+  return _mm512_loadu_ps(t);
 }
 SIMD_INLINE void vf_store_n(float *p, vf v, int n) {
-  if (n >= 16)
+  if (n >= 16) {
     _mm512_storeu_ps(p, v);
-  else
-    _mm512_mask_storeu_ps(p, vm_first(n), v);
+  } else {
+    float t[16];
+    _mm512_storeu_ps(t, v);
+    for (int i = 0; i < n; ++i) p[i] = t[i];
+  }
 }
 SIMD_INLINE vf vf_add(vf a, vf b) { return _mm512_add_ps(a, b); }
 SIMD_INLINE vf vf_sub(vf a, vf b) { return _mm512_sub_ps(a, b); }
