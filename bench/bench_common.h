@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "mbrl/cli.h"
+#include "mbrl/cpu.h"
 #include "mbrl/device.h"
 
 /* Monotonic wall clock in seconds. */
@@ -63,8 +64,13 @@ static inline void bench_cpu_name(char *out, size_t n) {
   fclose(f);
 }
 
-/* Prints the opening of the bench JSON object, two lines:
+/* The CPU kernel path for this run (mbrl/cpu.h): exits 1 when MBRL_CPU_KERNELS asks for a path
+ * this CPU lacks, else prints "<prog>: CPU kernels <path> (cpu: ...)" on stderr. Call it first. */
+static inline const char *bench_cpu_kernels(const char *prog) { return mbrl_cli_cpu_kernels(prog); }
+
+/* Prints the opening of the bench JSON object, three lines:
  *   {"bench": "<bench>", "impl": "mbrl", "version": "...",
+ *    "cpu_kernels": "<path>", "cpu_features": "...",
  *    "machine": {"cpu": "...", "cores": N, "host": "...", "gpu": "<name>" | null},
  * have_gpu != 0 names CUDA device 0. */
 static inline void bench_print_head(const char *bench, int have_gpu) {
@@ -73,6 +79,8 @@ static inline void bench_print_head(const char *bench, int have_gpu) {
   if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "unknown");
   host[sizeof host - 1] = '\0';
   printf("{\"bench\": \"%s\", \"impl\": \"mbrl\", \"version\": \"%s\",\n", bench, MBRL_VERSION);
+  printf(" \"cpu_kernels\": \"%s\", \"cpu_features\": \"%s\",\n",
+         mbrl_cpu_path_name(mbrl_cpu_kernels()), mbrl_cpu_features());
   printf(" \"machine\": {\"cpu\": \"%s\", \"cores\": %ld, \"host\": ", cpu,
          sysconf(_SC_NPROCESSORS_ONLN));
   mbrl_cli_json_string(stdout, host);
