@@ -202,6 +202,12 @@ static void transpose_block(float *dst, int ldd, const float *src, int lds, int 
 
 /* ------------------------------------------------------------------ sparse "nn" */
 
+/* Makes p opaque to the optimizer so it lives in a register: the loads that use it then take
+ * base + displacement addressing, which stays one micro-fused uop per FMA (GCC otherwise picks
+ * base + index * 4 + displacement, two uops each on Intel cores, and the sparse loops become
+ * front-end bound). */
+#define SIMD_OPAQUE(p) __asm__("" : "+r"(p))
+
 /* Bit k of the result: A[k] != 0 (NaN counts as nonzero), for K <= 64. */
 SIMD_INLINE uint64_t nonzero_mask(const float *A, int K) {
   uint64_t m = 0;
@@ -226,8 +232,9 @@ SIMD_INLINE void sparse_row1(float *C0, const float *A0, const float *Bm, int ld
   for (uint64_t m0 = nonzero_mask(A0, K); m0; m0 &= m0 - 1) {
     const int k0 = __builtin_ctzll(m0);
     const vf a0 = vf_bcast(A0 + k0);
-    for (int j = 0; j < NV; ++j)
-      c0[j] = vf_fma(a0, ldv(Bm + (size_t)k0 * ldb + VW * j, j, NV, MK, tail), c0[j]);
+    const float *w0 = Bm + (size_t)k0 * ldb;
+    SIMD_OPAQUE(w0);
+    for (int j = 0; j < NV; ++j) c0[j] = vf_fma(a0, ldv(w0 + VW * j, j, NV, MK, tail), c0[j]);
   }
   for (int j = 0; j < NV; ++j)
     stv(C0 + VW * j, relu ? vf_max(c0[j], vf_zero()) : c0[j], j, NV, MK, tail);
@@ -253,22 +260,27 @@ SIMD_INLINE void sparse_row2(float *C0, float *C1, const float *A0, const float 
   for (; m0 && m1; m0 &= m0 - 1, m1 &= m1 - 1) {
     const int k0 = __builtin_ctzll(m0), k1 = __builtin_ctzll(m1);
     const vf a0 = vf_bcast(A0 + k0), a1 = vf_bcast(A1 + k1);
+    const float *w0 = Bm + (size_t)k0 * ldb, *w1 = Bm + (size_t)k1 * ldb;
+    SIMD_OPAQUE(w0);
+    SIMD_OPAQUE(w1);
     for (int j = 0; j < NV; ++j) {
-      c0[j] = vf_fma(a0, ldv(Bm + (size_t)k0 * ldb + VW * j, j, NV, MK, tail), c0[j]);
-      c1[j] = vf_fma(a1, ldv(Bm + (size_t)k1 * ldb + VW * j, j, NV, MK, tail), c1[j]);
+      c0[j] = vf_fma(a0, ldv(w0 + VW * j, j, NV, MK, tail), c0[j]);
+      c1[j] = vf_fma(a1, ldv(w1 + VW * j, j, NV, MK, tail), c1[j]);
     }
   }
   for (; m0; m0 &= m0 - 1) {
     const int k0 = __builtin_ctzll(m0);
     const vf a0 = vf_bcast(A0 + k0);
-    for (int j = 0; j < NV; ++j)
-      c0[j] = vf_fma(a0, ldv(Bm + (size_t)k0 * ldb + VW * j, j, NV, MK, tail), c0[j]);
+    const float *w0 = Bm + (size_t)k0 * ldb;
+    SIMD_OPAQUE(w0);
+    for (int j = 0; j < NV; ++j) c0[j] = vf_fma(a0, ldv(w0 + VW * j, j, NV, MK, tail), c0[j]);
   }
   for (; m1; m1 &= m1 - 1) {
     const int k1 = __builtin_ctzll(m1);
     const vf a1 = vf_bcast(A1 + k1);
-    for (int j = 0; j < NV; ++j)
-      c1[j] = vf_fma(a1, ldv(Bm + (size_t)k1 * ldb + VW * j, j, NV, MK, tail), c1[j]);
+    const float *w1 = Bm + (size_t)k1 * ldb;
+    SIMD_OPAQUE(w1);
+    for (int j = 0; j < NV; ++j) c1[j] = vf_fma(a1, ldv(w1 + VW * j, j, NV, MK, tail), c1[j]);
   }
   for (int j = 0; j < NV; ++j) {
     stv(C0 + VW * j, relu ? vf_max(c0[j], vf_zero()) : c0[j], j, NV, MK, tail);
