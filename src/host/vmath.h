@@ -166,7 +166,7 @@ SIMD_INLINE void v_sincos_reduced(vf x, vf *s_out, vf *c_out) {
 }
 
 /* Lanes with |x| > 512, infinite or NaN: libm's sinf/cosf (rare; keeps the whole range). */
-static __attribute__((noinline)) void v_sincos_libm(vf x, vm lanes, vf *s, vf *c) {
+static __attribute__((noinline, unused)) void v_sincos_libm(vf x, vm lanes, vf *s, vf *c) {
   float xs[VW], ss[VW], cs[VW];
   vf_store(xs, x);
   vf_store(ss, *s);
