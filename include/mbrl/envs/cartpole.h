@@ -143,7 +143,9 @@ MBRL_HD static inline void mbrl_cartpole_oracle_step(const float *obs, const flo
   next_obs[3] = theta_dot + tau * thetaacc;
 }
 
-/* Planning cost (MBRL_CARTPOLE_SHAPED_COST_DOC): -1 + ((x'/2.4)^2 + (theta'/thr)^2) / 2. */
+/* Planning cost (MBRL_CARTPOLE_SHAPED_COST_DOC): -1 + ((x'/2.4)^2 + (theta'/thr)^2) / 2.
+ * Oracle random shooting (K 1024, H 15, costs summed up to the first predicted terminal):
+ * 500 on reset seeds 0..9; with -reward alone 284 (seeds 0..2: the cart drifts off). */
 MBRL_HD static inline float mbrl_cartpole_shaped_cost(const float *obs, const float *a,
                                                       const float *next_obs) {
   (void)obs;

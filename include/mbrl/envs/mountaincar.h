@@ -119,7 +119,9 @@ MBRL_HD static inline void mbrl_mountaincar_oracle_step(const float *obs, const 
   next_obs[1] = velocity;
 }
 
-/* Planning cost (MBRL_MOUNTAINCAR_SHAPED_COST_DOC): 1 - 10 (e(next_obs) - e(obs)). */
+/* Planning cost (MBRL_MOUNTAINCAR_SHAPED_COST_DOC): 1 - 10 (e(next_obs) - e(obs)).
+ * Oracle random shooting (K 1024, H 15, costs summed up to the first predicted terminal):
+ * -170 on reset seeds 0..2; with -reward alone -200 (the goal is never seen). */
 MBRL_HD static inline float mbrl_mountaincar_shaped_cost(const float *obs, const float *a,
                                                          const float *next_obs) {
   const float goal = (float)MBRL_MOUNTAINCAR_GOAL_POSITION;

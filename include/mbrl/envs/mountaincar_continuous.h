@@ -124,7 +124,9 @@ MBRL_HD static inline void mbrl_mountaincar_continuous_oracle_step(const float *
   next_obs[1] = velocity;
 }
 
-/* Planning cost (MBRL_MOUNTAINCAR_CONTINUOUS_SHAPED_COST_DOC): -reward - 10 (e' - e). */
+/* Planning cost (MBRL_MOUNTAINCAR_CONTINUOUS_SHAPED_COST_DOC): -reward - 10 (e' - e).
+ * Oracle random shooting (K 1024, H 15, costs summed up to the first predicted terminal):
+ * 94.3 on reset seeds 0..9; with -reward alone -11.5 (seeds 0..2: it learns to stand still). */
 MBRL_HD static inline float mbrl_mountaincar_continuous_shaped_cost(const float *obs,
                                                                     const float *a,
                                                                     const float *next_obs) {
