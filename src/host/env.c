@@ -42,15 +42,18 @@ static void batch_reset_one(mbrl_env_batch *eb, int b, float *obs_row);
                                 uint8_t *truncated) {                                           \
     enum { D = MBRL_##NAME##_STATE_DIM, O = MBRL_##NAME##_OBS_DIM, A = MBRL_##NAME##_ACT_DIM }; \
     const int B = eb->B, max_steps = MBRL_##NAME##_MAX_STEPS;                                   \
+    double *sk[D]; /* hoisted: the uint8_t stores below may alias anything */                  \
+    for (int k = 0; k < D; ++k) sk[k] = eb->s[k];                                               \
+    int *const tb = eb->t, *const beyond = eb->steps_beyond_terminated;                         \
     for (int b = 0; b < B; ++b) {                                                               \
       double st[D];                                                                             \
-      for (int k = 0; k < D; ++k) st[k] = eb->s[k][b];                                          \
+      for (int k = 0; k < D; ++k) st[k] = sk[k][b];                                             \
       int term;                                                                                 \
-      const int past = eb->steps_beyond_terminated[b] >= 0;                                     \
+      const int past = beyond[b] >= 0;                                                          \
       const double r = mbrl_##name##_step_state(st, actions + (size_t)b * A, past, &term);      \
-      for (int k = 0; k < D; ++k) eb->s[k][b] = st[k];                                          \
-      note_terminal(&eb->steps_beyond_terminated[b], past, term);                               \
-      const int trunc = ++eb->t[b] >= max_steps;                                                \
+      for (int k = 0; k < D; ++k) sk[k][b] = st[k];                                             \
+      note_terminal(&beyond[b], past, term);                                                    \
+      const int trunc = ++tb[b] >= max_steps;                                                   \
       rewards[b] = (float)r;                                                                    \
       terminated[b] = (uint8_t)term;                                                            \
       truncated[b] = (uint8_t)trunc;                                                            \
