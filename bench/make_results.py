@@ -94,6 +94,7 @@ def load(folder):
             r["threads"] = r.get("threads", obj.get("threads"))
             r["file"] = name
             r.setdefault("date", obj.get("date"))
+            r["clock"] = obj.get("clock") or "wall"  # wall clock, or process CPU time
             if impl != "torch":  # the CPU kernel path the row ran on (CPU rows)
                 r.setdefault("kernels", r.get("path") or obj.get("cpu_kernels")
                              or ISA_PATH.get(r.get("isa")))
@@ -191,10 +192,11 @@ def peak_of(peaks, r):
     return peaks.get(r.get("kernels")) or next((peaks[p] for p in PATHS if p in peaks), None)
 
 
-def section_mpc(rows, problems, peaks, run_threads):
+def section_mpc(rows, problems, peaks, run_threads, run_clock):
     out = ["## Random-shooting MPC: one plan (K action sequences x H steps)", ""]
     ours, torch = split(rows, "mpc", ("model", "device", "K", "H", "ms_per_plan"), problems)
-    ours = [r for r in ours if not run_threads or (r.get("threads") or 1) == run_threads]
+    ours = [r for r in ours if (not run_threads or (r.get("threads") or 1) == run_threads)
+            and r["clock"] == run_clock]
     if peaks:
         out += ["Peak used for '% peak': the row's kernel path's FMA peak per core (bench_peak) x "
                 "threads: " + ", ".join(f"{p} {peaks[p]:.0f} GFLOP/s" for p in PATHS if p in peaks)
@@ -290,7 +292,7 @@ def learned_gflops(r):
     return g
 
 
-def section_targets(rows, problems, peaks, run_threads):
+def section_targets(rows, problems, peaks, run_threads, run_clock):
     """Issue 9's speed targets, one column per CPU kernel path, each cell the measured ratio
     (met / MISSED against its bar)."""
     out = ["## Targets per CPU kernel path (issue 9)", ""]
@@ -300,7 +302,8 @@ def section_targets(rows, problems, peaks, run_threads):
     paths = [p for p in PATHS if any(r.get("kernels") == p for r in mpc + train + a2c)]
     if not paths:
         return out + ["not measured", ""]
-    one = lambda r: r["device"] == "cpu" and (not run_threads or (r.get("threads") or 1) == run_threads)
+    one = lambda r: (r["device"] == "cpu" and r["clock"] == run_clock and
+                     (not run_threads or (r.get("threads") or 1) == run_threads))
 
     def cell(v, bar, unit="x"):
         if v is None:
@@ -363,8 +366,8 @@ def section_targets(rows, problems, peaks, run_threads):
             if r2.get("kernels") != p:
                 continue
             r1 = [r for r in mpc if r["device"] == "cpu" and (r.get("threads") or 1) == 1 and
-                  r.get("kernels") == p and r["model"] == "learned" and r["K"] == r2["K"] and
-                  r["H"] == r2["H"]]
+                  r["clock"] == r2["clock"] and r.get("kernels") == p and
+                  r["model"] == "learned" and r["K"] == r2["K"] and r["H"] == r2["H"]]
             if r1:
                 sp.append((r2["K"], r1[0]["ms_per_plan"] / r2["ms_per_plan"]))
         cells.append(", ".join(f"K={K}: {cell(v, 1.7)}" for K, v in sorted(sp)) or "not measured")
@@ -383,11 +386,12 @@ def section_threads(rows):
     two = [r for r in mpc if (r.get("threads") or 1) == 2]
     if not two:
         return []
-    out = ["## Planning with two threads (OpenMP over row blocks)", ""]
+    out = ["## Planning with two threads (OpenMP over row blocks; wall clock)", ""]
     body = []
     for r2 in sorted(two, key=lambda r: (r["model"], path_key(r), r["K"], r["H"])):
         r1 = [r for r in mpc if (r.get("threads") or 1) == 1 and r["model"] == r2["model"] and
-              r.get("kernels") == r2.get("kernels") and r["K"] == r2["K"] and r["H"] == r2["H"]]
+              r["clock"] == r2["clock"] and r.get("kernels") == r2.get("kernels") and
+              r["K"] == r2["K"] and r["H"] == r2["H"]]
         t1 = r1[0]["ms_per_plan"] if r1 else None
         body.append([r2["model"], r2.get("kernels") or "-", r2["K"], r2["H"], t1,
                      r2["ms_per_plan"], fmt_ratio(ratio(t1, r2["ms_per_plan"]))])
@@ -437,6 +441,8 @@ def main():
         if est:
             peaks, peak_note = {p: est for p in PATHS}, f"{est:.0f} GFLOP/s ({note})"
     run_threads = meta.get("threads")
+    run_clock = meta.get("clock") or next((r["clock"] for r in rows if r.get("impl") == "torch"),
+                                          "wall")
 
     lines = ["# Benchmark results", "",
              "Written by bench/make_results.py from " + os.path.relpath(args.folder) + " "
@@ -452,6 +458,8 @@ def main():
             ("threads", meta.get("threads") or (machines[0][3] if machines else None)),
             ("torch", m.get("torch")), ("git", meta.get("git")),
             ("quick mode", meta.get("quick")),
+            ("clock", "process CPU time (run_all.sh --cpu-time: a loaded, shared machine)"
+             if run_clock == "cpu" else "wall clock"),
             ("CPU kernel paths measured", ", ".join(sorted({r["kernels"] for r in rows if r.get("kernels")},
                                                           key=lambda k: PATHS.index(k) if k in PATHS else 9)) or None),
             ("FP32 peak per core", peak_note)]
@@ -464,10 +472,10 @@ def main():
     cmds = meta.get("commands") or [c for _, _, _, _, c in machines if c]
     lines += cmds or ["(not recorded)"]
     lines += ["```", ""]
-    lines += section_targets(rows, problems, peaks, run_threads)
+    lines += section_targets(rows, problems, peaks, run_threads, run_clock)
     lines += section_env(rows, problems)
     lines += section_train(rows, problems)
-    lines += section_mpc(rows, problems, peaks, run_threads)
+    lines += section_mpc(rows, problems, peaks, run_threads, run_clock)
     lines += section_threads(rows)
     lines += section_a2c(rows, problems)
     failed = meta.get("failed") or []
