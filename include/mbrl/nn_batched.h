@@ -36,8 +36,19 @@ MBRL_EXTERN_C_BEGIN
 
 /* ---------------------------------------------------------------- per-element math */
 
-/* torch.nn.functional.softplus(x) (beta 1, threshold 20): x > 20 ? x : log1p(exp(x)). */
-MBRL_HD static inline float mbrl_softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
+/* log1p(z) for z >= 0 through logf (Kahan's formula: w = 1 + z, log(w) * z / (w - 1), exact z
+ * when w rounds to 1; a few ulp, as log1pf, at a fraction of glibc's log1pf cost). */
+MBRL_HD static inline float mbrl_log1p_pos(float z) {
+  const float w = 1.0f + z;
+  return w == 1.0f ? z : logf(w) * (z / (w - 1.0f));
+}
+
+/* torch.nn.functional.softplus(x) (beta 1, threshold 20) from z = exp(x):
+ * x > 20 ? x : log1p(z). */
+MBRL_HD static inline float mbrl_softplus_from_exp(float x, float z) {
+  return x > 20.0f ? x : mbrl_log1p_pos(z);
+}
+MBRL_HD static inline float mbrl_softplus(float x) { return mbrl_softplus_from_exp(x, expf(x)); }
 
 /* d softplus / dx as PyTorch's softplus_backward: x > 20 ? 1 : z / (z + 1), z = exp(x). */
 MBRL_HD static inline float mbrl_softplus_grad(float x) {
@@ -56,17 +67,19 @@ MBRL_HD static inline float mbrl_softplus_grad_c(float x) {
  * Returns logvar; when d is not NULL, d[0] = dlogvar/draw, d[1] = dlogvar/dmax_lv,
  * d[2] = dlogvar/dmin_lv (PyTorch's softplus gradients; the 1 - softplus' factors are
  * formed as mbrl_softplus_grad_c, which float autograd would round to 0 far inside the
- * bounds). */
+ * bounds). Two expf per call, shared by the values and the gradients. */
 MBRL_HD static inline float mbrl_logvar_clamp(float raw, float max_lv, float min_lv, float *d) {
   const float u = max_lv - raw;
-  const float l1 = max_lv - mbrl_softplus(u);
+  const float zu = expf(u); /* Inf for u > 88: then only the u > 20 branches read u */
+  const float l1 = max_lv - mbrl_softplus_from_exp(u, zu);
   const float v = l1 - min_lv;
-  const float lv = min_lv + mbrl_softplus(v);
+  const float zv = expf(v);
+  const float lv = min_lv + mbrl_softplus_from_exp(v, zv);
   if (d) {
-    const float gv = mbrl_softplus_grad(v);
-    d[0] = gv * mbrl_softplus_grad(u);
-    d[1] = gv * mbrl_softplus_grad_c(u);
-    d[2] = mbrl_softplus_grad_c(v);
+    const float gv = v > 20.0f ? 1.0f : zv / (zv + 1.0f);
+    d[0] = gv * (u > 20.0f ? 1.0f : zu / (zu + 1.0f));
+    d[1] = gv * (u > 20.0f ? 0.0f : 1.0f / (1.0f + zu));
+    d[2] = v > 20.0f ? 0.0f : 1.0f / (1.0f + zv);
   }
   return lv;
 }
