@@ -15,7 +15,7 @@ import json
 import os
 import sys
 
-AREAS = ("env", "train", "mpc", "a2c", "peak")  # peak: bench_peak, the measured FP32 ceiling
+AREAS = ("env", "train", "mpc", "a2c", "peak", "ensemble")  # peak: bench_peak, the FP32 ceiling
 LINEAR_FLOPS_DEFAULT = 9088  # 2*(4*64 + 64*64 + 64*3): the seed's model, 3+1 -> 64 -> 64 -> 3
 
 
@@ -256,6 +256,34 @@ def section_a2c(rows, problems):
     return out + [""]
 
 
+def section_ensemble(rows, problems, peak_per_core):
+    out = ["## Dynamics ensemble: one batched training step of M members vs one member's step", ""]
+    ours, _ = split(rows, "ensemble", ("name", "device", "batch", "steps_per_s"), problems)
+    if not ours:
+        return out + ["not measured", ""]
+    body = []
+    order = {"single": 0}
+    for r in sorted(ours, key=lambda r: (r["device"], order.get(r["name"], 1), r.get("members") or 1,
+                                         str(r["name"]))):
+        us = r.get("us_per_step") or 1e6 / r["steps_per_s"]
+        g = r.get("gflops")
+        pct = None
+        if g is not None and peak_per_core and r["device"] == "cpu":
+            pct = f"{100 * g / (peak_per_core * (r.get('threads') or 1)):.0f}%"
+        body.append([r["name"], r.get("variant", "-"), r["device"], r.get("members", 1),
+                     "yes" if r.get("probabilistic") else "no", r["batch"], us, g, pct,
+                     fmt_ratio(r.get("time_vs_single")), fmt_ratio(r.get("time_vs_ens1")),
+                     fmt_ratio(r.get("flops_vs_single"))])
+    out += table(["case", "variant", "device", "members", "probabilistic", "batch per member",
+                  "us/step", "GFLOP/s", "% peak", "time vs single", "time vs ens1",
+                  "FLOPs vs single"], body)
+    out += ["", "Cases measured round-robin in one run; ratios are medians over rounds of the "
+            "step-time ratio within a round. 'single' is the seed's model (its own fused CPU "
+            "kernels); the ensemble's CPU ops call the public nn.h op per member. Issue 11 asks "
+            "<= 2.5x for 5 members at batch 128 vs one member's step.", ""]
+    return out
+
+
 def estimate_peak(machines):
     """FP32 FMA peak per core from the torch reference's machine info: MHz x 32 flop/cycle with
     AVX2+FMA (two 8-lane FMA pipes); None when unknown."""
@@ -318,6 +346,7 @@ def main():
     lines += section_train(rows, problems)
     lines += section_mpc(rows, problems, peak)
     lines += section_a2c(rows, problems)
+    lines += section_ensemble(rows, problems, peak)
     failed = meta.get("failed") or []
     if problems or failed:
         lines += ["## Problems in this run", ""]
