@@ -331,13 +331,17 @@ struct Dev {
   size_t n = 0;
   explicit Dev(const std::vector<float> &v) : n(v.size()) {
     EXPECT_EQ(mbrl_mlp_cuda_alloc((void **)&p, (n ? n : 1) * sizeof(float)), MBRL_OK);
-    if (n) EXPECT_EQ(mbrl_mlp_cuda_copy(p, v.data(), n * sizeof(float), 1), MBRL_OK);
+    if (n) {
+      EXPECT_EQ(mbrl_mlp_cuda_copy(p, v.data(), n * sizeof(float), 1), MBRL_OK);
+    }
   }
   explicit Dev(size_t count) : Dev(std::vector<float>(count, 0.0f)) {}
   ~Dev() { mbrl_mlp_cuda_free(p); }
   std::vector<float> get() const {
     std::vector<float> v(n);
-    if (n) EXPECT_EQ(mbrl_mlp_cuda_copy(v.data(), p, n * sizeof(float), 0), MBRL_OK);
+    if (n) {
+      EXPECT_EQ(mbrl_mlp_cuda_copy(v.data(), p, n * sizeof(float), 0), MBRL_OK);
+    }
     return v;
   }
 };
