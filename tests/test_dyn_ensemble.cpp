@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "ensemble_golden.h"
 #include "testing.h"
 
 extern "C" {
@@ -33,42 +34,11 @@ using mbrl_test::worst_ratio;
 
 namespace {
 
-const std::string kGolden = std::string(MBRL_TEST_DATA_DIR) + "/ensemble_golden.h5";
-const char *kHint = "HINT: regenerate with /usr/bin/python3 scripts/make_golden_ensemble.py";
-
+using ensemble_golden::check;
+const std::string &kGolden = ensemble_golden::path();
+const char *kHint = ensemble_golden::hint();
 std::vector<float> h5read(const std::string &file, const std::string &name) {
-  std::vector<float> v;
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (f < 0) {
-    ADD_FAILURE() << "cannot open " << file << "; " << kHint;
-    return v;
-  }
-  hid_t ds = H5Dopen2(f, name.c_str(), H5P_DEFAULT);
-  if (ds < 0) {
-    ADD_FAILURE() << file << ": missing dataset " << name << "; " << kHint;
-    H5Fclose(f);
-    return v;
-  }
-  hid_t sp = H5Dget_space(ds);
-  v.resize((size_t)H5Sget_simple_extent_npoints(sp));
-  H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data());
-  H5Sclose(sp);
-  H5Dclose(ds);
-  H5Fclose(f);
-  return v;
-}
-
-void check(const std::string &what, const float *got, const float *want, size_t n, double atol,
-           double rtol) {
-  const double r = worst_ratio(got, want, n, atol, rtol);
-  std::printf("  %-46s n=%-6zu worst err/tol = %.4f\n", what.c_str(), n, r);
-  EXPECT_LE(r, 1.0) << what << " beyond tolerance (atol " << atol << ", rtol " << rtol << ")";
-}
-void check(const std::string &what, const std::vector<float> &got, const std::vector<float> &want,
-           double atol, double rtol) {
-  ASSERT_EQ(got.size(), want.size()) << what;
-  check(what, got.data(), want.data(), got.size(), atol, rtol);
+  return ensemble_golden::read(file, name);
 }
 
 // `episodes` random-policy Pendulum-v1 episodes of `steps` transitions, stats computed.
