@@ -210,7 +210,8 @@ mbrl_status mbrl_dyn_ensemble_set_logvar_bounds(mbrl_dyn_ensemble *e, const floa
 /* out (M, B, out_dim) = every member's network on its rows: member m reads x + m * sx (B, in)
  * (sx = 0: all members read the same x (B, in)). 1 <= B <= max_batch. train = 1: BatchNorm uses
  * each member's batch statistics (B >= 2) and updates its running statistics; train = 0:
- * running statistics. Saves what the backward needs. Backend memory. */
+ * running statistics. Saves what the backward needs; the backward also reads x itself, so x
+ * must stay unchanged until then. Backend memory. */
 mbrl_status mbrl_dyn_ensemble_forward_backend(mbrl_dyn_ensemble *e, const float *x, int B,
                                               size_t sx, float *out, int train);
 
