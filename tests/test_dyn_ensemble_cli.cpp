@@ -1,5 +1,5 @@
-// tests/test_ensemble_cli.cpp - `mbrl_train --ensemble M [--probabilistic]`: the summary and
-// --json, the checkpoint it writes, --eval / --predict on an ensemble checkpoint, the flags'
+// tests/test_dyn_ensemble_cli.cpp - `mbrl_train --ensemble M [--probabilistic]`: the summary
+// and --json, the checkpoint it writes, --eval / --predict on an ensemble checkpoint, the flags'
 // usage errors and --force rule, and, as EnsembleQualitySlow, the ensemble against the single
 // model on Pendulum (default dataset, fresh episodes).
 #include <cmath>
@@ -30,7 +30,7 @@ const char *kSmall = " --steps 60 --batch 32 --device cpu ";
 
 }  // namespace
 
-TEST(EnsembleCli, TrainsPrintsAndWritesTheCheckpoint) {
+TEST(DynEnsembleCli, TrainsPrintsAndWritesTheCheckpoint) {
   TempDir dir;
   std::string data = collect_dataset(dir, "d.h5", 6, 40);
   const std::string out = dir.file("e.h5");
@@ -58,7 +58,7 @@ TEST(EnsembleCli, TrainsPrintsAndWritesTheCheckpoint) {
   mbrl_dyn_ensemble_free(e);
 }
 
-TEST(EnsembleCli, JsonEvalAndPredict) {
+TEST(DynEnsembleCli, JsonEvalAndPredict) {
   TempDir dir;
   std::string data = collect_dataset(dir, "d.h5", 6, 40);
   const std::string out = dir.file("e.h5");
@@ -93,7 +93,7 @@ TEST(EnsembleCli, JsonEvalAndPredict) {
   H5Fclose(f);
 }
 
-TEST(EnsembleCli, UsageErrorsAndForceRule) {
+TEST(DynEnsembleCli, UsageErrorsAndForceRule) {
   TempDir dir;
   std::string data = collect_dataset(dir, "d.h5", 4, 40);
   struct {
@@ -137,7 +137,7 @@ TEST(EnsembleCli, UsageErrorsAndForceRule) {
 // 1-step 0.013, 15-step 0.15, member NLL -4.2..-4.4. The bars keep a margin for other kernel
 // paths' rounding: the ensemble's MSE <= 0.7x and its 15-step RMSE <= 0.8x the single model's,
 // every member's NLL < -3.
-TEST(EnsembleCli, EnsembleQualitySlow) {
+TEST(DynEnsembleCli, EnsembleQualitySlow) {
   TempDir dir;
   std::string data = collect_dataset(dir, "pendulum_random.h5", 20, 200, 999);
   std::string fresh = collect_dataset(dir, "fresh.h5", 20, 200, 2024);
