@@ -100,6 +100,38 @@ MBRL_HD static inline float mbrl_gaussian_nll_term(float mean, float logvar, flo
   return l2 * inv_var + logvar;
 }
 
+/* One value's term of the Gaussian NLL with the clamp of mbrl_logvar_clamp fused in, for the
+ * loss op: *term = (mean - target)^2 exp(-logvar) + logvar with logvar the clamp of raw, and
+ * g[0..3] = d term / d (mean, raw, max_lv, min_lv). e_range = exp(max_lv - min_lv) and
+ * e_negmin = exp(-min_lv) are per-dimension constants of the caller: with them
+ * exp(v) = e_range / (1 + exp(u)) and exp(-logvar) = e_negmin / (1 + exp(v)) (u, v as in
+ * mbrl_logvar_clamp) follow from the one expf(u), so a value costs one expf and two logf. */
+MBRL_HD static inline float mbrl_gaussian_nll_clamped(float mean, float raw, float target,
+                                                      float max_lv, float min_lv, float e_range,
+                                                      float e_negmin, float *g) {
+  const float u = max_lv - raw;
+  const float zu = expf(u); /* Inf for u > 88: then only the u > 20 branches read it */
+  const int su = u > 20.0f;
+  const float l1 = max_lv - mbrl_softplus_from_exp(u, zu);
+  const float v = l1 - min_lv;
+  const float zv = su ? e_range / zu : e_range / (1.0f + zu);
+  const int sv = v > 20.0f;
+  const float lv = min_lv + mbrl_softplus_from_exp(v, zv);
+  const float cv = sv ? 0.0f : 1.0f / (1.0f + zv); /* 1 - softplus'(v) */
+  const float inv_var = sv ? e_negmin / zv : e_negmin * cv;
+  const float d = mean - target, l2 = d * d;
+  if (g) {
+    const float glv = 1.0f - l2 * inv_var;
+    const float gv = sv ? 1.0f : zv * cv; /* softplus'(v) */
+    const float gu = su ? 1.0f : zu / (1.0f + zu), cu = su ? 0.0f : 1.0f / (1.0f + zu);
+    g[0] = 2.0f * d * inv_var;
+    g[1] = glv * gv * gu;
+    g[2] = glv * gv * cu;
+    g[3] = glv * cv;
+  }
+  return l2 * inv_var + lv;
+}
+
 /* ---------------------------------------------------------------- CPU twins (host pointers) */
 
 /* y[m] (B, out) = x[m] W[m]^T + b[m] for m < M; x[m] = x + m*sx (B, in), W[m] = W + m*sp

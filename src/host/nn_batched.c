@@ -5,6 +5,7 @@
  * MBRL_HD per-element math of nn_batched.h with double sums. No allocation. */
 #include "mbrl/nn_batched.h"
 
+#include <math.h>
 #include <string.h>
 
 void mbrl_nnb_linear_forward(float *y, const float *x, const float *W, const float *b, int M,
@@ -65,7 +66,12 @@ void mbrl_nnb_gaussian_nll(float *loss, float *member_loss, float *dout, float *
                            const float *max_logvar, const float *min_logvar, int M, int B, int O,
                            float bound_coef) {
   double gmax[MBRL_MAX_DIM], gmin[MBRL_MAX_DIM]; /* O <= MBRL_MAX_DIM */
-  for (int j = 0; j < O; ++j) gmax[j] = gmin[j] = 0.0;
+  float e_range[MBRL_MAX_DIM], e_negmin[MBRL_MAX_DIM];
+  for (int j = 0; j < O; ++j) {
+    gmax[j] = gmin[j] = 0.0;
+    e_range[j] = expf(max_logvar[j] - min_logvar[j]);
+    e_negmin[j] = expf(-min_logvar[j]);
+  }
   const float scale = 1.0f / (float)((size_t)B * (size_t)O);
   double total = 0.0;
   for (int m = 0; m < M; ++m) {
@@ -76,16 +82,15 @@ void mbrl_nnb_gaussian_nll(float *loss, float *member_loss, float *dout, float *
       const float *t = target + row * (size_t)O;
       float *d = dout ? dout + row * 2 * (size_t)O : NULL;
       for (int j = 0; j < O; ++j) {
-        float dc[3], g[2];
-        const float lv = mbrl_logvar_clamp(o[O + j], max_logvar[j], min_logvar[j], dc);
-        acc += (double)mbrl_gaussian_nll_term(o[j], lv, t[j], g);
-        const float glv = g[1] * scale; /* d member_loss / d logvar */
+        float g[4];
+        acc += (double)mbrl_gaussian_nll_clamped(o[j], o[O + j], t[j], max_logvar[j],
+                                                 min_logvar[j], e_range[j], e_negmin[j], g);
         if (d) {
           d[j] = g[0] * scale;
-          d[O + j] = glv * dc[0];
+          d[O + j] = g[1] * scale;
         }
-        gmax[j] += (double)(glv * dc[1]);
-        gmin[j] += (double)(glv * dc[2]);
+        gmax[j] += (double)(g[2] * scale);
+        gmin[j] += (double)(g[3] * scale);
       }
     }
     const float ml = (float)(acc / ((double)B * (double)O));

@@ -218,20 +218,20 @@ __global__ void gaussian_nll_kernel(float *loss, float *member_loss, float *dout
     double macc = 0.0;
     for (int j = 0; j < O; ++j) {
       const float mx = maxlv[j], mn = minlv[j];
+      const float e_range = expf(mx - mn), e_negmin = expf(-mn); // as the CPU twin
       double v[3] = {0.0, 0.0, 0.0};
       for (int r = threadIdx.x; r < B; r += blockDim.x) {
         const size_t row = (size_t)m * (size_t)B + (size_t)r;
         const float *o = out + row * 2 * (size_t)O;
-        float dc[3], g[2];
-        const float lv = mbrl_logvar_clamp(o[O + j], mx, mn, dc);
-        v[0] += (double)mbrl_gaussian_nll_term(o[j], lv, target[row * (size_t)O + j], g);
-        const float glv = g[1] * scale;
+        float g[4];
+        v[0] += (double)mbrl_gaussian_nll_clamped(o[j], o[O + j], target[row * (size_t)O + j], mx,
+                                                  mn, e_range, e_negmin, g);
         if (dout) {
           dout[row * 2 * (size_t)O + j] = g[0] * scale;
-          dout[row * 2 * (size_t)O + O + j] = glv * dc[0];
+          dout[row * 2 * (size_t)O + O + j] = g[1] * scale;
         }
-        v[1] += (double)(glv * dc[1]);
-        v[2] += (double)(glv * dc[2]);
+        v[1] += (double)(g[2] * scale);
+        v[2] += (double)(g[3] * scale);
       }
       block_sum<3>(v, sh);
       if (threadIdx.x == 0) {
