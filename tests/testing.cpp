@@ -35,7 +35,7 @@ RunResult run(const std::string &cmd) {
   return r;
 }
 
-// ---- run-time paths (test_paths.h) ----
+// ---- run-time paths (testing_paths.h) ----
 
 // The executable's folder, or "" when /proc/self/exe cannot be read.
 static std::string exe_dir() {

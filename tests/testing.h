@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "test_paths.h"
+#include "testing_paths.h"
 
 extern "C" {
 #include "mbrl/device.h"

@@ -1,4 +1,4 @@
-// tests/test_paths.h - where a test program finds the built programs, the source tree, the test
+// tests/testing_paths.h - where a test program finds the built programs, the source tree, the test
 // data and Python, decided at run time. tests/CMakeLists.txt force-includes this header in every
 // test source, so MBRL_BIN_DIR, MBRL_SOURCE_DIR, MBRL_TEST_DATA_DIR and MBRL_PYTHON can be used
 // anywhere as `const char *` expressions (std::string(MBRL_TEST_DATA_DIR) + "/x.h5").
