@@ -187,6 +187,24 @@ class MLP:
             _lib.check(_lib.lib().mbrl_mlp_clip_grad_norm(self._m, float(max_norm), ctypes.byref(n)))
         return n.value
 
+    @property
+    def lr(self):
+        """The optimizer's learning rate; set it between steps for a schedule (as assigning
+        param_group["lr"] in PyTorch)."""
+        if not self._opt:
+            return None
+        return ctypes.cast(self._opt, ctypes.POINTER(_lib.Optim)).contents.cfg.lr
+
+    @lr.setter
+    def lr(self, value):
+        value = float(value)
+        if not (value > 0 and np.isfinite(value)):
+            raise ValueError(f"lr must be > 0, got {value}")
+        if not self._opt:
+            raise RuntimeError("this MLP has no optimizer (optimizer=None)")
+        with self._lock:
+            ctypes.cast(self._opt, ctypes.POINTER(_lib.Optim)).contents.cfg.lr = value
+
     def reset_optimizer(self):
         """Zero the optimizer's moments and step count."""
         if self._opt:
