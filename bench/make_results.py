@@ -15,7 +15,8 @@ import json
 import os
 import sys
 
-AREAS = ("env", "train", "mpc", "a2c", "peak")  # peak: bench_peak, the measured FP32 ceiling
+AREAS = ("env", "train", "mpc", "a2c", "peak", "python")  # peak: bench_peak's FP32 ceiling;
+# python: bench/bench_python.py, the Python package against the C calls it makes
 LINEAR_FLOPS_DEFAULT = 9088  # 2*(4*64 + 64*64 + 64*3): the seed's model, 3+1 -> 64 -> 64 -> 3
 
 
@@ -256,6 +257,61 @@ def section_a2c(rows, problems):
     return out + [""]
 
 
+def section_python(rows, problems):
+    out = ["## Python package (python/mbrl over ctypes) against the C library", ""]
+    ours, _ = split(rows, "python", ("name",), problems)
+    if not ours:
+        return out + ["not measured", ""]
+    out += ["Measured side by side in one process by bench/bench_python.py (medians of "
+            "interleaved rounds), against the bare ctypes call of the same C function.", ""]
+    calls = [r for r in ours if r["name"] == "ctypes_call"]
+    if calls:
+        out += ["Binding floor (per call):", ""]
+        out += table(["call", "us/call"], [[r.get("what"), r.get("us_per_call")] for r in calls])
+        out.append("")
+    plans = [r for r in ours if r["name"] == "plan_overhead"]
+    if plans:
+        out += ["Planner.plan(obs) against the C plan (one environment):", ""]
+        body = []
+        for r in plans:
+            exact = (r.get("us_c_bare_call") or 1e9) < 50    # else the difference is timing noise
+            ov = r.get("us_overhead")
+            body.append([r.get("model"), r.get("K"), r.get("H"), r.get("us_python"), r.get("us_c_bare_call"),
+                         fmt_ratio(ratio(r.get("us_python"), r.get("us_c_bare_call"))),
+                         ov if exact else "-", r.get("target_us") if exact else "-",
+                         ("yes" if ov is not None and ov <= r.get("target_us", 20) else "NO") if exact else "-"])
+        out += table(["model", "K", "H", "Planner.plan us", "bare C call us", "Python / C",
+                      "overhead us", "target us", "met"], body)
+        out += ["", "Medians of single calls, Python and bare C alternated call by call. overhead = "
+                "Planner.plan - bare ctypes call of mbrl_planner_plan + a no-argument ctypes call "
+                "(the bare call's own cost); shown where the C plan takes under 50 us (the tiny "
+                "plan), since for the large plans the difference of two noisy ms figures is not a "
+                "measurement of a few us.", ""]
+    envs = [r for r in ours if r["name"] == "env_step"]
+    if envs:
+        out += ["make_env stepped from Python:", ""]
+        body = [[r.get("env"), r.get("batch"), r.get("mode"), r.get("steps_per_s"),
+                 r.get("c_bare_steps_per_s"), fmt_ratio(ratio(r.get("steps_per_s"), r.get("c_bare_steps_per_s"))),
+                 r.get("target_steps_per_s"),
+                 "yes" if (r.get("steps_per_s") or 0) >= (r.get("target_steps_per_s") or 0) else "NO"]
+                for r in envs]
+        out += table(["env", "batch", "Python call", "steps/s", "bare C steps/s", "Python / C",
+                      "target steps/s", "met"], body)
+        out.append("")
+    loops = [r for r in ours if r["name"] == "mpc_loop"]
+    if loops:
+        out += ["The whole MPC loop: Python (Planner.plan + the real gymnasium Pendulum-v1's step) "
+                "against mbrl_mpc (C plan + C env), environment steps per second:", ""]
+        body = [[r.get("model"), r.get("K"), r.get("H"), r.get("device"), r.get("steps_per_s"),
+                 r.get("mbrl_mpc_steps_per_s"), fmt_ratio(ratio(r.get("steps_per_s"), r.get("mbrl_mpc_steps_per_s"))),
+                 r.get("mbrl_mpc_plan_ms")] for r in loops]
+        out += table(["model", "K", "H", "device", "Python loop steps/s", "mbrl_mpc steps/s",
+                      "Python / mbrl_mpc", "mbrl_mpc ms/plan"], body)
+        out += ["", "mbrl_mpc's rate is its episodes' steps over its process wall time (start-up and "
+                "model load included).", ""]
+    return out
+
+
 def estimate_peak(machines):
     """FP32 FMA peak per core from the torch reference's machine info: MHz x 32 flop/cycle with
     AVX2+FMA (two 8-lane FMA pipes); None when unknown."""
@@ -318,6 +374,7 @@ def main():
     lines += section_train(rows, problems)
     lines += section_mpc(rows, problems, peak)
     lines += section_a2c(rows, problems)
+    lines += section_python(rows, problems)
     failed = meta.get("failed") or []
     if problems or failed:
         lines += ["## Problems in this run", ""]

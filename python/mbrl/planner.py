@@ -23,7 +23,7 @@ import threading
 import numpy as np
 
 from . import _lib
-from ._arrays import F32, addr, as_batch, positive_int, u64
+from ._arrays import F32, addr, positive_int, u64
 
 _M64 = (1 << 64) - 1
 _RESULT_DTYPE = np.dtype(_lib.PlanResult)
@@ -129,7 +129,13 @@ class Planner:
         self._results = np.zeros(max_envs, _RESULT_DTYPE)
         self._seeds = np.zeros(max_envs, np.uint64)
         self._prior = np.zeros((max_envs, self.horizon, self.act_dim), F32)
+        self._obs = np.zeros((max_envs, self.obs_dim), F32)
+        self._obs0 = self._obs[0]
+        self._action = self._results["action"]          # (max_envs, MAX_DIM) views
         self._plan_fn = _lib.raw_function("mbrl_planner_plan_prior", ctypes.c_int)
+        vp = ctypes.c_void_p
+        self._c_obs, self._c_seeds = vp(addr(self._obs)), vp(addr(self._seeds))
+        self._c_prior, self._c_res = vp(addr(self._prior)), vp(self._results.ctypes.data)
 
     @property
     def device(self):
@@ -150,8 +156,16 @@ class Planner:
     def plan(self, obs):
         """The first action of the best of `samples` random action sequences from obs
         (obs_dim,) -> (act_dim,), or from each row of obs (E, obs_dim) -> (E, act_dim)."""
-        o, one = as_batch(obs, "obs", self.obs_dim)
-        E = o.shape[0]
+        o = obs if type(obs) is np.ndarray else np.asarray(obs)
+        O = self.obs_dim
+        if o.ndim == 1 and o.shape[0] == O:
+            one, E = True, 1
+        elif o.ndim == 2 and o.shape[1] == O and o.shape[0] >= 1:
+            one, E = False, o.shape[0]
+        else:
+            raise ValueError(f"obs must have shape ({O},) or (E, {O}), got {o.shape}")
+        if o.dtype.kind not in "fiub":
+            raise TypeError(f"obs must hold real numbers, got dtype {o.dtype}")
         with self._lock:
             if self._E is None:
                 self._E = self._last_E = E
@@ -162,24 +176,30 @@ class Planner:
                 if E > 65536:
                     raise ValueError(f"at most 65536 environments per plan, got {E}")
                 self._create(E)
-            seeds = self._seeds
-            seeds[:E] = _planner_seeds(self._base, E, self._step)
-            prior = addr(self._prior) if (self.warm_start and self._step > 0) else None
-            res = self._results
-            st = self._plan_fn(self._p, ctypes.c_void_p(addr(o)), ctypes.c_void_p(addr(seeds)),
-                               ctypes.c_void_p(prior), ctypes.c_int(E), ctypes.c_void_p(addr(res)))
+            if one:
+                np.copyto(self._obs0, o, casting="unsafe")
+                self._seeds[0] = planner_seed(self._base, 0, self._step)
+            else:
+                np.copyto(self._obs[:E], o, casting="unsafe")
+                self._seeds[:E] = _planner_seeds(self._base, E, self._step)
+            warm = self.warm_start and self._step > 0
+            st = self._plan_fn(self._p, self._c_obs, self._c_seeds,
+                               self._c_prior if warm else None, E, self._c_res)
             if st != _lib.OK:
                 raise _lib.error(st, prefix=f"planning step {self._step}")
             if self.warm_start:
-                L = _lib.lib()
-                stride = self.horizon * self.act_dim * 4
-                for e in range(E):
-                    pe = addr(self._prior) + e * stride
-                    L.mbrl_planner_shift_best(self._p, addr(res) + e * _RESULT_DTYPE.itemsize,
-                                              int(seeds[e]), pe if prior else None, pe)
+                self._shift_best(E, warm)
             self._step += 1
-            act = res["action"][:E, :self.act_dim].copy()
-        return act[0] if one else act
+            return self._action[0, :self.act_dim].copy() if one else self._action[:E, :self.act_dim].copy()
+
+    def _shift_best(self, E, have_prior):
+        L = _lib.lib()
+        stride = self.horizon * self.act_dim * 4
+        base, res = self._c_prior.value, self._c_res.value
+        for e in range(E):
+            pe = base + e * stride
+            L.mbrl_planner_shift_best(self._p, res + e * _RESULT_DTYPE.itemsize, int(self._seeds[e]),
+                                      pe if have_prior else None, pe)
 
     # ---- what the last plan found
     @property
