@@ -70,6 +70,8 @@ class A2C:
 
     @property
     def _a(self):
+        if not self._p:
+            raise RuntimeError("the agent is closed")
         return ctypes.cast(self._p, ctypes.POINTER(_lib.A2c)).contents
 
     # ---- attributes
@@ -114,6 +116,7 @@ class A2C:
         iteration's losses and episode statistics."""
         s = _lib.A2cStats()
         with self._lock:
+            self._a
             _lib.check(_lib.lib().mbrl_a2c_iterate(self._p, ctypes.byref(s)))
         return {"policy_loss": s.losses.policy_loss, "value_loss": s.losses.value_loss,
                 "entropy": s.losses.entropy, "loss": s.losses.loss, "grad_norm": s.grad_norm,
@@ -130,6 +133,7 @@ class A2C:
         ec.frac, ec.mutation_std, ec.crossover = float(frac), float(mutation_std), int(bool(crossover))
         rebuilt = np.zeros(self.models, np.int32)
         with self._lock:
+            self._a
             _lib.check(L.mbrl_ensemble_evolve(self._p, ctypes.byref(ec), ctypes.byref(self._evo_rng),
                                               addr(rebuilt), None))
         return rebuilt.astype(bool)
@@ -227,6 +231,7 @@ class A2C:
         rets = np.zeros(episodes, np.float64)
         mean = ctypes.c_double()
         with self._lock:
+            self._a
             _lib.check(_lib.lib().mbrl_a2c_evaluate(self._p, episodes, int(bool(deterministic)),
                                                     addr(rets), ctypes.byref(mean)))
         return mean.value, rets
@@ -265,6 +270,7 @@ class A2C:
     # ---- weight vectors (seed 000)
     @property
     def state_size(self):
+        self._a
         return int(_lib.lib().mbrl_a2c_state_size(self._p))
 
     def get_state(self, i=0):
@@ -292,6 +298,7 @@ class A2C:
             raise FileExistsError(17, f"'{os.fspath(path)}' exists (pass overwrite=True to replace it)",
                                   os.fspath(path))
         with _lib.FILE_LOCK, self._lock:
+            self._a
             _lib.check(_lib.lib().mbrl_a2c_save(self._p, p))
 
     @classmethod
@@ -313,9 +320,11 @@ class A2C:
         return agent
 
     def close(self):
+        """Release the agent (its methods then raise). Safe to call twice."""
         if getattr(self, "_p", None):
-            _lib.lib().mbrl_a2c_free(self._p)
-            self._p = ctypes.c_void_p()
+            with self._lock:
+                _lib.lib().mbrl_a2c_free(self._p)
+                self._p = ctypes.c_void_p()
 
     def __del__(self):
         try:

@@ -64,6 +64,8 @@ class DynamicsModel:
 
     @property
     def _d(self):
+        if not self._p:
+            raise RuntimeError("the model is closed")
         return ctypes.cast(self._p, ctypes.POINTER(_lib.Dynamics)).contents
 
     # ---- construction
@@ -197,6 +199,7 @@ class DynamicsModel:
             raise FileExistsError(17, f"'{os.fspath(path)}' exists (pass overwrite=True to replace it)",
                                   os.fspath(path))
         with _lib.FILE_LOCK, self._lock:
+            self._d
             _lib.check(_lib.lib().mbrl_dynamics_save(self._p, p))
 
     # ---- use
@@ -212,6 +215,7 @@ class DynamicsModel:
         if o.shape[0] > _lib.INT_MAX:
             raise ValueError("at most 2^31-1 rows per call")
         with self._lock:
+            self._d
             _lib.check(_lib.lib().mbrl_dynamics_predict_next(self._p, addr(o), addr(a), o.shape[0],
                                                              addr(out)))
         return out[0] if (one and one_a) else out
@@ -219,6 +223,7 @@ class DynamicsModel:
     def _eval_mse(self, ds):
         v = ctypes.c_double()
         with self._lock:
+            self._d
             _lib.check(_lib.lib().mbrl_dynamics_eval_mse(self._p, ds._ref(), ctypes.byref(v)))
         return v.value
 
@@ -238,6 +243,7 @@ class DynamicsModel:
                 continue
             r = np.zeros(_lib.MAX_DIM)
             with self._lock:
+                self._d
                 _lib.check(L.mbrl_dynamics_open_loop_rmse(self._p, dataset._ref(), kk, addr(r)))
             out[f"rmse_{kk}"] = r[:self.obs_dim].copy()
         return out
@@ -275,8 +281,15 @@ class DynamicsModel:
     def __repr__(self):
         return f"DynamicsModel({self.env_id!r}, device={self.device!r})"
 
+    def close(self):
+        """Release the model (its methods then raise). Safe to call twice."""
+        if getattr(self, "_p", None):
+            with self._lock:
+                _lib.lib().mbrl_dynamics_free(self._p)
+                self._p = None
+
     def __del__(self):
-        p = getattr(self, "_p", None)
-        if p:
-            _lib.lib().mbrl_dynamics_free(p)
-            self._p = None
+        try:
+            self.close()
+        except Exception:
+            pass

@@ -111,7 +111,13 @@ class MLP:
 
     @property
     def _mlp(self):
+        if not self._m:
+            raise RuntimeError("the MLP is closed")
         return ctypes.cast(self._m, ctypes.POINTER(_lib.Mlp)).contents
+
+    def _check(self):
+        if not self._m:
+            raise RuntimeError("the MLP is closed")
 
     @property
     def device(self):
@@ -138,6 +144,7 @@ class MLP:
         y = np.empty((B, self.sizes[-1]), F32)
         L = _lib.lib()
         with self._lock:
+            self._check()
             self._ensure_batch(B)
             if self._bufs:
                 _lib.check(L.mbrl_backend_upload(self._bufs["x"], addr(x), x.nbytes, self._backend))
@@ -154,6 +161,7 @@ class MLP:
         """From dL/dy (B, out) of the last forward (computed by the caller): set the parameter
         gradients (overwriting, not accumulating) and return dL/dx (B, in)."""
         with self._lock:
+            self._check()
             B = self._last_B
             if B == 0:
                 raise RuntimeError("backward() needs a forward() first")
@@ -178,12 +186,14 @@ class MLP:
         if not self._opt:
             raise RuntimeError("this MLP has no optimizer (optimizer=None)")
         with self._lock:
+            self._check()
             _lib.check(_lib.lib().mbrl_optim_step(self._opt, self._m))
 
     def clip_grad_norm(self, max_norm):
         """torch.nn.utils.clip_grad_norm_ on the gradients; returns the norm before clipping."""
         n = ctypes.c_float()
         with self._lock:
+            self._check()
             _lib.check(_lib.lib().mbrl_mlp_clip_grad_norm(self._m, float(max_norm), ctypes.byref(n)))
         return n.value
 
@@ -215,6 +225,7 @@ class MLP:
     def _get(self, fn, n):
         out = np.empty(n, F32)
         with self._lock:
+            self._check()
             _lib.check(getattr(_lib.lib(), fn)(self._m, addr(out)))
         return out
 
@@ -223,6 +234,7 @@ class MLP:
         if not np.isfinite(v).all():
             raise ValueError(f"{what} holds NaN or Inf")
         with self._lock:
+            self._check()
             _lib.check(getattr(_lib.lib(), fn)(self._m, addr(v)))
 
     def get_params(self):
@@ -239,9 +251,11 @@ class MLP:
 
     def get_state(self):
         """The state_dict as one vector (params + BatchNorm running stats and counters)."""
+        self._check()
         return self._get("mbrl_mlp_get_state", int(_lib.lib().mbrl_mlp_state_size(self._m)))
 
     def set_state(self, state):
+        self._check()
         self._set("mbrl_mlp_set_state", state, int(_lib.lib().mbrl_mlp_state_size(self._m)), "state")
 
     def layer(self, i):
@@ -260,6 +274,7 @@ class MLP:
         atomically."""
         p = _lib.encode(path, "path")
         with _lib.FILE_LOCK, self._lock:
+            self._check()
             _lib.check(_lib.lib().mbrl_mlp_save(self._m, p))
 
     @classmethod

@@ -73,6 +73,7 @@ class Planner:
         env_b = _lib.encode(env_id, "env_id")
         if isinstance(model, DynamicsModel):
             with model._lock:
+                model._d                     # raises if the model is closed
                 _lib.check(L.mbrl_plan_model_from_dynamics(ctypes.byref(self._pm), model._p))
             self.model_name = "learned"
         elif isinstance(model, str) and model == "oracle":
@@ -139,6 +140,8 @@ class Planner:
 
     @property
     def device(self):
+        if not self._p:
+            return "closed"
         return _lib.backend_name(_lib.lib().mbrl_planner_backend(self._p))
 
     def reset(self, seed=None):
@@ -167,6 +170,8 @@ class Planner:
         if o.dtype.kind not in "fiub":
             raise TypeError(f"obs must hold real numbers, got dtype {o.dtype}")
         with self._lock:
+            if not self._p:
+                raise RuntimeError("the planner is closed")
             if self._E is None:
                 self._E = self._last_E = E
             elif E != self._E:
@@ -221,7 +226,7 @@ class Planner:
         CUDA)."""
         E = self._E or 0
         out = np.zeros((E, self.samples), F32)
-        if E:
+        if E and self._p:
             with self._lock:
                 _lib.check(_lib.lib().mbrl_planner_last_costs(self._p, addr(out)))
         return out
@@ -232,9 +237,14 @@ class Planner:
         return self._step
 
     def close(self):
+        """Release the planner and its model copy (plan() then raises). Safe to call twice."""
         L = _lib.lib() if (getattr(self, "_p", None) or getattr(self, "_pm", None)) else None
         if L is None:
             return
+        with self._lock:
+            self._close(L)
+
+    def _close(self, L):
         if self._p:
             L.mbrl_planner_free(self._p)
             self._p = ctypes.c_void_p()

@@ -96,3 +96,30 @@ def test_logdir_and_errors(tmp_path, pendulum_data):
         mbrl.DynamicsModel.train(pendulum_data, steps=10, device="tpu")
     with pytest.raises(mbrl.NumericError, match="non-finite|NaN|nan|Inf"):
         mbrl.DynamicsModel.train(pendulum_data, steps=200, lr=1e30, device="cpu")
+
+
+def test_closed_objects_raise_instead_of_crashing(pendulum_model):
+    m = mbrl.DynamicsModel.load(pendulum_model, device="cpu")
+    p = mbrl.Planner(m, "Pendulum-v1", samples=8, horizon=2, device="cpu")
+    m.close()
+    m.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        m.predict(np.zeros(3), np.zeros(1))
+    with pytest.raises(RuntimeError, match="closed"):
+        mbrl.Planner(m, "Pendulum-v1")
+    p.plan(np.zeros(3))                   # the planner holds its own copy of the model
+    p.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        p.plan(np.zeros(3))
+    net = mbrl.MLP([2, 2], device="cpu")
+    net.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        net.forward(np.zeros((2, 2)))
+    with pytest.raises(RuntimeError, match="closed"):
+        net.get_params()
+    agent = mbrl.A2C(seed=0, device="cpu")
+    agent.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        agent.iterate()
+    with pytest.raises(RuntimeError, match="closed"):
+        agent.act(np.zeros(4))
