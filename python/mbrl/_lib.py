@@ -483,6 +483,27 @@ def lib():
     return _lib
 
 
+class Handle:
+    """Base of the objects that own library memory: close() releases it (idempotent, and the
+    object's methods raise afterwards), `with obj:` closes at the end, garbage collection closes
+    what is left."""
+
+    def close(self):
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
 def raw_function(name, restype):
     """A fresh function object for `name` without argtypes, for hot paths that pass
     prebuilt ctypes arguments (c_void_p, byref) and skip the per-call conversions."""

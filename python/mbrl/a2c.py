@@ -25,7 +25,7 @@ from .env import env_spec
 EVOLVE_STREAM = 1 << 35      # mbrl_a2c's evolution Philox stream: Philox(seed, 2^35)
 
 
-class A2C:
+class A2C(_lib.Handle):
     """A2C / REINFORCE agent(s) on a discrete-action env; see the module docstring. Arguments
     left None take the algorithm's defaults (mbrl_a2c_config_init: SB3's A2C, or seed 004's
     REINFORCE with n_steps 50 and ent_coef 0.01)."""
@@ -325,12 +325,6 @@ class A2C:
             with self._lock:
                 _lib.lib().mbrl_a2c_free(self._p)
                 self._p = ctypes.c_void_p()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def __repr__(self):
         return f"A2C({self.env_id!r}, algo={self.algo!r}, models={self.models}, device={self.device!r})"

@@ -47,7 +47,7 @@ def _subset(ds, idx):
                                seed=ds.seed)
 
 
-class DynamicsModel:
+class DynamicsModel(_lib.Handle):
     """A dynamics model in the library (any backend); see the module docstring."""
 
     def __init__(self):
@@ -287,9 +287,3 @@ class DynamicsModel:
             with self._lock:
                 _lib.lib().mbrl_dynamics_free(self._p)
                 self._p = None
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass

@@ -85,7 +85,7 @@ def make_env(env_id, num_envs=1, seed=None, copy=False):
     return VecEnv(env_id, num_envs=num_envs, seed=seed, copy=copy)
 
 
-class VecEnv:
+class VecEnv(_lib.Handle):
     """num_envs C environments of one id; see make_env. Attributes: spec (EnvSpec), num_envs,
     and the buffers the library writes: obs, next_obs, rewards, terminated, truncated."""
 
@@ -226,18 +226,6 @@ class VecEnv:
         with self._lock:
             self._free_batch()
             self._closed = True
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self):
         return f"VecEnv({self.spec.id!r}, num_envs={self.num_envs})"

@@ -7,7 +7,7 @@ import ctypes
 from . import _lib
 
 
-class Log:
+class Log(_lib.Handle):
     """An open log directory; use as a context manager or call close()."""
 
     def __init__(self, logdir, run_name=None):
@@ -31,18 +31,6 @@ class Log:
 
     def close(self):
         """Flush and close (a failed write raises OSError). Safe to call twice."""
-        if self._p:
+        if getattr(self, "_p", None):
             p, self._p = self._p, ctypes.c_void_p()
             _lib.check(_lib.lib().mbrl_log_close(p))
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass

@@ -22,7 +22,7 @@ from . import _lib
 from ._arrays import F32, addr, as_f32, positive_int, u64
 
 
-class MLP:
+class MLP(_lib.Handle):
     """A multi-layer perceptron; see the module docstring.
 
     sizes: [in, hidden..., out] (2..9 entries); activation "relu" | "tanh" | "none" after every
@@ -314,12 +314,6 @@ class MLP:
             if self._m:
                 L.mbrl_mlp_free(self._m)
                 self._m = ctypes.c_void_p()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def __repr__(self):
         return (f"MLP({self.sizes}, activation={self.activation!r}, batchnorm={self.batchnorm}, "

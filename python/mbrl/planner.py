@@ -55,7 +55,7 @@ def _planner_seeds(base, E, step):
     return z
 
 
-class Planner:
+class Planner(_lib.Handle):
     """Random-shooting MPC (see the module docstring).
 
     model: a DynamicsModel, "oracle" (the env's true dynamics; Pendulum-v1 today) or the path
@@ -251,12 +251,6 @@ class Planner:
         if self._pm:
             L.mbrl_plan_model_free(self._pm)
             self._pm = ctypes.c_void_p()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def __repr__(self):
         return (f"Planner({self.model_name!r}, {self.env_id!r}, samples={self.samples}, "

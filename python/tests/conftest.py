@@ -79,3 +79,20 @@ def assert_same(a, b, what):
     if not np.array_equal(a, b):
         i = np.argwhere(a != b)[0]
         raise AssertionError(f"{what} differ first at {tuple(i)}: {a[tuple(i)]!r} vs {b[tuple(i)]!r}")
+
+
+def h5_datasets(path):
+    """{name: array} of every dataset in an HDF5 file (h5py)."""
+    import h5py
+    out = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda k, v: out.__setitem__(k, v[()]) if isinstance(v, h5py.Dataset) else None)
+    return out
+
+
+def assert_same_datasets(path_a, path_b):
+    """Two HDF5 files hold the same datasets with the same values, bit for bit."""
+    a, b = h5_datasets(path_a), h5_datasets(path_b)
+    assert set(a) == set(b), sorted(set(a) ^ set(b))
+    for k in a:
+        assert_same(a[k], b[k], k)
