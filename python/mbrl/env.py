@@ -96,26 +96,55 @@ class VecEnv(_lib.Handle):
         self.copy = bool(copy)
         self._seed = None if seed is None else u64(seed, "seed")
         O, A = self.spec.obs_dim, self.spec.act_dim
-        # the buffers shared with C (allocated once; the C library writes them in place)
-        self.obs = np.zeros((B, O), F32)
-        self.next_obs = np.zeros((B, O), F32)
-        self.rewards = np.zeros(B, F32)
+        # the buffers shared with C (allocated once; the C library writes them in place; read
+        # through the properties below, which cannot be rebound)
+        self._obs = np.zeros((B, O), F32)
+        self._next_obs = np.zeros((B, O), F32)
+        self._rewards = np.zeros(B, F32)
         self._flags = np.zeros((2, B), np.uint8)       # terminated, truncated
         self._no_flags = bytes(2 * B)
-        self.terminated = self._flags[0].view(np.bool_)
-        self.truncated = self._flags[1].view(np.bool_)
-        self.actions = np.zeros((B, A), F32)           # step(env.actions) copies nothing
+        self._terminated = self._flags[0].view(np.bool_)
+        self._truncated = self._flags[1].view(np.bool_)
+        self._actions = np.zeros((B, A), F32)          # step(env.actions) copies nothing
         self._eb = _lib.EnvBatch()
         self._eb_ref = ctypes.byref(self._eb)
         vp = ctypes.c_void_p
-        self._step_args = (self._eb_ref, vp(addr(self.actions)), vp(addr(self.obs)),
-                           vp(addr(self.next_obs)), vp(addr(self.rewards)),
-                           vp(addr(self.terminated)), vp(addr(self.truncated)))
+        self._step_args = (self._eb_ref, vp(addr(self._actions)), vp(addr(self._obs)),
+                           vp(addr(self._next_obs)), vp(addr(self._rewards)),
+                           vp(addr(self._terminated)), vp(addr(self._truncated)))
         self._step_fn = _lib.raw_function("mbrl_env_batch_step", None)
         self._live = False
         self._closed = False
         self._lock = threading.Lock()
         self._obs_space = self._act_space = None
+
+    # ---- the shared buffers
+    @property
+    def obs(self):
+        """(num_envs, obs_dim) float32: the observations to act on (after autoreset)."""
+        return self._obs
+
+    @property
+    def next_obs(self):
+        """(num_envs, obs_dim) float32: what the last step produced (an ended episode's last)."""
+        return self._next_obs
+
+    @property
+    def rewards(self):
+        return self._rewards
+
+    @property
+    def terminated(self):
+        return self._terminated
+
+    @property
+    def truncated(self):
+        return self._truncated
+
+    @property
+    def actions(self):
+        """(num_envs, act_dim) float32 the caller may fill; step(env.actions) copies nothing."""
+        return self._actions
 
     # ---- gymnasium-style attributes
     @property
@@ -164,15 +193,15 @@ class VecEnv(_lib.Handle):
                 _lib.check(L.mbrl_env_batch_init(self._eb_ref, self.spec.id.encode(),
                                                  self.num_envs, s, 0))
                 self._live = True
-            L.mbrl_env_batch_reset(self._eb_ref, addr(self.obs))
-        return (self.obs.copy() if self.copy else self.obs), {}
+            L.mbrl_env_batch_reset(self._eb_ref, addr(self._obs))
+        return (self._obs.copy() if self.copy else self._obs), {}
 
     def step(self, actions):
         """Step every env with actions (num_envs, act_dim) (or (num_envs,) for act_dim 1; for
         a discrete env the action indices). Returns (obs, rewards, terminated, truncated,
         info) as Gymnasium's vector envs with SAME_STEP autoreset. Passing env.actions (after
         writing into it) skips the copy of the actions."""
-        if actions is not self.actions:
+        if actions is not self._actions:
             self._set_actions(actions)
         with self._lock:
             if not self._live:
@@ -180,20 +209,20 @@ class VecEnv(_lib.Handle):
                 raise RuntimeError("call reset() before step()")
             self._step_fn(*self._step_args)
         info = {}
-        te, tr = self.terminated, self.truncated
+        te, tr = self._terminated, self._truncated
         if self._flags.tobytes() != self._no_flags:
             done = te | tr
             final = np.full(self.num_envs, None, dtype=object)
             for b in np.flatnonzero(done):
-                final[b] = self.next_obs[b].copy()
+                final[b] = self._next_obs[b].copy()
             info = {"final_obs": final, "_final_obs": done,
                     "final_info": {}, "_final_info": done.copy()}
         if self.copy:
-            return (self.obs.copy(), self.rewards.copy(), te.copy(), tr.copy(), info)
-        return self.obs, self.rewards, te, tr, info
+            return (self._obs.copy(), self._rewards.copy(), te.copy(), tr.copy(), info)
+        return self._obs, self._rewards, te, tr, info
 
     def _set_actions(self, actions):
-        B, A = self.actions.shape
+        B, A = self._actions.shape
         a = actions if isinstance(actions, np.ndarray) else np.asarray(actions)
         if a.dtype.kind not in "fiub":
             raise TypeError(f"actions must be numbers, got dtype {a.dtype}")
@@ -208,7 +237,7 @@ class VecEnv(_lib.Handle):
             if bad.any():
                 raise ValueError(f"{self.spec.id} actions must be integers in [0, "
                                  f"{self.spec.n_actions}), got {a[bad].ravel()[0]!r}")
-        np.copyto(self.actions, a, casting="unsafe")
+        np.copyto(self._actions, a, casting="unsafe")
 
     def _check_open(self):
         if self._closed:

@@ -142,3 +142,10 @@ def test_spaces():
     ref = gymnasium.make("Pendulum-v1")
     assert p.single_action_space == ref.action_space
     assert p.single_observation_space == ref.observation_space
+
+
+def test_shared_buffers_cannot_be_rebound():
+    env = mbrl.make_env("Pendulum-v1", num_envs=2, seed=0)
+    for name in ("obs", "next_obs", "rewards", "terminated", "truncated", "actions"):
+        with pytest.raises(AttributeError):
+            setattr(env, name, np.zeros(2))
