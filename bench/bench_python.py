@@ -16,8 +16,10 @@ is shared:
   - env:    make_env(num_envs=4096) stepped from Python (env.step(env.actions) and env.step(a
             new float32 array)) against the bare ctypes call of mbrl_env_batch_step (the C rate);
   - loop:   the whole Python MPC loop on the REAL gymnasium Pendulum-v1 (Planner.plan +
-            gymnasium step, K=1024, H=15, CPU) against `mbrl_mpc` doing the same episodes
-            (subprocess, same model file, same seeds), environment steps per second.
+            gymnasium step, K=1024, H=15, CPU; wall time) against `mbrl_mpc` doing the same
+            episodes (subprocess, same model file, same seeds): its loop rate from its own mean
+            planning time per action (its C env step takes nanoseconds), and its process rate
+            (episode steps over the process's wall time, start-up and model load included).
 The library is $MBRL_LIBRARY or <build>/lib/libmbrl.so; the programs come from <build>/bin.
 """
 
@@ -128,10 +130,20 @@ def main():
         raw = _lib.raw_function("mbrl_planner_plan", ctypes.c_int)
         rargs = (p._p, vp(addr(obs)), vp(addr(seeds)), ctypes.c_int(1), vp(addr(res)))
         n = max(50, int((300 if K > 16 else 20000) * scale)) * rounds
+        inner = []                       # the C call inside Planner.plan, timed around it
+        fn = p._plan_fn
+
+        def timed(*args, fn=fn, inner=inner):
+            t0 = time.perf_counter()
+            r = fn(*args)
+            inner.append(time.perf_counter() - t0)
+            return r
+
+        p._plan_fn = timed
         for _ in range(20):
             p.plan(obs)
             raw(*rargs)
-        t_py, t_raw = [], []
+        t_py, t_raw, outside = [], [], []
         pc = time.perf_counter
         for i in range(n):              # alternate call by call (each goes first half the time)
             seeds[0] = mbrl.planner_seed(7, 0, i)   # fresh draws as the planner's (not timed)
@@ -151,10 +163,12 @@ def main():
                 t2 = pc()
                 t_raw.append(t1 - t0)
                 t_py.append(t2 - t1)
+            outside.append(t_py[-1] - inner[-1])
         py_us, raw_us = median(t_py) * 1e6, median(t_raw) * 1e6
         rows.append({"bench": "python", "name": "plan_overhead", "model": which, "K": K, "H": H,
                      "device": "cpu", "us_python": py_us, "us_c_bare_call": raw_us,
-                     "us_overhead": py_us - raw_us + noop_us, "target_us": 20, "calls": n})
+                     "us_overhead": median(outside) * 1e6 + noop_us,
+                     "us_c_inside_plan": median(inner[-n:]) * 1e6, "target_us": 20, "calls": n})
         p.close()
 
     # ---- make_env(num_envs=4096) stepped from Python
@@ -189,14 +203,16 @@ def main():
     episodes = 1 if a.quick else 2
     loop_rounds = max(2, rounds // 2)
     for which in ("oracle", "learned"):
-        t_py, t_c, plan_c = [], [], []
+        t_py, plan_py, t_c, t_cwall, plan_c = [], [], [], [], []
         planner = mbrl.Planner("oracle" if which == "oracle" else model_path, "Pendulum-v1",
                                samples=1024, horizon=15, device="cpu")
         margs = ["--oracle"] if which == "oracle" else ["--model", model_path]
         for _ in range(loop_rounds):
             t0 = time.perf_counter()
-            rets, acts, _ = run_episodes(planner, episodes, 0)
-            t_py.append(sum(len(x) for x in acts) / (time.perf_counter() - t0))
+            rets, acts, plan_s = run_episodes(planner, episodes, 0)
+            steps = sum(len(x) for x in acts)
+            t_py.append(steps / (time.perf_counter() - t0))
+            plan_py.append(1e3 * plan_s / steps)
             t0 = time.perf_counter()
             out = subprocess.run([mpc, *margs, "--episodes", str(episodes), "--seed", "0",
                                   "--device", "cpu", "--json"], capture_output=True, text=True)
@@ -205,12 +221,14 @@ def main():
                 print(f"bench_python.py: error: mbrl_mpc failed: {out.stderr}", file=sys.stderr)
                 return 1
             js = json.loads(out.stdout)
-            t_c.append(js["env_steps"] / wall)
+            t_cwall.append(js["env_steps"] / wall)
             plan_c.append(js["plan_ms_mean"])
+            t_c.append(1e3 / js["plan_ms_mean"])
         rows.append({"bench": "python", "name": "mpc_loop", "model": which, "K": 1024, "H": 15,
                      "device": "cpu", "env": "gymnasium Pendulum-v1 (Python loop)",
-                     "steps_per_s": median(t_py), "mbrl_mpc_steps_per_s": median(t_c),
-                     "mbrl_mpc_plan_ms": median(plan_c), "episodes": episodes,
+                     "steps_per_s": median(t_py), "plan_ms": median(plan_py),
+                     "mbrl_mpc_steps_per_s": median(t_c), "mbrl_mpc_plan_ms": median(plan_c),
+                     "mbrl_mpc_process_steps_per_s": median(t_cwall), "episodes": episodes,
                      "runs": loop_rounds})
         planner.close()
 

@@ -96,6 +96,7 @@ class Planner(_lib.Handle):
         if self.env_id != env_id:
             raise ValueError(f"the model is a {self.env_id} model; the planner was asked for {env_id}")
         self.obs_dim, self.act_dim = pm.obs_dim, pm.act_dim
+        self._shape1 = (self.obs_dim,)
         self.samples = positive_int(samples, "samples")
         self.horizon = positive_int(horizon, "horizon", 1, 100000)
         self.gamma = float(gamma)
@@ -133,6 +134,8 @@ class Planner(_lib.Handle):
         self._obs = np.zeros((max_envs, self.obs_dim), F32)
         self._obs0 = self._obs[0]
         self._action = self._results["action"]          # (max_envs, MAX_DIM) views
+        self._action0 = self._action[0, :self.act_dim]
+        self._seeds_c = (ctypes.c_uint64 * max_envs).from_buffer(self._seeds)
         self._plan_fn = _lib.raw_function("mbrl_planner_plan_prior", ctypes.c_int)
         vp = ctypes.c_void_p
         self._c_obs, self._c_seeds = vp(addr(self._obs)), vp(addr(self._seeds))
@@ -160,42 +163,58 @@ class Planner(_lib.Handle):
         """The first action of the best of `samples` random action sequences from obs
         (obs_dim,) -> (act_dim,), or from each row of obs (E, obs_dim) -> (E, act_dim)."""
         o = obs if type(obs) is np.ndarray else np.asarray(obs)
+        if o.shape == self._shape1 and (o.dtype is F32 or o.dtype.kind in "fiub"):  # one obs
+            with self._lock:                  # (the hot path: kept short, _run inlined)
+                if self._E != 1:
+                    self._start(1)
+                np.copyto(self._obs0, o, casting="unsafe")
+                step = self._step
+                self._seeds_c[0] = planner_seed(self._base, 0, step)
+                warm = self.warm_start
+                st = self._plan_fn(self._p, self._c_obs, self._c_seeds,
+                                   self._c_prior if warm and step else None, 1, self._c_res)
+                if st:
+                    raise _lib.error(st, prefix=f"planning step {step}")
+                if warm:
+                    self._shift_best(1, step > 0)
+                self._step = step + 1
+                return self._action0.copy()
         O = self.obs_dim
-        if o.ndim == 1 and o.shape[0] == O:
-            one, E = True, 1
-        elif o.ndim == 2 and o.shape[1] == O and o.shape[0] >= 1:
-            one, E = False, o.shape[0]
-        else:
+        if o.ndim != 2 or o.shape[1] != O or o.shape[0] < 1:
             raise ValueError(f"obs must have shape ({O},) or (E, {O}), got {o.shape}")
         if o.dtype.kind not in "fiub":
             raise TypeError(f"obs must hold real numbers, got dtype {o.dtype}")
+        E = o.shape[0]
         with self._lock:
-            if not self._p:
-                raise RuntimeError("the planner is closed")
-            if self._E is None:
-                self._E = self._last_E = E
-            elif E != self._E:
-                raise ValueError(f"this episode plans for {self._E} environment(s), got obs with "
-                                 f"{E} rows; call reset() to change the batch")
-            if E > self._max_envs:
-                if E > 65536:
-                    raise ValueError(f"at most 65536 environments per plan, got {E}")
-                self._create(E)
-            if one:
-                np.copyto(self._obs0, o, casting="unsafe")
-                self._seeds[0] = planner_seed(self._base, 0, self._step)
-            else:
-                np.copyto(self._obs[:E], o, casting="unsafe")
-                self._seeds[:E] = _planner_seeds(self._base, E, self._step)
-            warm = self.warm_start and self._step > 0
-            st = self._plan_fn(self._p, self._c_obs, self._c_seeds,
-                               self._c_prior if warm else None, E, self._c_res)
-            if st != _lib.OK:
-                raise _lib.error(st, prefix=f"planning step {self._step}")
-            if self.warm_start:
-                self._shift_best(E, warm)
-            self._step += 1
-            return self._action[0, :self.act_dim].copy() if one else self._action[:E, :self.act_dim].copy()
+            if self._E != E:
+                self._start(E)
+            np.copyto(self._obs[:E], o, casting="unsafe")
+            self._seeds[:E] = _planner_seeds(self._base, E, self._step)
+            self._run(E)
+            return self._action[:E, :self.act_dim].copy()
+
+    def _start(self, E):
+        """The first plan of an episode fixes its batch E (growing the buffers if needed)."""
+        if not self._p:
+            raise RuntimeError("the planner is closed")
+        if self._E is not None:
+            raise ValueError(f"this episode plans for {self._E} environment(s), got obs with "
+                             f"{E} rows; call reset() to change the batch")
+        if E > self._max_envs:
+            if E > 65536:
+                raise ValueError(f"at most 65536 environments per plan, got {E}")
+            self._create(E)
+        self._E = self._last_E = E
+
+    def _run(self, E):
+        warm = self.warm_start and self._step > 0
+        st = self._plan_fn(self._p, self._c_obs, self._c_seeds, self._c_prior if warm else None,
+                           E, self._c_res)
+        if st != _lib.OK:
+            raise _lib.error(st, prefix=f"planning step {self._step}")
+        if self.warm_start:
+            self._shift_best(E, warm)
+        self._step += 1
 
     def _shift_best(self, E, have_prior):
         L = _lib.lib()
@@ -245,6 +264,7 @@ class Planner(_lib.Handle):
             self._close(L)
 
     def _close(self, L):
+        self._E = None                     # the next plan() goes through _start(), which raises
         if self._p:
             L.mbrl_planner_free(self._p)
             self._p = ctypes.c_void_p()
