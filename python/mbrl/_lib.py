@@ -29,13 +29,15 @@ from ctypes import (POINTER, Structure, c_char, c_char_p, c_double, c_float, c_i
 # ---------------------------------------------------------------- constants (checked by test_abi)
 
 MAX_DIM = 16                # MBRL_MAX_DIM
+ENV_MAX_STATE = 4           # MBRL_ENV_MAX_STATE
 MLP_MAX_LAYERS = 8          # MBRL_MLP_MAX_LAYERS
 A2C_MAX_HIDDEN = 6          # MBRL_A2C_MAX_HIDDEN
 A2C_EP_WINDOW = 100         # MBRL_A2C_EP_WINDOW
 ENV_ID_LEN = 64             # char env_id[64] in dataset, dynamics, plan_model, a2c_file_info
 
 CONSTANTS = {
-    "MBRL_MAX_DIM": MAX_DIM, "MBRL_MLP_MAX_LAYERS": MLP_MAX_LAYERS,
+    "MBRL_MAX_DIM": MAX_DIM, "MBRL_ENV_MAX_STATE": ENV_MAX_STATE,
+    "MBRL_MLP_MAX_LAYERS": MLP_MAX_LAYERS,
     "MBRL_A2C_MAX_HIDDEN": A2C_MAX_HIDDEN, "MBRL_A2C_EP_WINDOW": A2C_EP_WINDOW,
 }
 
@@ -70,12 +72,14 @@ ENUMS = {
 _DIM = c_float * MAX_DIM
 
 
-class EnvSpec(Structure):          # read through const mbrl_env_spec *
+class EnvSpec(Structure):          # read through const mbrl_env_spec * (the data fields)
     _c_name_ = "mbrl_env_spec"
     _full_ = False
     _fields_ = [("id", c_char_p), ("kind", c_int), ("obs_dim", c_int), ("act_dim", c_int),
                 ("discrete", c_int), ("n_actions", c_int), ("act_low", _DIM), ("act_high", _DIM),
-                ("obs_low", _DIM), ("obs_high", _DIM), ("max_steps", c_int)]
+                ("obs_low", _DIM), ("obs_high", _DIM), ("max_steps", c_int), ("state_dim", c_int),
+                ("reset_draws", c_int), ("obs_names", c_char_p * MAX_DIM),
+                ("shaped_cost_doc", c_char_p)]
 
 
 class Pcg64(Structure):
@@ -88,14 +92,14 @@ class Pcg64(Structure):
 class Env(Structure):              # one environment, allocated by Python
     _c_name_ = "mbrl_env"
     _full_ = True
-    _fields_ = [("spec", POINTER(EnvSpec)), ("state", c_double * 4), ("t", c_int),
+    _fields_ = [("spec", POINTER(EnvSpec)), ("state", c_double * ENV_MAX_STATE), ("t", c_int),
                 ("steps_beyond_terminated", c_int), ("rng", Pcg64)]
 
 
 class EnvBatch(Structure):         # B environments (SoA), allocated by Python
     _c_name_ = "mbrl_env_batch"
     _full_ = True
-    _fields_ = [("spec", POINTER(EnvSpec)), ("B", c_int), ("s", c_void_p * 4), ("t", c_void_p),
+    _fields_ = [("spec", POINTER(EnvSpec)), ("B", c_int), ("s", c_void_p * ENV_MAX_STATE), ("t", c_void_p),
                 ("steps_beyond_terminated", c_void_p), ("rng", POINTER(Pcg64))]
 
 
@@ -271,6 +275,7 @@ FUNCTIONS = [
     # env.h
     ("mbrl_env_find", POINTER(EnvSpec), [c_char_p]),
     ("mbrl_env_known_ids", c_char_p, []),
+    ("mbrl_env_at", POINTER(EnvSpec), [c_int]),
     ("mbrl_env_init", S, [P, c_char_p, c_uint64, c_uint64]),
     ("mbrl_env_reset", None, [P, P]),
     ("mbrl_env_obs", None, [P, P]),

@@ -41,12 +41,20 @@ class EnvSpec:
     obs_low: Tuple[float, ...]
     obs_high: Tuple[float, ...]
     max_steps: int        # the time limit (TimeLimit's max_episode_steps)
+    obs_names: Tuple[str, ...] = ()   # short names of the observation values ("cos", "x_dot")
 
 
 def env_ids():
-    """The ids of every environment the library has, e.g. ['Pendulum-v1', 'CartPole-v1']."""
-    ids = _lib.cstr(_lib.lib().mbrl_env_known_ids())
-    return [s.strip() for s in ids.split(",") if s.strip()]
+    """The ids of every environment of the library's registry, in its order
+    (['Pendulum-v1', 'CartPole-v1', ...])."""
+    L = _lib.lib()
+    ids, i = [], 0
+    while True:
+        p = L.mbrl_env_at(i)
+        if not p:
+            return ids
+        ids.append(_lib.cstr(p.contents.id))
+        i += 1
 
 
 def _spec_ptr(env_id):
@@ -64,7 +72,8 @@ def env_spec(env_id):
     return EnvSpec(id=_lib.cstr(s.id), obs_dim=O, act_dim=A, discrete=bool(s.discrete),
                    n_actions=s.n_actions, act_low=tuple(s.act_low[:A]),
                    act_high=tuple(s.act_high[:A]), obs_low=tuple(s.obs_low[:O]),
-                   obs_high=tuple(s.obs_high[:O]), max_steps=s.max_steps)
+                   obs_high=tuple(s.obs_high[:O]), max_steps=s.max_steps,
+                   obs_names=tuple(_lib.cstr(s.obs_names[j]) or f"s{j}" for j in range(O)))
 
 
 def spaces(spec):

@@ -17,8 +17,18 @@ import os
 import sys
 
 TRAJ_FORMAT = "mbrl.mpc_trajectory"
-DIM_NAMES = {"Pendulum-v1": ["cos(theta)", "sin(theta)", "theta_dot"],
-             "CartPole-v1": ["x", "x_dot", "theta", "theta_dot"]}
+
+
+def _obs_names(env_id, O):
+    """The env's observation names from the library's registry (s[j] when it is not loaded)."""
+    try:
+        from .env import env_spec
+        names = list(env_spec(env_id).obs_names)
+        if len(names) == O:
+            return names
+    except Exception:
+        pass
+    return [f"s[{j}]" for j in range(O)]
 
 
 class PlotError(Exception):
@@ -74,7 +84,7 @@ def plot_run(path, out, episode=0, dpi=80):
     at = run["attrs"]
     env_id = str(at.get("env_id", "?"))
     O, A = nxt.shape[1], act.shape[1]
-    names = DIM_NAMES.get(env_id, [f"s[{j}]" for j in range(O)])
+    names = _obs_names(env_id, O)
     n_panels = O + 2 + (1 if len(eps) > 1 else 0)
     cols = 2
     rows = (n_panels + 1) // 2

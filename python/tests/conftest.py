@@ -1,7 +1,13 @@
 """Shared fixtures of the Python suite. ./scripts/test runs it against the Release build:
 MBRL_LIBRARY=build/lib/libmbrl.so and PYTHONPATH=python, so the package and the programs of
 build/bin (mbrl_collect, mbrl_train, mbrl_mpc, mbrl_a2c: the references the package must equal)
-come from one build. MBRL_BUILD_DIR overrides the build folder."""
+come from one build. MBRL_BUILD_DIR overrides the build folder.
+
+scripts/test also sets NPY_DISABLE_CPU_FEATURES=AVX512_SKX on AVX-512 machines (as
+tests/gymvenv.py does): numpy's AVX-512 float64 sin/cos (SVML) round differently from libm in the
+last bit, and with them the real Gymnasium's trajectories differ from ours (and from Gymnasium's
+own on other machines). LIBM_TRIG says whether numpy's sin/cos are libm's in this interpreter:
+then comparisons with gymnasium are exact; else they are looser or skipped, as each test says."""
 
 import json
 import os
@@ -12,6 +18,19 @@ import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _libm_trig(n=20000):
+    import math
+    x = np.random.default_rng(7).uniform(-30, 30, n)
+    return bool(np.all(np.sin(x) == np.array([math.sin(v) for v in x])) and
+                np.all(np.cos(x) == np.array([math.cos(v) for v in x])))
+
+
+LIBM_TRIG = _libm_trig()
+NEEDS_LIBM_TRIG = ("numpy's float64 sin/cos are not libm's here (AVX-512 SVML): gymnasium's "
+                   "trajectories part from ours in the last bit; run with "
+                   "NPY_DISABLE_CPU_FEATURES=AVX512_SKX, as scripts/test does")
 
 
 def build_dir():

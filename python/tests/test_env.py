@@ -10,7 +10,11 @@ from gymnasium.vector import AutoresetMode
 
 import mbrl
 
-from conftest import assert_same
+from conftest import LIBM_TRIG, NEEDS_LIBM_TRIG, assert_same
+
+# steps that cross at least one time limit of each env
+STEPS = {"Pendulum-v1": 430, "CartPole-v1": 300, "MountainCar-v0": 430,
+         "MountainCarContinuous-v0": 1050, "Acrobot-v1": 540}
 
 
 def test_env_ids_come_from_the_c_registry():
@@ -21,9 +25,11 @@ def test_env_ids_come_from_the_c_registry():
         assert s.id == i and s.obs_dim >= 1 and s.act_dim >= 1 and s.max_steps >= 1
 
 
-@pytest.mark.parametrize("env_id,steps", [("Pendulum-v1", 430), ("CartPole-v1", 300)])
-def test_steps_equal_gymnasium_vector_env(env_id, steps):
-    B, seed = 5, 123
+@pytest.mark.parametrize("env_id", [i for i in mbrl.env_ids() if i in gymnasium.registry])
+def test_steps_equal_gymnasium_vector_env(env_id):
+    if not LIBM_TRIG and env_id != "CartPole-v1":      # (CartPole uses Python's math.sin)
+        pytest.skip(NEEDS_LIBM_TRIG)
+    B, seed, steps = 5, 123, STEPS.get(env_id, 600)
     ours = mbrl.make_env(env_id, num_envs=B, seed=seed)
     ref = gymnasium.make_vec(env_id, num_envs=B, vectorization_mode="sync",
                              vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP})
@@ -51,7 +57,7 @@ def test_steps_equal_gymnasium_vector_env(env_id, steps):
                 assert_same(i1["final_obs"][b], i2["final_obs"][b], f"final_obs[{b}] at step {t}")
         else:
             assert "_final_obs" not in i1
-    assert ends >= B, "the run must cross autoresets"
+    assert ends >= 1, "the run must cross an autoreset"
 
 
 def test_arrays_are_shared_not_copied():

@@ -11,7 +11,7 @@ from gymnasium.utils.env_checker import check_env
 
 import mbrl
 
-from conftest import assert_same
+from conftest import LIBM_TRIG, NEEDS_LIBM_TRIG, assert_same
 
 IDS = mbrl.env_ids()
 
@@ -52,6 +52,8 @@ def test_make_with_module_prefix_imports_mbrl():
 
 @pytest.mark.parametrize("env_id", [i for i in IDS if i in gymnasium.envs.registration.registry])
 def test_equals_gymnasium_reset_by_reset_and_step_by_step(env_id):
+    if not LIBM_TRIG and env_id != "CartPole-v1":
+        pytest.skip(NEEDS_LIBM_TRIG)
     ours, ref = gymnasium.make(f"mbrl/{env_id}"), gymnasium.make(env_id)
     ref.action_space.seed(5)
     for ep in range(4):
@@ -66,7 +68,7 @@ def test_equals_gymnasium_reset_by_reset_and_step_by_step(env_id):
             a = ref.action_space.sample()
             s1, s2 = ours.step(a), ref.step(a)
             assert_same(s1[0], s2[0], f"obs, episode {ep} step {t}")
-            assert abs(s1[1] - s2[1]) <= 1e-5 * max(1.0, abs(s2[1])), (ep, t, s1[1], s2[1])
+            assert np.float32(s1[1]) == np.float32(s2[1]), (ep, t, s1[1], s2[1])
             assert s1[2:4] == s2[2:4], (ep, t, s1[2:4], s2[2:4])
             if s1[2] or s1[3]:
                 break
