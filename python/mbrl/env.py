@@ -246,7 +246,7 @@ class VecEnv(_lib.Handle):
             if bad.any():
                 raise ValueError(f"{self.spec.id} actions must be integers in [0, "
                                  f"{self.spec.n_actions}), got {a[bad].ravel()[0]!r}")
-        np.copyto(self._actions, a, casting="unsafe")
+        self._actions[...] = a                       # (casts; cheaper than np.copyto)
 
     def _check_open(self):
         if self._closed:

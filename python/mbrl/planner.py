@@ -167,7 +167,7 @@ class Planner(_lib.Handle):
             with self._lock:                  # (the hot path: kept short, _run inlined)
                 if self._E != 1:
                     self._start(1)
-                np.copyto(self._obs0, o, casting="unsafe")
+                self._obs0[:] = o              # (converts; cheaper than np.copyto)
                 step = self._step
                 self._seeds_c[0] = planner_seed(self._base, 0, step)
                 warm = self.warm_start
@@ -188,7 +188,7 @@ class Planner(_lib.Handle):
         with self._lock:
             if self._E != E:
                 self._start(E)
-            np.copyto(self._obs[:E], o, casting="unsafe")
+            self._obs[:E] = o
             self._seeds[:E] = _planner_seeds(self._base, E, self._step)
             self._run(E)
             return self._action[:E, :self.act_dim].copy()
