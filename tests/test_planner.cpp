@@ -10,7 +10,9 @@
 #include "testing.h"
 
 extern "C" {
+#include "mbrl/cpu.h"
 #include "mbrl/dynamics.h"
+#include "mbrl/mlp.h"
 #include "mbrl/env.h"
 #include "mbrl/h5util.h"
 #include "mbrl/planner.h"
@@ -115,9 +117,9 @@ TEST(PlannerKey, OrderAndTies) {
 TEST(PlannerDraw, SequenceZeroIsZeroAndOthersArePhiloxStreams) {
   const float lo[1] = {-2.0f}, hi[1] = {2.0f};
   std::vector<float> a(30);
-  mbrl_planner_draw(1234, 0, 30, 1, lo, hi, a.data());
+  mbrl_planner_draw(1234, 0, 30, 1, 0, lo, hi, a.data());
   for (float v : a) EXPECT_EQ(v, 0.0f);
-  mbrl_planner_draw(1234, 5, 30, 1, lo, hi, a.data());
+  mbrl_planner_draw(1234, 5, 30, 1, 0, lo, hi, a.data());
   mbrl_philox s;
   mbrl_philox_init(&s, 1234, 5, 0);
   double mean = 0;
@@ -131,12 +133,25 @@ TEST(PlannerDraw, SequenceZeroIsZeroAndOthersArePhiloxStreams) {
   EXPECT_LT(std::fabs(mean / 30), 1.0);
   // different sequences and seeds draw different numbers
   std::vector<float> b(30);
-  mbrl_planner_draw(1234, 6, 30, 1, lo, hi, b.data());
+  mbrl_planner_draw(1234, 6, 30, 1, 0, lo, hi, b.data());
   EXPECT_NE(a, b);
-  mbrl_planner_draw(1235, 5, 30, 1, lo, hi, b.data());
+  mbrl_planner_draw(1235, 5, 30, 1, 0, lo, hi, b.data());
   EXPECT_NE(a, b);
   EXPECT_NE(mbrl_planner_seed(0, 0, 1), mbrl_planner_seed(0, 0, 2));
   EXPECT_NE(mbrl_planner_seed(0, 1, 0), mbrl_planner_seed(0, 0, 1));
+  // discrete: the index mbrl_philox_below(n) (mbrl_collect's draw) as a float
+  for (int n : {2, 3}) {
+    mbrl_planner_draw(99, 4, 30, 1, n, lo, hi, a.data());
+    mbrl_philox_init(&s, 99, 4, 0);
+    int seen[3] = {0, 0, 0};
+    for (int h = 0; h < 30; ++h) {
+      EXPECT_EQ(a[h], (float)mbrl_philox_below(&s, (uint32_t)n));
+      ASSERT_GE(a[h], 0.0f);
+      ASSERT_LT(a[h], (float)n);
+      seen[(int)a[h]]++;
+    }
+    for (int i = 0; i < n; ++i) EXPECT_GT(seen[i], 0) << "index " << i << " of " << n;
+  }
 }
 
 TEST(PlannerOracle, StepMatchesEnvPhysics) {
@@ -153,7 +168,7 @@ TEST(PlannerOracle, StepMatchesEnvPhysics) {
     mbrl_env_step(&e, &a, n, &r, &term, &trunc);
     EXPECT_LE(worst_ratio(p, n, 3, 1e-5, 1e-5), 1.0) << "step " << t;
     // the model's reward on the pre-step observation is the env's reward
-    EXPECT_NEAR(mbrl_plan_model_reward(m.m, o, &a), r, 1e-4 + 1e-5 * std::fabs(r));
+    EXPECT_NEAR(mbrl_plan_model_reward(m.m, o, &a, p), r, 1e-4 + 1e-5 * std::fabs(r));
     std::memcpy(o, n, sizeof o);
   }
 }
@@ -178,12 +193,12 @@ TEST(PlannerOracle, CostsOfHandMadeSequencesMatchTheEnv) {
     ASSERT_EQ(mbrl_planner_evaluate(p.p, o, acts.data(), K, costs.data()), MBRL_OK);
     for (int k = 0; k < K; ++k) {
       // the shared scalar float functions (the CUDA kernel's arithmetic): a few ulp per step
-      float so[3], sn[3], th0, fc = 0.0f, g = 1.0f;
+      float so[3], sn[3], fc = 0.0f, g = 1.0f;
       std::memcpy(so, o, sizeof so);
       for (int h = 0; h < H; ++h) {
         const float u = acts[(size_t)k * H + h];
-        mbrl_planner_oracle_step(so, u, sn, &th0);
-        fc = fc - g * mbrl_pendulum_reward_f(th0, so[2], u);
+        mbrl_pendulum_oracle_step(so, &u, sn);
+        fc = fc - g * mbrl_pendulum_reward_obs(so, &u, sn);
         std::memcpy(so, sn, sizeof so);
         g = g * gamma;
       }
@@ -211,7 +226,7 @@ TEST(PlannerOracle, PlanCostsEqualEvaluateOfTheDrawnSequences) {
   std::vector<float> costs(K), acts((size_t)K * H), ev(K);
   ASSERT_EQ(mbrl_planner_last_costs(p.p, costs.data()), MBRL_OK);
   for (int k = 0; k < K; ++k)
-    mbrl_planner_draw(seed, k, H, 1, m.m->act_low, m.m->act_high, &acts[(size_t)k * H]);
+    mbrl_planner_draw(seed, k, H, 1, 0, m.m->act_low, m.m->act_high, &acts[(size_t)k * H]);
   ASSERT_EQ(mbrl_planner_evaluate(p.p, o, acts.data(), K, ev.data()), MBRL_OK);
   int best = 0;
   for (int k = 0; k < K; ++k) {
@@ -260,7 +275,7 @@ TEST(PlannerOracle, WarmStartPriorIsSequenceOneAndShiftBestShifts) {
   // shift_best: the winner without its first action, zero appended
   std::vector<float> shifted(H), drawn(H);
   mbrl_planner_shift_best(p.p, &plain, seed, nullptr, shifted.data());
-  mbrl_planner_draw(seed, plain.best_index, H, 1, m.m->act_low, m.m->act_high, drawn.data());
+  mbrl_planner_draw(seed, plain.best_index, H, 1, 0, m.m->act_low, m.m->act_high, drawn.data());
   for (int h = 0; h + 1 < H; ++h) EXPECT_EQ(shifted[h], drawn[h + 1]);
   EXPECT_EQ(shifted[H - 1], 0.0f);
   mbrl_plan_result r1 = warm;
@@ -359,6 +374,302 @@ TEST(PlannerOracle, SwingsUpFromHangingDown) {
   EXPECT_LT(std::fabs(th), 0.2) << "the pendulum should be up at the end";
 }
 
+// ---------------------------------------------------------------- every registered env
+
+namespace {
+
+// A learned plan model for env `spec` from a randomly initialized obs+act -> 32 -> obs ReLU
+// net with unit-ish normalizer statistics (what the planner does with it is the point, not
+// its accuracy).
+void random_learned(ModelPtr &m, const mbrl_env_spec *spec, uint64_t seed) {
+  const int O = spec->obs_dim, A = spec->act_dim;
+  int sizes[3] = {O + A, 32, O};
+  mbrl_mlp_config c;
+  mbrl_mlp_config_init(&c, 2, sizes);
+  c.seed = seed;
+  mbrl_mlp *mlp = nullptr;
+  ASSERT_EQ(mbrl_mlp_create(&mlp, &c, MBRL_BACKEND_CPU, 1), MBRL_OK) << mbrl_last_error();
+  mbrl_dataset_stats st;
+  std::memset(&st, 0, sizeof st);
+  for (int i = 0; i < O; ++i) {
+    st.state_std[i] = 1.0f;
+    st.delta_state_std[i] = 0.05f;
+  }
+  for (int j = 0; j < A; ++j) {
+    st.action_mean[j] = 0.5f * (spec->act_low[j] + spec->act_high[j]);
+    st.action_std[j] = 0.5f * (spec->act_high[j] - spec->act_low[j]);
+  }
+  ASSERT_EQ(mbrl_plan_model_from_mlp(&m.m, spec->id, O, A, mlp, &st), MBRL_OK) << mbrl_last_error();
+  mbrl_mlp_free(mlp);
+}
+
+// The scalar reference cost of one sequence (H, act) from obs under model m: the env's
+// functions from its spec (mbrl_plan_model_step for the model), the alive mask of planner.h.
+float reference_cost(const mbrl_plan_model *m, const float *obs, const float *acts, int H,
+                     float gamma, int shaped, int score_next) {
+  const mbrl_env_spec *spec = m->spec;
+  float s[MBRL_MAX_DIM], n[MBRL_MAX_DIM], c = 0.0f, g = 1.0f;
+  std::memcpy(s, obs, sizeof(float) * spec->obs_dim);
+  bool alive = true;
+  for (int h = 0; h < H; ++h) {
+    const float *a = acts + (size_t)h * spec->act_dim;
+    EXPECT_EQ(mbrl_plan_model_step(m, s, a, 1, n), MBRL_OK);
+    const float *oc = score_next ? n : s;
+    if (alive) {
+      if (shaped) c = c + g * spec->shaped_cost(oc, a, n);
+      else c = c - g * spec->reward_obs(oc, a, n);
+      if (spec->terminal_obs(n)) alive = false;
+    }
+    std::memcpy(s, n, sizeof(float) * spec->obs_dim);
+    g = g * gamma;
+  }
+  return c;
+}
+
+// Plan from obs (K, H, gamma, cost kind, score_next) and check: the costs equal
+// mbrl_planner_evaluate of the drawn sequences bit for bit, and the scalar reference within
+// atol + rtol |ref|; the result is the argmin's first action; discrete actions are indices.
+void check_plan_vs_reference(const mbrl_plan_model *m, const float *obs, int K, int H,
+                             float gamma, mbrl_plan_cost cost, int score_next, double atol,
+                             double rtol) {
+  const mbrl_env_spec *spec = m->spec;
+  const int A = spec->act_dim;
+  SCOPED_TRACE(std::string(spec->id) + (m->kind == MBRL_PLAN_MODEL_ORACLE ? " oracle" : " learned") +
+               (cost == MBRL_PLAN_COST_SHAPED ? " shaped" : " reward") +
+               (score_next ? " next" : " current"));
+  PlannerPtr p;
+  auto c = cfg_of(K, H, gamma, 1, MBRL_BACKEND_CPU);
+  c.cost = cost;
+  c.score_next = score_next;
+  ASSERT_EQ(mbrl_planner_create(&p.p, m, &c), MBRL_OK) << mbrl_last_error();
+  const uint64_t seed = mbrl_planner_seed(31, (uint64_t)spec->kind, 2);
+  mbrl_plan_result res;
+  ASSERT_EQ(mbrl_planner_plan(p.p, obs, &seed, 1, &res), MBRL_OK) << mbrl_last_error();
+  std::vector<float> costs(K), ev(K), acts((size_t)K * H * A);
+  ASSERT_EQ(mbrl_planner_last_costs(p.p, costs.data()), MBRL_OK);
+  for (int k = 0; k < K; ++k)
+    mbrl_planner_draw(seed, k, H, A, m->n_actions, m->act_low, m->act_high,
+                      &acts[(size_t)k * H * A]);
+  if (spec->discrete)
+    for (float a : acts) {
+      ASSERT_EQ(a, std::floor(a));
+      ASSERT_GE(a, 0.0f);
+      ASSERT_LT(a, (float)spec->n_actions);
+    }
+  ASSERT_EQ(mbrl_planner_evaluate(p.p, obs, acts.data(), K, ev.data()), MBRL_OK);
+  std::vector<float> ref(K);
+  for (int k = 0; k < K; ++k)
+    ref[k] = reference_cost(m, obs, &acts[(size_t)k * H * A], H, gamma,
+                            cost == MBRL_PLAN_COST_SHAPED, score_next);
+  EXPECT_EQ(0, std::memcmp(costs.data(), ev.data(), K * sizeof(float))) << "plan == evaluate";
+  const double ratio = worst_ratio(costs.data(), ref.data(), K, atol, rtol);
+  EXPECT_LE(ratio, 1.0) << "worst |plan - scalar reference| / tol = " << ratio;
+  int best = 0;
+  for (int k = 1; k < K; ++k)
+    if (costs[k] < costs[best]) best = k;
+  EXPECT_EQ(res.best_index, best);
+  EXPECT_EQ(res.best_return, -costs[best]);
+  for (int j = 0; j < A; ++j) EXPECT_EQ(res.action[j], acts[(size_t)best * H * A + j]);
+}
+
+}  // namespace
+
+// Oracle and learned plans for every registered env, both cost kinds: plan == evaluate bit
+// for bit, == the scalar reference (the env header's functions through its spec) to rounding.
+TEST(PlannerEnvs, PlansOfEveryEnvMatchTheScalarReference) {
+  for (int i = 0; i < MBRL_ENV_COUNT; ++i) {
+    const mbrl_env_spec *spec = mbrl_env_at(i);
+    ASSERT_NE(spec, nullptr);
+    mbrl_env e;
+    ASSERT_EQ(mbrl_env_init(&e, spec->id, 5, 0), MBRL_OK);
+    float obs[MBRL_MAX_DIM];
+    mbrl_env_reset(&e, obs);
+    ModelPtr om, lm;
+    ASSERT_EQ(mbrl_plan_model_oracle(&om.m, spec->id), MBRL_OK) << mbrl_last_error();
+    EXPECT_EQ(om.m->n_actions, spec->discrete ? spec->n_actions : 0);
+    random_learned(lm, spec, 3 + i);
+    for (mbrl_plan_cost cost : {MBRL_PLAN_COST_REWARD, MBRL_PLAN_COST_SHAPED}) {
+      // oracle: the lane-by-lane envs run the very scalar functions; Pendulum's vector
+      // atan2/sin/cos are within a few ulp of libm's
+      check_plan_vs_reference(om.m, obs, 150, 25, 0.97f, cost, 0, 1e-4, 1e-5);
+      check_plan_vs_reference(lm.m, obs, 150, 10, 1.0f, cost, 0, 1e-4, 1e-5);
+    }
+    check_plan_vs_reference(om.m, obs, 100, 12, 1.0f, MBRL_PLAN_COST_REWARD, 1, 1e-4, 1e-5);
+    check_plan_vs_reference(lm.m, obs, 100, 12, 1.0f, MBRL_PLAN_COST_REWARD, 1, 1e-4, 1e-5);
+  }
+}
+
+// CartPole: a sequence earns no reward after its first predicted terminal state (the
+// terminating step itself still pays 1, as Gymnasium's); the one that stays up longer wins.
+TEST(PlannerEnvs, CartPoleSequenceThatFallsEarnsLess) {
+  ModelPtr m;
+  ASSERT_EQ(mbrl_plan_model_oracle(&m.m, "CartPole-v1"), MBRL_OK);
+  const int H = 30, K = 4;
+  PlannerPtr p;
+  auto c = cfg_of(16, H, 1.0f, 1, MBRL_BACKEND_CPU);
+  ASSERT_EQ(mbrl_planner_create(&p.p, m.m, &c), MBRL_OK);
+  const double s0[4] = {0.0, 0.0, 0.12, 0.3};  // leaning right, falling right
+  float obs[4] = {0.0f, 0.0f, 0.12f, 0.3f};
+  std::vector<float> acts((size_t)K * H);
+  for (int h = 0; h < H; ++h) {
+    acts[h] = 0.0f;                              // push left: falls at once
+    acts[(size_t)H + h] = h < 6 ? 1.0f : (float)(h % 2);  // right first: catches the pole
+    acts[(size_t)2 * H + h] = (float)(h % 2);
+    acts[(size_t)3 * H + h] = h < 3 ? 1.0f : 0.0f;
+  }
+  std::vector<float> costs(K);
+  ASSERT_EQ(mbrl_planner_evaluate(p.p, obs, acts.data(), K, costs.data()), MBRL_OK);
+  int steps[K];
+  for (int k = 0; k < K; ++k) {  // the true env: steps up to and including termination
+    mbrl_env e;
+    ASSERT_EQ(mbrl_env_init(&e, "CartPole-v1", 0, 0), MBRL_OK);
+    mbrl_env_set_state(&e, s0);
+    steps[k] = H;
+    for (int h = 0; h < H; ++h) {
+      float o[4], r;
+      int term, trunc;
+      mbrl_env_step(&e, &acts[(size_t)k * H + h], o, &r, &term, &trunc);
+      if (term) {
+        steps[k] = h + 1;
+        break;
+      }
+    }
+    EXPECT_EQ(costs[k], -(float)steps[k]) << "sequence " << k;
+  }
+  EXPECT_LT(steps[0], H) << "pushing left must topple the pole within the horizon";
+  EXPECT_GT(steps[1], steps[0]);
+  EXPECT_LT(costs[1], costs[0]) << "the sequence that falls earns less";
+}
+
+// Discrete draws (and the lane-by-lane oracle arithmetic) are identical on every CPU kernel
+// path: integer Philox words, the same multiply-shift.
+TEST(PlannerEnvs, DiscreteDrawsAreIdenticalOnEveryKernelPath) {
+  const mbrl_cpu_path saved = mbrl_cpu_kernels();
+  ModelPtr om, lm;
+  ASSERT_EQ(mbrl_plan_model_oracle(&om.m, "Acrobot-v1"), MBRL_OK);
+  random_learned(lm, mbrl_env_find("CartPole-v1"), 8);
+  const float obs_a[6] = {1.0f, 0.0f, 1.0f, 0.0f, 0.05f, -0.02f};
+  const float obs_c[4] = {0.01f, -0.02f, 0.03f, 0.04f};
+  std::vector<std::vector<float>> oracle_costs;
+  std::vector<int> oracle_best, learned_best;
+  for (mbrl_cpu_path path : {MBRL_CPU_AVX512, MBRL_CPU_AVX2, MBRL_CPU_GENERIC}) {
+    if (!mbrl_cpu_supports(path)) continue;
+    ASSERT_EQ(mbrl_cpu_set_kernels(path), MBRL_OK);
+    SCOPED_TRACE(mbrl_cpu_path_name(path));
+    PlannerPtr po, pl;
+    auto c = cfg_of(300, 15, 1.0f, 1, MBRL_BACKEND_CPU);
+    c.cost = MBRL_PLAN_COST_SHAPED;
+    ASSERT_EQ(mbrl_planner_create(&po.p, om.m, &c), MBRL_OK);
+    ASSERT_EQ(mbrl_planner_create(&pl.p, lm.m, &c), MBRL_OK);
+    const uint64_t seed = 4321;
+    mbrl_plan_result ro, rl;
+    ASSERT_EQ(mbrl_planner_plan(po.p, obs_a, &seed, 1, &ro), MBRL_OK);
+    ASSERT_EQ(mbrl_planner_plan(pl.p, obs_c, &seed, 1, &rl), MBRL_OK);
+    std::vector<float> co(300);
+    ASSERT_EQ(mbrl_planner_last_costs(po.p, co.data()), MBRL_OK);
+    oracle_costs.push_back(co);
+    oracle_best.push_back(ro.best_index);
+    // the learned plan's winner: its first action is the drawn index
+    float a[15];
+    mbrl_planner_draw(seed, rl.best_index, 15, 1, 2, lm.m->act_low, lm.m->act_high, a);
+    EXPECT_EQ(rl.action[0], a[0]);
+  }
+  ASSERT_EQ(mbrl_cpu_set_kernels(saved), MBRL_OK);
+  for (size_t i = 1; i < oracle_costs.size(); ++i) {
+    EXPECT_EQ(0, std::memcmp(oracle_costs[i].data(), oracle_costs[0].data(), 300 * sizeof(float)))
+        << "path " << i << " vs the first: the same draws and the same scalar arithmetic";
+    EXPECT_EQ(oracle_best[i], oracle_best[0]);
+  }
+}
+
+// Custom systems: a user reward equal to the pendulum's gives the registered env's plan; a
+// terminal callback stops a sequence's costs; CUDA and oracle planners refuse callbacks.
+namespace {
+struct UserData {
+  int calls = 0;
+  float terminal_below = -2.0f;  // next cos(theta) < this: terminal
+};
+void pendulum_reward_cb(void *user, int n, int O, int A, const float *obs, const float *act,
+                        const float *next_obs, float *reward) {
+  __atomic_add_fetch(&static_cast<UserData *>(user)->calls, 1, __ATOMIC_RELAXED);
+  for (int r = 0; r < n; ++r)
+    reward[r] = mbrl_pendulum_reward_obs(obs + (size_t)r * O, act + (size_t)r * A,
+                                         next_obs + (size_t)r * O);
+}
+void cos_terminal_cb(void *user, int n, int O, const float *next_obs, uint8_t *terminal) {
+  const float lim = static_cast<UserData *>(user)->terminal_below;
+  for (int r = 0; r < n; ++r) terminal[r] = next_obs[(size_t)r * O] < lim;
+}
+}  // namespace
+
+TEST(PlannerCustom, UserRewardEqualToThePendulumsGivesTheSamePlan) {
+  DynPtr dp;
+  make_dynamics(dp, 6);
+  ModelPtr m;
+  ASSERT_EQ(mbrl_plan_model_from_dynamics(&m.m, dp.d), MBRL_OK);
+  const int K = 1024, H = 15;
+  PlannerPtr pr, pu;
+  auto c = cfg_of(K, H, 1.0f, 1, MBRL_BACKEND_CPU);
+  ASSERT_EQ(mbrl_planner_create(&pr.p, m.m, &c), MBRL_OK);
+  ASSERT_EQ(mbrl_planner_create(&pu.p, m.m, &c), MBRL_OK);
+  UserData ud;
+  ASSERT_EQ(mbrl_planner_set_reward(pu.p, pendulum_reward_cb, nullptr, &ud), MBRL_OK);
+  float o[3];
+  obs_of(2.8, 0.4, o);
+  for (uint64_t seed : {1u, 2u, 3u}) {
+    mbrl_plan_result a, b;
+    ASSERT_EQ(mbrl_planner_plan(pr.p, o, &seed, 1, &a), MBRL_OK);
+    ASSERT_EQ(mbrl_planner_plan(pu.p, o, &seed, 1, &b), MBRL_OK);
+    std::vector<float> ca(K), cb(K);
+    ASSERT_EQ(mbrl_planner_last_costs(pr.p, ca.data()), MBRL_OK);
+    ASSERT_EQ(mbrl_planner_last_costs(pu.p, cb.data()), MBRL_OK);
+    // vector atan2 (registered) vs libm's atan2f (the callback): a few ulp per step
+    EXPECT_LE(worst_ratio(cb.data(), ca.data(), K, 1e-4, 1e-5), 1.0);
+    EXPECT_EQ(a.best_index, b.best_index) << "seed " << seed;
+    EXPECT_EQ(a.action[0], b.action[0]);
+  }
+  EXPECT_EQ(ud.calls, 3 * H * ((K + 47) / 48)) << "one call per block and step";
+  // a terminal callback: sequences stop paying once cos(theta') < 0.9 (never from the start)
+  ud.terminal_below = 2.0f;  // everything is terminal: only step 0's reward counts
+  ASSERT_EQ(mbrl_planner_set_reward(pu.p, pendulum_reward_cb, cos_terminal_cb, &ud), MBRL_OK);
+  std::vector<float> acts((size_t)4 * H), cu(4);
+  for (size_t i = 0; i < acts.size(); ++i) acts[i] = std::sin(0.37f * (float)i);
+  ASSERT_EQ(mbrl_planner_evaluate(pu.p, o, acts.data(), 4, cu.data()), MBRL_OK);
+  for (int k = 0; k < 4; ++k) {
+    float n[3];
+    ASSERT_EQ(mbrl_plan_model_step(m.m, o, &acts[(size_t)k * H], 1, n), MBRL_OK);
+    EXPECT_NEAR(cu[k], -mbrl_pendulum_reward_obs(o, &acts[(size_t)k * H], n), 1e-5) << k;
+  }
+  // NULL restores the env's reward
+  ASSERT_EQ(mbrl_planner_set_reward(pu.p, nullptr, nullptr, nullptr), MBRL_OK);
+  std::vector<float> cr(4);
+  ASSERT_EQ(mbrl_planner_evaluate(pr.p, o, acts.data(), 4, cr.data()), MBRL_OK);
+  ASSERT_EQ(mbrl_planner_evaluate(pu.p, o, acts.data(), 4, cu.data()), MBRL_OK);
+  EXPECT_EQ(cr, cu);
+  // an oracle planner refuses callbacks
+  ModelPtr om;
+  ASSERT_EQ(mbrl_plan_model_oracle(&om.m, "Pendulum-v1"), MBRL_OK);
+  PlannerPtr po;
+  ASSERT_EQ(mbrl_planner_create(&po.p, om.m, &c), MBRL_OK);
+  EXPECT_EQ(mbrl_planner_set_reward(po.p, pendulum_reward_cb, nullptr, &ud), MBRL_ERR_INVALID_ARG);
+}
+
+TEST(PlannerCuda, CustomRewardIsRefusedNamingTheRegisteredEnvs) {
+  MBRL_REQUIRE_GPU();
+  DynPtr dp;
+  make_dynamics(dp, 6);
+  ModelPtr m;
+  ASSERT_EQ(mbrl_plan_model_from_dynamics(&m.m, dp.d), MBRL_OK);
+  PlannerPtr p;
+  auto c = cfg_of(64, 5, 1.0f, 1, MBRL_BACKEND_CUDA);
+  ASSERT_EQ(mbrl_planner_create(&p.p, m.m, &c), MBRL_OK);
+  UserData ud;
+  EXPECT_EQ(mbrl_planner_set_reward(p.p, pendulum_reward_cb, nullptr, &ud), MBRL_ERR_UNSUPPORTED);
+  const std::string msg = mbrl_last_error();
+  EXPECT_NE(msg.find("CPU"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("Acrobot-v1"), std::string::npos) << msg;
+}
+
 TEST(PlannerLearned, StepMatchesDynamicsPredictAndCostsMatchADirectLoop) {
   DynPtr dp;
   make_dynamics(dp, 11);
@@ -394,7 +705,7 @@ TEST(PlannerLearned, StepMatchesDynamicsPredictAndCostsMatchADirectLoop) {
   std::vector<float> costs(K), acts((size_t)K * H), ref_cost(K);
   ASSERT_EQ(mbrl_planner_last_costs(p.p, costs.data()), MBRL_OK);
   for (int k = 0; k < K; ++k)
-    mbrl_planner_draw(seed, k, H, 1, m.m->act_low, m.m->act_high, &acts[(size_t)k * H]);
+    mbrl_planner_draw(seed, k, H, 1, 0, m.m->act_low, m.m->act_high, &acts[(size_t)k * H]);
   std::vector<float> s(K * 3), a(K), n(K * 3);
   for (int k = 0; k < K; ++k) std::memcpy(&s[3 * k], o0, sizeof o0);
   std::vector<double> cd(K, 0.0);
@@ -418,19 +729,20 @@ TEST(PlannerLearned, StepMatchesDynamicsPredictAndCostsMatchADirectLoop) {
   EXPECT_EQ(res.action[0], acts[(size_t)best * H]);
 }
 
-TEST(PlannerModel, RefusesOtherEnvsAndBadShapes) {
+TEST(PlannerModel, RefusesUnknownEnvsAndBadShapes) {
   ModelPtr m;
-  EXPECT_EQ(mbrl_plan_model_oracle(&m.m, "CartPole-v1"), MBRL_ERR_UNSUPPORTED);
-  EXPECT_NE(std::string(mbrl_last_error()).find("Pendulum-v1"), std::string::npos);
   EXPECT_EQ(mbrl_plan_model_oracle(&m.m, "Nope-v0"), MBRL_ERR_INVALID_ARG);
-  // a CartPole dynamics model: the planner has no reward for it
+  EXPECT_NE(std::string(mbrl_last_error()).find("CartPole-v1"), std::string::npos)
+      << "names the known ids: " << mbrl_last_error();
+  EXPECT_EQ(m.m, nullptr);
+  // a model for an unknown env
   DynPtr d;
   int hidden[1] = {8};
-  ASSERT_EQ(mbrl_dynamics_create(&d.d, "CartPole-v1", 4, 1, nullptr, 1, hidden, 0,
-                                 MBRL_BACKEND_CPU, 4, 0),
-            MBRL_OK);
-  EXPECT_EQ(mbrl_plan_model_from_dynamics(&m.m, d.d), MBRL_ERR_UNSUPPORTED);
-  EXPECT_EQ(m.m, nullptr);
+  if (mbrl_dynamics_create(&d.d, "Nope-v0", 4, 1, nullptr, 1, hidden, 0, MBRL_BACKEND_CPU, 4,
+                           0) == MBRL_OK) {
+    EXPECT_EQ(mbrl_plan_model_from_dynamics(&m.m, d.d), MBRL_ERR_FORMAT);
+    EXPECT_EQ(m.m, nullptr);
+  }
   // a "Pendulum-v1" model with the wrong observation width
   DynPtr d2;
   ASSERT_EQ(mbrl_dynamics_create(&d2.d, "Pendulum-v1", 4, 1, nullptr, 1, hidden, 0,

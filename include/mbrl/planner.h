@@ -1,32 +1,46 @@
-/* mbrl/planner.h - sampling-based model-predictive control: random shooting over a model.
+/* mbrl/planner.h - sampling-based model-predictive control: random shooting over a model,
+ * for every registered environment (mbrl/env.h) and, on the CPU, for custom systems.
  *
  * A plan model (mbrl_plan_model) predicts the next observation from (observation, action):
  *   LEARNED  a dynamics MLP in eval mode with BatchNorm folded into its Linear layers:
  *            next = s + unnormalize(mlp(concat(normalize(s), normalize(a))), delta stats)
  *            (normalize(x) = (x - mean) / (std + 1e-8), DESIGN.md's normalizer);
- *   ORACLE   the true Pendulum-v1 dynamics on observations: th = atan2(sin, cos),
- *            mbrl_pendulum_step_f, next = [cos th', sin th', thdot'] (float).
+ *   ORACLE   the env's true dynamics on observations in float (spec->oracle_step, the env
+ *            header's mbrl_<name>_oracle_step).
  * The model is immutable once made; planners of any kind (random shooting now, CEM/MPPI and
  * ensembles later) read it. It holds host copies of the folded weights.
  *
  * Random shooting (mbrl_planner_plan), for each of E environments:
- *   - K action sequences of horizon H: sequence 0 is all zeros; for k >= 1 the entries
- *     a[k][h][j] are the draws h*act_dim + j, in order, of Philox(plan_seed, subsequence k,
- *     offset 0) mapped by mbrl_philox_range_float to (lo_j, hi_j] (the env's action bounds);
- *     the CPU and CUDA backends draw the very same numbers (mbrl_planner_draw below);
+ *   - K action sequences of horizon H: sequence 0 is all zeros (a discrete env: action index
+ *     0 throughout); for k >= 1 the entries a[k][h][j] are the draws h*act_dim + j, in order,
+ *     of Philox(plan_seed, subsequence k, offset 0): a continuous env maps each 32-bit word
+ *     by mbrl_philox_range_float to (lo_j, hi_j] (the env's action bounds), a discrete env by
+ *     mbrl_philox_below to an action index in [0, n_actions) (multiply-shift, the draw
+ *     mbrl_collect makes), given to the model and the env as that index in float (0.0, 1.0,
+ *     ..: the dataset's action encoding, mbrl_env_action_index). The CPU and CUDA backends
+ *     and every CPU kernel path draw the very same numbers (mbrl_planner_draw below);
  *   - s_0 = the current observation, s_{h+1} = model(s_h, a_h);
- *     cost[k] = -sum_{h<H} gamma^h r(s_h, a_h) with the env's reward on the PREDICTED
- *     observations (pendulum: mbrl_pendulum_reward_obs_f); gamma^h is a running float product;
+ *     cost[k] = sum_{h<H} alive_h gamma^h c(s_h, a_h, s_{h+1}) where c is the planning cost
+ *     on the PREDICTED observations: -reward (cost MBRL_PLAN_COST_REWARD: spec->reward_obs)
+ *     or the env's documented dense cost (MBRL_PLAN_COST_SHAPED: spec->shaped_cost), and
+ *     alive_0 = 1, alive_{h+1} = alive_h and not terminal(s_{h+1}) (spec->terminal_obs): a
+ *     sequence earns (or pays) nothing after its first predicted terminal state, whose own
+ *     step still counts (CartPole: rewards up to termination; the sequence that survives
+ *     longest wins). gamma^h is a running float product;
  *   - best = argmin cost (a NaN cost counts as +inf; ties go to the lowest index); the result
  *     is the first action of sequence best, its predicted return -cost[best] and the
  *     predicted next observation s_1 of sequence best.
+ * Custom systems (CPU backend, learned models): mbrl_planner_set_reward replaces the env's
+ * reward and terminal by the caller's callbacks over batches of predicted transitions.
  * Backends: CPU (blocks of rows through the folded MLP on the CPU kernel path in use,
- * mbrl/cpu.h: avx512, avx2 or generic, the zeros of ReLU activations skipped; OpenMP over
- * blocks, no allocation per plan; costs are bit-identical for a row whatever K, E, block or
- * thread count) and CUDA (one rollout kernel per plan that draws the
- * actions in-kernel, rolls all H steps with the weights in shared memory, accumulates the
- * costs and reduces to the argmin with a 64-bit atomicMin; a tiny kernel gathers the result;
- * one copy back). */
+ * mbrl/cpu.h: avx512, avx2 or generic, the zeros of ReLU activations skipped; the env's step
+ * and cost per block through a table with one entry per env (a vector pair for Pendulum-v1,
+ * the env header's scalar functions lane by lane for the others); OpenMP over blocks, no
+ * allocation per plan; costs are bit-identical for a row whatever K, E, block or thread
+ * count) and CUDA (one rollout kernel per plan, instantiated per env with its step, cost and
+ * terminal fused, that draws the actions in-kernel, rolls all H steps with the weights in
+ * shared memory, accumulates the costs and reduces to the argmin with a 64-bit atomicMin; a
+ * tiny kernel gathers the result; one copy back). */
 #ifndef MBRL_PLANNER_H
 #define MBRL_PLANNER_H
 
@@ -38,8 +52,8 @@
 #include "mbrl/dataset.h"
 #include "mbrl/device.h"
 #include "mbrl/dynamics.h"
+#include "mbrl/env.h"
 #include "mbrl/mlp.h"
-#include "mbrl/envs/pendulum.h"
 #include "mbrl/philox.h"
 #include "mbrl/status.h"
 
@@ -70,35 +84,28 @@ MBRL_HD static inline void mbrl_planner_rng(mbrl_philox *s, uint64_t plan_seed, 
   mbrl_philox_init(s, plan_seed, k, 0);
 }
 
-/* Next action (act_dim) of a sequence from its generator: entry j in (lo[j], hi[j]]. */
-MBRL_HD static inline void mbrl_planner_next_action(mbrl_philox *s, int act_dim, const float *lo,
-                                                    const float *hi, float *a) {
-  for (int j = 0; j < act_dim; ++j) a[j] = mbrl_philox_range_float(s, lo[j], hi[j]);
+/* Next action (act_dim) of a sequence from its generator, one 32-bit draw per entry:
+ * continuous (n_actions == 0): entry j in (lo[j], hi[j]] (mbrl_philox_range_float);
+ * discrete (n_actions > 0): the action index mbrl_philox_below(n_actions) as a float. */
+MBRL_HD static inline void mbrl_planner_next_action(mbrl_philox *s, int act_dim, int n_actions,
+                                                    const float *lo, const float *hi, float *a) {
+  for (int j = 0; j < act_dim; ++j)
+    a[j] = n_actions > 0 ? (float)mbrl_philox_below(s, (uint32_t)n_actions)
+                         : mbrl_philox_range_float(s, lo[j], hi[j]);
 }
 
-/* All H actions of sequence k: out (H, act_dim); zeros for k == 0. */
+/* All H actions of sequence k: out (H, act_dim); zeros for k == 0. n_actions as above. */
 MBRL_HD static inline void mbrl_planner_draw(uint64_t plan_seed, uint64_t k, int H, int act_dim,
-                                             const float *lo, const float *hi, float *out) {
+                                             int n_actions, const float *lo, const float *hi,
+                                             float *out) {
   if (k == 0) {
     for (int i = 0; i < H * act_dim; ++i) out[i] = 0.0f;
     return;
   }
   mbrl_philox s;
   mbrl_planner_rng(&s, plan_seed, k);
-  for (int h = 0; h < H; ++h) mbrl_planner_next_action(&s, act_dim, lo, hi, out + h * act_dim);
-}
-
-/* The oracle's pendulum step on an observation: th = atan2(o[1], o[0]), thdot = o[2],
- * mbrl_pendulum_step_f with torque u, next = [cos th', sin th', thdot']. *th_out (may be
- * NULL) receives atan2(o[1], o[0]) (the reward's angle of the PRE-step observation). */
-MBRL_HD static inline void mbrl_planner_oracle_step(const float *o, float u, float *next,
-                                                    float *th_out) {
-  float th = atan2f(o[1], o[0]), thdot = o[2];
-  if (th_out) *th_out = th;
-  mbrl_pendulum_step_f(&th, &thdot, u);
-  next[0] = cosf(th);
-  next[1] = sinf(th);
-  next[2] = thdot;
+  for (int h = 0; h < H; ++h)
+    mbrl_planner_next_action(&s, act_dim, n_actions, lo, hi, out + h * act_dim);
 }
 
 /* A float cost as an unsigned key whose integer order is the float order (NaN -> largest),
@@ -120,7 +127,7 @@ MBRL_HD static inline uint64_t mbrl_planner_cost_key(float cost, uint32_t k) {
 
 typedef enum mbrl_plan_model_kind {
   MBRL_PLAN_MODEL_LEARNED = 1, /* folded dynamics MLP + normalizer */
-  MBRL_PLAN_MODEL_ORACLE = 2   /* the env's true dynamics (Pendulum-v1 only) */
+  MBRL_PLAN_MODEL_ORACLE = 2   /* the env's true dynamics (spec->oracle_step) */
 } mbrl_plan_model_kind;
 
 typedef struct mbrl_plan_model {
@@ -128,6 +135,8 @@ typedef struct mbrl_plan_model {
   char env_id[64];
   int obs_dim, act_dim;
   float act_low[MBRL_MAX_DIM], act_high[MBRL_MAX_DIM]; /* (act_dim) sampling bounds */
+  int n_actions;                      /* discrete env: number of action indices; 0 continuous */
+  const mbrl_env_spec *spec;          /* the registered env (mbrl_env_find(env_id)) */
   /* LEARNED only: */
   int n_layers;                       /* Linear layers, each but the last followed by act */
   int sizes[MBRL_MLP_MAX_LAYERS + 1]; /* sizes[0] = obs_dim + act_dim, sizes[L] = obs_dim */
@@ -138,13 +147,15 @@ typedef struct mbrl_plan_model {
   mbrl_dataset_stats stats;           /* normalizer */
 } mbrl_plan_model;
 
-/* The true-dynamics model of env_id. Only Pendulum-v1 has one (its reward and physics are
- * MBRL_HD functions); other ids fail with MBRL_ERR_UNSUPPORTED. Free with _free. */
+/* The true-dynamics model of any registered env_id (spec->oracle_step, float arithmetic);
+ * an unknown id fails with MBRL_ERR_INVALID_ARG naming the known ones. Free with _free. */
 mbrl_status mbrl_plan_model_oracle(mbrl_plan_model **out, const char *env_id);
 
 /* A learned model from an mlp (any backend; eval mode: BatchNorm, if any, is folded) whose
  * input is obs_dim + act_dim wide and output obs_dim wide, and the normalizer `stats`.
- * The env must be known (its action bounds are the sampling bounds) and have the widths. */
+ * The env must be registered (its action bounds / action count are the sampling space, its
+ * reward and terminal the default cost) and have the widths. A discrete env's model reads
+ * the action index as a float (the dataset's encoding). */
 mbrl_status mbrl_plan_model_from_mlp(mbrl_plan_model **out, const char *env_id, int obs_dim,
                                      int act_dim, const mbrl_mlp *mlp,
                                      const mbrl_dataset_stats *stats);
@@ -168,14 +179,23 @@ void mbrl_plan_model_free(mbrl_plan_model *m);
 mbrl_status mbrl_plan_model_step(const mbrl_plan_model *m, const float *obs, const float *act,
                                  int B, float *next);
 
-/* Reference reward r(obs, act) of the model's env on an observation (pendulum:
- * mbrl_pendulum_reward_obs_f). */
-float mbrl_plan_model_reward(const mbrl_plan_model *m, const float *obs, const float *act);
+/* Reference reward r(obs, act, next_obs) of the model's env on a transition of observations
+ * (spec->reward_obs). */
+float mbrl_plan_model_reward(const mbrl_plan_model *m, const float *obs, const float *act,
+                             const float *next_obs);
 
 /* FLOPs of one model step for one sample (sum of 2*in*out over the Linear layers; 0 oracle). */
 double mbrl_plan_model_flops(const mbrl_plan_model *m);
 
 /* ---------------------------------------------------------------- random shooting */
+
+/* What a sequence is scored by (mbrl_planner_config.cost). Reported returns (best_return,
+ * mbrl_mpc's episode returns) are always the env's own reward. */
+typedef enum mbrl_plan_cost {
+  MBRL_PLAN_COST_REWARD = 0, /* -reward (spec->reward_obs) */
+  MBRL_PLAN_COST_SHAPED = 1  /* the env's dense planning cost (spec->shaped_cost, documented
+                              * in spec->shaped_cost_doc); for sparse-reward envs */
+} mbrl_plan_cost;
 
 typedef struct mbrl_planner_config {
   int samples;          /* K sequences per environment, 1..MBRL_PLANNER_MAX_SAMPLES (1024) */
@@ -185,15 +205,18 @@ typedef struct mbrl_planner_config {
   mbrl_backend backend; /* CPU, CUDA or AUTO (CUDA when a GPU is present) */
   int score_next;       /* 0: r(s_h, a_h) (the reward of step h on its pre-step observation,
                          * Gymnasium's convention); 1: r(s_{h+1}, a_h) (the reward on the
-                         * predicted NEXT observation, as the PyTorch reference does) */
+                         * predicted NEXT observation, as the PyTorch reference does): the
+                         * cost is c(s_h, a_h, s_{h+1}) (0) or c(s_{h+1}, a_h, s_{h+1}) (1) */
+  mbrl_plan_cost cost;  /* REWARD (default) or SHAPED */
 } mbrl_planner_config;
 
-/* Defaults: K 1024, H 15, gamma 1, E 1, AUTO. */
+/* Defaults: K 1024, H 15, gamma 1, E 1, AUTO, cost REWARD. */
 void mbrl_planner_config_init(mbrl_planner_config *c);
 
 typedef struct mbrl_plan_result {
   float action[MBRL_MAX_DIM];   /* (act_dim) first action of the cheapest sequence */
-  float best_return;            /* -cost[best] (the predicted discounted return) */
+  float best_return;            /* -cost[best] (the predicted discounted return; with a shaped
+                                   cost: minus the shaped cost) */
   float pred_next[MBRL_MAX_DIM];/* (obs_dim) predicted s_1 of sequence best */
   int best_index;               /* best in 0..K-1 */
 } mbrl_plan_result;
@@ -233,6 +256,27 @@ void mbrl_planner_shift_best(const mbrl_planner *p, const mbrl_plan_result *r, u
 
 /* Costs of the last plan: costs (E, K) HOST (E of that plan). On CUDA this copies. */
 mbrl_status mbrl_planner_last_costs(mbrl_planner *p, float *costs);
+
+/* ---------------------------------------------------------------- custom systems (CPU)
+ *
+ * A user's reward and terminal over a batch of n predicted transitions, row-major:
+ * obs (n, obs_dim), act (n, act_dim), next_obs (n, obs_dim) -> reward (n) (higher is better;
+ * the planner's cost is -reward), terminal (n) (1 = next_obs is terminal: the sequence earns
+ * nothing afterwards). `user` is the pointer given to mbrl_planner_set_reward. The planner
+ * calls them from its OpenMP threads at once, each call with its own rows (n <= 48), so they
+ * must be thread-safe; they must not call back into this planner. */
+typedef void (*mbrl_reward_fn)(void *user, int n, int obs_dim, int act_dim, const float *obs,
+                               const float *act, const float *next_obs, float *reward);
+typedef void (*mbrl_terminal_fn)(void *user, int n, int obs_dim, const float *next_obs,
+                                 uint8_t *terminal);
+
+/* Plan with the caller's reward (and terminal; NULL: never terminal) instead of the env's:
+ * cost c(s_h, a_h, s_{h+1}) = -reward(...) (score_next: with s_{h+1} for s_h), alive mask as
+ * above; the config's cost kind is then ignored. Learned models on the CPU backend only: a
+ * CUDA planner fails with MBRL_ERR_UNSUPPORTED (the CUDA rollout is compiled per registered
+ * env), an oracle planner with MBRL_ERR_INVALID_ARG. reward NULL restores the env's own. */
+mbrl_status mbrl_planner_set_reward(mbrl_planner *p, mbrl_reward_fn reward,
+                                    mbrl_terminal_fn terminal, void *user);
 
 /* Costs of caller-given sequences from one observation on the CPU reference path:
  * obs (obs_dim), actions (K, H, act_dim) HOST, costs (K). Any planner backend; uses the

@@ -50,8 +50,9 @@ BACKENDS = {"auto": BACKEND_AUTO, "cpu": BACKEND_CPU, "cuda": BACKEND_CUDA}
 ACTS = {"none": 0, "relu": 1, "tanh": 2}
 # optimizers (mbrl/mlp.h)
 OPTIM_ADAM, OPTIM_RMSPROP = 1, 2
-# plan models (mbrl/planner.h)
+# plan models and planning costs (mbrl/planner.h)
 PLAN_MODEL_LEARNED, PLAN_MODEL_ORACLE = 1, 2
+PLAN_COSTS = {"reward": 0, "shaped": 1}
 # A2C algorithms (mbrl/a2c.h)
 A2C_ALGOS = {"a2c": 0, "reinforce": 1}
 
@@ -64,6 +65,7 @@ ENUMS = {
     "MBRL_ACT_NONE": 0, "MBRL_ACT_RELU": 1, "MBRL_ACT_TANH": 2,
     "MBRL_OPTIM_ADAM": OPTIM_ADAM, "MBRL_OPTIM_RMSPROP": OPTIM_RMSPROP,
     "MBRL_PLAN_MODEL_LEARNED": PLAN_MODEL_LEARNED, "MBRL_PLAN_MODEL_ORACLE": PLAN_MODEL_ORACLE,
+    "MBRL_PLAN_COST_REWARD": PLAN_COSTS["reward"], "MBRL_PLAN_COST_SHAPED": PLAN_COSTS["shaped"],
     "MBRL_A2C_ALGO_A2C": 0, "MBRL_A2C_ALGO_REINFORCE": 1,
 }
 
@@ -168,14 +170,14 @@ class PlanModel(Structure):        # read through mbrl_plan_model *
     _c_name_ = "mbrl_plan_model"
     _full_ = False
     _fields_ = [("kind", c_int), ("env_id", c_char * ENV_ID_LEN), ("obs_dim", c_int),
-                ("act_dim", c_int), ("act_low", _DIM), ("act_high", _DIM)]
+                ("act_dim", c_int), ("act_low", _DIM), ("act_high", _DIM), ("n_actions", c_int)]
 
 
 class PlannerConfig(Structure):
     _c_name_ = "mbrl_planner_config"
     _full_ = True
     _fields_ = [("samples", c_int), ("horizon", c_int), ("gamma", c_float), ("max_envs", c_int),
-                ("backend", c_int), ("score_next", c_int)]
+                ("backend", c_int), ("score_next", c_int), ("cost", c_int)]
 
 
 class PlanResult(Structure):

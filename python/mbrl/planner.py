@@ -58,13 +58,15 @@ def _planner_seeds(base, E, step):
 class Planner(_lib.Handle):
     """Random-shooting MPC (see the module docstring).
 
-    model: a DynamicsModel, "oracle" (the env's true dynamics; Pendulum-v1 today) or the path
-    of a checkpoint. samples K and horizon H as mbrl_mpc's --samples/--horizon; gamma, warm_start
-    and reward_on ("current" | "next") as its --gamma, --warm-start, --reward-on. device:
-    "auto" | "cpu" | "cuda". max_envs: the largest batch planned at once (grows on demand)."""
+    model: a DynamicsModel, "oracle" (the env's true dynamics, any registered env) or the path
+    of a checkpoint. samples K and horizon H as mbrl_mpc's --samples/--horizon; gamma, warm_start,
+    reward_on ("current" | "next") and cost ("reward" | "shaped": the env's dense planning cost,
+    EnvSpec.shaped_cost_doc) as its --gamma, --warm-start, --reward-on, --cost. device:
+    "auto" | "cpu" | "cuda". max_envs: the largest batch planned at once (grows on demand).
+    A discrete env's actions come back as the action index in float (0.0, 1.0, ..)."""
 
     def __init__(self, model, env_id, samples=1024, horizon=15, seed=0, device="auto", *,
-                 gamma=1.0, warm_start=False, reward_on="current", max_envs=1):
+                 gamma=1.0, warm_start=False, reward_on="current", max_envs=1, cost="reward"):
         from .dynamics import DynamicsModel
         L = _lib.lib()
         self._lock = threading.Lock()
@@ -105,6 +107,9 @@ class Planner(_lib.Handle):
         if reward_on not in ("current", "next"):
             raise ValueError(f"reward_on must be 'current' or 'next', got {reward_on!r}")
         self.reward_on = reward_on
+        if cost not in _lib.PLAN_COSTS:
+            raise ValueError(f"cost must be 'reward' or 'shaped', got {cost!r}")
+        self.cost = cost
         self.warm_start = bool(warm_start)
         self.seed = u64(seed, "seed")
         self._backend_req = _lib.backend_from_device(device)
@@ -122,6 +127,7 @@ class Planner(_lib.Handle):
         cfg.samples, cfg.horizon, cfg.gamma = self.samples, self.horizon, self.gamma
         cfg.max_envs, cfg.backend = max_envs, self._backend_req
         cfg.score_next = 1 if self.reward_on == "next" else 0
+        cfg.cost = _lib.PLAN_COSTS[self.cost]
         p = ctypes.c_void_p()
         _lib.check(L.mbrl_planner_create(ctypes.byref(p), self._pm, ctypes.byref(cfg)))
         if self._p:

@@ -153,8 +153,10 @@ def test_real_gymnasium_example_equals_mbrl_mpc_seeds_0_to_4(tmp_path, run_bin, 
 def test_bad_arguments():
     with pytest.raises(ValueError, match="obs must have shape"):
         mbrl.Planner("oracle", "Pendulum-v1", device="cpu").plan(np.zeros(4))
-    with pytest.raises(mbrl.UnsupportedError, match="CartPole-v1"):
-        mbrl.Planner("oracle", "CartPole-v1", device="cpu")
+    with pytest.raises(ValueError, match="CartPole-v1"):   # unknown id: the known ones named
+        mbrl.Planner("oracle", "Nope-v0", device="cpu")
+    with pytest.raises(ValueError, match="cost"):
+        mbrl.Planner("oracle", "Pendulum-v1", cost="dense")
     with pytest.raises(FileNotFoundError):
         mbrl.Planner("no_model.h5", "Pendulum-v1")
     with pytest.raises(TypeError):

@@ -8,7 +8,7 @@
 #include "host/cpu_kernels.h"
 #include "host/nn_math.h"
 #include "mbrl/dataset.h"
-#include "mbrl/envs/pendulum.h"
+#include "mbrl/env.h"
 #include "mbrl/philox.h"
 
 #if defined(__x86_64__)

@@ -38,7 +38,12 @@ typedef struct mbrl_plan_kmodel {
   const mbrl_plan_model *m; /* kind, widths, action bounds, normalizer */
   int H;                    /* horizon */
   float gamma;              /* discount */
-  int score_next;           /* reward on s_{h+1} (1) or s_h (0) */
+  int score_next;           /* cost c(s_{h+1}, a_h, s_{h+1}) (1) or c(s_h, a_h, s_{h+1}) (0) */
+  mbrl_env_kind env;        /* the env whose step/cost entry of the kernel's table runs */
+  int shaped;               /* 1: spec->shaped_cost, 0: -spec->reward_obs */
+  mbrl_reward_fn reward_fn; /* custom system (mbrl_planner_set_reward), or NULL: the env's */
+  mbrl_terminal_fn terminal_fn;
+  void *user;
   /* LEARNED: per Linear layer l (n = m->n_layers): wpad[l] = padded input width (the input of
    * layer 0 is obs_dim + act_dim, not padded), opad[l] = padded output width.
    * Layers l < n - 1: wt[l] = W^T (in, opad[l]) with zero rows/columns in the padding and
@@ -66,6 +71,9 @@ typedef struct mbrl_plan_block {
 /* One thread's scratch for blocks of a model, in floats from a 64-byte aligned base. */
 typedef struct mbrl_plan_scratch {
   size_t S, A, cost, dS, X, H0, H1, D; /* offsets (floats) */
+  size_t S0, alive, T0, T1, TA, TR;    /* pre-step state (O, BR), alive mask (BR), row-major
+                                          transitions for custom callbacks (BR, O) x 2,
+                                          (BR, A), rewards and terminal flags (BR) each */
   size_t floats;                       /* total */
 } mbrl_plan_scratch;
 
@@ -82,7 +90,13 @@ static inline mbrl_plan_scratch mbrl_plan_scratch_layout(int obs_dim, int act_di
   s.H0 = s.X + mbrl_plan_round16(BR * (O + A));   /* (GROUP, maxw) activations */
   s.H1 = s.H0 + (size_t)MBRL_PLAN_GROUP * (size_t)maxw;
   s.D = s.H1 + (size_t)MBRL_PLAN_GROUP * (size_t)maxw; /* (4, BR) uint32 Philox words */
-  s.floats = s.D + 4 * BR;
+  s.S0 = s.D + 4 * BR;
+  s.alive = s.S0 + mbrl_plan_round16(O * BR);
+  s.T0 = s.alive + BR;
+  s.T1 = s.T0 + mbrl_plan_round16(BR * O);
+  s.TA = s.T1 + mbrl_plan_round16(BR * O);
+  s.TR = s.TA + mbrl_plan_round16(BR * A);
+  s.floats = s.TR + 2 * BR;
   return s;
 }
 

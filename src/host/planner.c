@@ -9,9 +9,9 @@
  * OpenMP threads. Every row's arithmetic is independent of the thread count and of the block
  * it falls in, so costs repeat bit for bit on a path.
  *
- * Env-specific code: check_env / mbrl_plan_model_oracle / mbrl_plan_model_reward below and
- * the block kernel's calls into src/host/cpu/pendulum.h (Pendulum-v1 is the only env with a
- * planner reward and true dynamics today); the rest knows no environment. */
+ * No env-specific code: the env is its registry entry (mbrl_env_spec's function table for the
+ * reference paths here, the kernel's per-env table in src/host/cpu/plan.c, the per-env
+ * template instantiations in src/kernels/planner.cu). */
 #include "mbrl/planner.h"
 
 #include <float.h>
@@ -37,11 +37,6 @@ static mbrl_status check_env(const char *fn, const char *env_id, int obs_dim, in
   if (!spec)
     return mbrl_set_error(MBRL_ERR_FORMAT, "%s: unknown env '%s'; the planner knows %s", fn,
                           env_id ? env_id : "(null)", mbrl_env_known_ids());
-  if (spec->kind != MBRL_ENV_PENDULUM)
-    return mbrl_set_error(MBRL_ERR_UNSUPPORTED,
-                          "%s: the model is for %s, but the planner has a reward function only "
-                          "for Pendulum-v1; use a Pendulum-v1 model",
-                          fn, env_id);
   if (obs_dim != spec->obs_dim || act_dim != spec->act_dim)
     return mbrl_set_error(MBRL_ERR_FORMAT,
                           "%s: the model maps obs %d + act %d, but %s has obs %d and act %d; "
@@ -62,6 +57,8 @@ static mbrl_plan_model *model_new(const mbrl_env_spec *spec, mbrl_plan_model_kin
     m->act_low[j] = spec->act_low[j];
     m->act_high[j] = spec->act_high[j];
   }
+  m->n_actions = spec->discrete ? spec->n_actions : 0;
+  m->spec = spec;
   return m;
 }
 
@@ -72,11 +69,6 @@ mbrl_status mbrl_plan_model_oracle(mbrl_plan_model **out, const char *env_id) {
   if (!spec)
     return mbrl_set_error(MBRL_ERR_INVALID_ARG, "plan_model_oracle: unknown env '%s'; known: %s",
                           env_id ? env_id : "(null)", mbrl_env_known_ids());
-  if (spec->kind != MBRL_ENV_PENDULUM)
-    return mbrl_set_error(MBRL_ERR_UNSUPPORTED,
-                          "plan_model_oracle: no true-dynamics planner model for %s (only "
-                          "Pendulum-v1)",
-                          env_id);
   mbrl_plan_model *m = model_new(spec, MBRL_PLAN_MODEL_ORACLE);
   if (!m) return mbrl_set_error(MBRL_ERR_NOMEM, "plan_model_oracle: out of memory");
   *out = m;
@@ -195,9 +187,9 @@ double mbrl_plan_model_flops(const mbrl_plan_model *m) {
   return f;
 }
 
-float mbrl_plan_model_reward(const mbrl_plan_model *m, const float *obs, const float *act) {
-  (void)m; /* Pendulum-v1 is the only env with a planner reward (checked at creation) */
-  return mbrl_pendulum_reward_obs_f(obs[0], obs[1], obs[2], act[0]);
+float mbrl_plan_model_reward(const mbrl_plan_model *m, const float *obs, const float *act,
+                             const float *next_obs) {
+  return m->spec->reward_obs(obs, act, next_obs);
 }
 
 static float act_apply(float x, mbrl_act a) {
@@ -213,7 +205,7 @@ mbrl_status mbrl_plan_model_step(const mbrl_plan_model *m, const float *obs, con
   const int O = m->obs_dim, A = m->act_dim;
   if (m->kind == MBRL_PLAN_MODEL_ORACLE) {
     for (int b = 0; b < B; ++b)
-      mbrl_planner_oracle_step(obs + (size_t)b * O, act[(size_t)b * A], next + (size_t)b * O, NULL);
+      m->spec->oracle_step(obs + (size_t)b * O, act + (size_t)b * A, next + (size_t)b * O);
     return MBRL_OK;
   }
   float buf[2][1024];
@@ -378,6 +370,11 @@ mbrl_status mbrl_planner_create(mbrl_planner **out, const mbrl_plan_model *model
   if (!(cfg->gamma > 0.0f && cfg->gamma <= 1.0f))
     return mbrl_set_error(MBRL_ERR_INVALID_ARG, "planner_create: gamma %g; use a value in (0, 1]",
                           (double)cfg->gamma);
+  if (cfg->cost != MBRL_PLAN_COST_REWARD && cfg->cost != MBRL_PLAN_COST_SHAPED)
+    return mbrl_set_error(MBRL_ERR_INVALID_ARG,
+                          "planner_create: cost %d; use MBRL_PLAN_COST_REWARD (0) or "
+                          "MBRL_PLAN_COST_SHAPED (1)",
+                          (int)cfg->cost);
   const mbrl_env_spec *spec;
   mbrl_status st = check_env("planner_create", model->env_id, model->obs_dim, model->act_dim, &spec);
   if (st) return st;
@@ -414,6 +411,8 @@ mbrl_status mbrl_planner_create(mbrl_planner **out, const mbrl_plan_model *model
   p->km.H = p->H;
   p->km.gamma = p->gamma;
   p->km.score_next = cfg->score_next;
+  p->km.env = spec->kind;
+  p->km.shaped = cfg->cost == MBRL_PLAN_COST_SHAPED;
   p->km.maxw = model_maxw(model);
   const size_t EK = (size_t)p->Emax * (size_t)p->K;
   p->costs = (float *)malloc(EK * sizeof(float));
@@ -433,8 +432,8 @@ mbrl_status mbrl_planner_create(mbrl_planner **out, const mbrl_plan_model *model
   memset(p->scratch, 0, p->scratch_bytes * (size_t)nthreads);
 #ifdef MBRL_HAVE_CUDA
   if (be == MBRL_BACKEND_CUDA) {
-    st = mbrl_planner_cuda_create(&p->cuda, model, p->K, p->H, p->gamma, p->cfg.score_next, p->Emax,
-                                  (size_t)dev_need);
+    st = mbrl_planner_cuda_create(&p->cuda, model, p->K, p->H, p->gamma, p->cfg.score_next,
+                                  p->km.shaped, p->Emax, (size_t)dev_need);
     if (st) {
       mbrl_planner_free(p);
       return st;
@@ -552,10 +551,33 @@ mbrl_status mbrl_planner_plan_prior(mbrl_planner *p, const float *obs, const uin
     } else if (best > 0) {
       mbrl_philox s;
       mbrl_planner_rng(&s, plan_seeds[e], (uint64_t)best);
-      mbrl_planner_next_action(&s, A, m->act_low, m->act_high, res->action);
+      mbrl_planner_next_action(&s, A, m->n_actions, m->act_low, m->act_high, res->action);
     }
     memcpy(res->pred_next, p->s1 + ((size_t)e * p->K + best) * O, (size_t)O * sizeof(float));
   }
+  return MBRL_OK;
+}
+
+mbrl_status mbrl_planner_set_reward(mbrl_planner *p, mbrl_reward_fn reward,
+                                    mbrl_terminal_fn terminal, void *user) {
+  if (!p) return mbrl_set_error(MBRL_ERR_INVALID_ARG, "planner_set_reward: planner is NULL");
+  if (p->cfg.backend == MBRL_BACKEND_CUDA)
+    return mbrl_set_error(MBRL_ERR_UNSUPPORTED,
+                          "planner_set_reward: custom rewards run on the CPU backend only; the "
+                          "CUDA planner is compiled for the registered envs (%s): create the "
+                          "planner with backend CPU",
+                          mbrl_env_known_ids());
+  if (p->m->kind != MBRL_PLAN_MODEL_LEARNED)
+    return mbrl_set_error(MBRL_ERR_INVALID_ARG,
+                          "planner_set_reward: an oracle planner plans %s with its own reward; "
+                          "custom rewards are for learned models",
+                          p->m->env_id);
+  if (!reward && terminal)
+    return mbrl_set_error(MBRL_ERR_INVALID_ARG,
+                          "planner_set_reward: a terminal function needs a reward function");
+  p->km.reward_fn = reward;
+  p->km.terminal_fn = reward ? terminal : NULL;
+  p->km.user = reward ? user : NULL;
   return MBRL_OK;
 }
 
@@ -596,9 +618,9 @@ void mbrl_planner_shift_best(const mbrl_planner *p, const mbrl_plan_result *r, u
     mbrl_philox s;
     mbrl_planner_rng(&s, plan_seed, (uint64_t)r->best_index);
     float a[MBRL_MAX_DIM];
-    mbrl_planner_next_action(&s, A, m->act_low, m->act_high, a); /* a_0 was executed */
+    mbrl_planner_next_action(&s, A, m->n_actions, m->act_low, m->act_high, a); /* a_0 ran */
     for (int h = 0; h + 1 < H; ++h)
-      mbrl_planner_next_action(&s, A, m->act_low, m->act_high, out + (size_t)h * A);
+      mbrl_planner_next_action(&s, A, m->n_actions, m->act_low, m->act_high, out + (size_t)h * A);
   }
   memset(out + (size_t)(H - 1) * A, 0, (size_t)A * sizeof(float));
 }

@@ -1,8 +1,8 @@
 /* src/host/cpu/pendulum.h - kernel source (compiled once per ISA, see host/simd.h): Pendulum-v1's
- * reward and true step on a block of rows, the vector twins of mbrl_pendulum_reward_obs_f and
- * mbrl_planner_oracle_step. This is the planner's only environment-specific code on the CPU
- * (cpu/plan.c calls it); an env-generic planner gives every env such a pair over the same
- * feature-major block layout (S (obs, BR), U (act, BR), BR = MBRL_PLAN_BR rows).
+ * vector pair for the planner's per-env table (cpu/plan.c): its cost and its true step on a
+ * block of rows, the vector twins of mbrl_pendulum_reward_obs and mbrl_pendulum_oracle_step
+ * over the feature-major block layout (S (obs, BR), U (act, BR), BR = MBRL_PLAN_BR rows).
+ * Envs without such a file run the env header's scalar functions lane by lane.
  *
  * Same float formulas as the scalar functions (separate multiply and add: vf_mul_add; clips
  * that let NaN through as the scalar ternaries do); atan2, sin and cos from host/vmath.h
@@ -39,9 +39,24 @@ static void pendulum_reward_block(const float *S, const float *U, float *cost, f
   }
 }
 
-/* The oracle step (mbrl_planner_oracle_step) and its reward over the block, in place on
- * S (3, BR). score_next: the reward on the new observation, else on the old one. */
-static void pendulum_oracle_block(float *S, const float *U, float *cost, float g, int score_next) {
+/* The table entry's cost (cpu/plan.c, plan_cost_fn) of the transitions (S0, U, S1): the
+ * reward on S0, or on S1 with score_next. Pendulum never terminates (alive stays 1) and its
+ * shaped cost is -reward (cost - g r and cost + g (-r) are the same float), so `shaped` and
+ * `alive` change nothing. */
+static void pendulum_cost_block(const float *S0, const float *U, const float *S1, float *cost,
+                                float *alive, float g, int shaped, int score_next) {
+  (void)alive;
+  (void)shaped;
+  pendulum_reward_block(score_next ? S1 : S0, U, cost, g);
+}
+
+/* The table entry's oracle step (plan_step_cost_fn): mbrl_pendulum_oracle_step and its cost
+ * over the block in place on S (3, BR), fused (S0 is not needed). */
+static void pendulum_step_cost_block(float *S, const float *U, float *S0, float *cost,
+                                     float *alive, float g, int shaped, int score_next) {
+  (void)S0;
+  (void)alive;
+  (void)shaped;
   const int BR = MBRL_PLAN_BR;
   const vf gv = vf_set1(g);
   const vf dt = vf_set1((float)MBRL_PENDULUM_DT);

@@ -11,8 +11,12 @@
  *                                                      (only the FMAs of its nonzeros), else nn
  *   last layer     y (obs, group) = W h               dot products, VW rows reduced at once
  * Draws: Philox4x32-10 for VW rows at a time (counter (word / 4, 0, k, 0), key = seed), the
- * exact words and float mapping of mbrl_planner_next_action.
- * Env-independent except for the calls into cpu/pendulum.h (reward, true step), marked ENV. */
+ * exact words and float mapping of mbrl_planner_next_action (a discrete env: the index
+ * (word * n_actions) >> 32 in float, mbrl_philox_below's).
+ * The env enters through one table entry per env (plan_env_ops_of at the bottom): its oracle
+ * step and its cost + terminal on a block, a vector pair from src/host/cpu/<env>.h where one
+ * exists (Pendulum-v1), else the env header's MBRL_HD scalar functions lane by lane (the
+ * rollout's cost is the MLP's; the lane loop costs little next to it). */
 
 /* Hidden layers on ReLU inputs skip the zeros (~half of them) on avx512 and avx2, where the
  * sparse kernel's bookkeeping per nonzero is amortized over 4-8 wide FMAs; measured here the
@@ -66,13 +70,22 @@ static void draw_actions(const mbrl_plan_kmodel *km, const mbrl_plan_block *blk,
         for (int q = 0; q < 4; ++q) vi_store(D + (size_t)q * BR + v, w[q]);
       }
     }
-    /* mbrl_philox_range_float: u = word * 2^-32 + 2^-33; lo + (hi - lo) * u, each rounded */
-    const vf scale = vf_set1(2.3283064e-10f), half = vf_set1(2.3283064e-10f / 2.0f);
-    const vf lo = vf_set1(m->act_low[j]), span = vf_set1(m->act_high[j] - m->act_low[j]);
     const uint32_t *Dq = D + (size_t)(word & 3) * BR;
-    for (int v = 0; v < BR; v += VW) {
-      const vf u = vf_mul_add(vu_cvt_vf(vi_load(Dq + v)), scale, half);
-      vf_store(Uj + v, vf_add(lo, vf_mul(span, u)));
+    if (m->n_actions > 0) {
+      /* mbrl_philox_below: index = (word * n) >> 32, as a float */
+      for (int v = 0; v < BR; v += VW) {
+        vi lo32, hi32;
+        vu_mulhilo(vi_load(Dq + v), (uint32_t)m->n_actions, &lo32, &hi32);
+        vf_store(Uj + v, vu_cvt_vf(hi32));
+      }
+    } else {
+      /* mbrl_philox_range_float: u = word * 2^-32 + 2^-33; lo + (hi - lo) * u, each rounded */
+      const vf scale = vf_set1(2.3283064e-10f), half = vf_set1(2.3283064e-10f / 2.0f);
+      const vf lo = vf_set1(m->act_low[j]), span = vf_set1(m->act_high[j] - m->act_low[j]);
+      for (int v = 0; v < BR; v += VW) {
+        const vf u = vf_mul_add(vu_cvt_vf(vi_load(Dq + v)), scale, half);
+        vf_store(Uj + v, vf_add(lo, vf_mul(span, u)));
+      }
     }
     if (blk->k0 == 0) Uj[0] = 0.0f;
     if (blk->prior && blk->k0 <= 1 && 1 < blk->k0 + blk->R) Uj[1 - blk->k0] = blk->prior[(size_t)h * A + j];
@@ -134,27 +147,138 @@ static void learned_step(const mbrl_plan_kmodel *km, float *S, const float *U, f
   }
 }
 
+/* ---------------------------------------------------------------- the per-env table */
+
+/* Cost of the block's transitions (S0, U, S1) (each (dim, BR), feature-major), accumulated
+ * into cost (BR) for rows still alive: cost -= g r(s, a, s1) (shaped: cost += g shaped(s, a,
+ * s1)) with s = S1 if score_next else S0; then alive[r] = 0 where s1 is terminal. */
+typedef void (*plan_cost_fn)(const float *S0, const float *U, const float *S1, float *cost,
+                             float *alive, float g, int shaped, int score_next);
+/* The oracle step of S (obs, BR) in place and its cost as plan_cost_fn (S0: scratch (obs, BR)
+ * for the pre-step state where the entry needs it). */
+typedef void (*plan_step_cost_fn)(float *S, const float *U, float *S0, float *cost, float *alive,
+                                  float g, int shaped, int score_next);
+typedef struct plan_env_ops {
+  plan_step_cost_fn step_cost;
+  plan_cost_fn cost;
+} plan_env_ops;
+
+/* The lane-by-lane entry of env NAME/name: its header's scalar oracle_step, reward_obs,
+ * shaped_cost and terminal_obs on each row of the block (one instantiation per env). */
+#define PLAN_LANE_OPS(NAME, name)                                                                \
+  static void lane_cost_##name(const float *S0, const float *U, const float *S1, float *cost,   \
+                               float *alive, float g, int shaped, int score_next) {             \
+    enum { O_ = MBRL_##NAME##_OBS_DIM, A_ = MBRL_##NAME##_ACT_DIM, BR_ = MBRL_PLAN_BR };         \
+    for (int r = 0; r < BR_; ++r) {                                                              \
+      if (alive[r] == 0.0f) continue;                                                            \
+      float o[O_], a[A_], n[O_];                                                                 \
+      for (int i = 0; i < O_; ++i) {                                                             \
+        o[i] = S0[i * BR_ + r];                                                                  \
+        n[i] = S1[i * BR_ + r];                                                                  \
+      }                                                                                          \
+      for (int j = 0; j < A_; ++j) a[j] = U[j * BR_ + r];                                        \
+      const float *oc = score_next ? n : o;                                                      \
+      if (shaped)                                                                                \
+        cost[r] = cost[r] + g * mbrl_##name##_shaped_cost(oc, a, n);                             \
+      else                                                                                       \
+        cost[r] = cost[r] - g * mbrl_##name##_reward_obs(oc, a, n);                              \
+      if (mbrl_##name##_terminal_obs(n)) alive[r] = 0.0f;                                        \
+    }                                                                                            \
+  }                                                                                              \
+  static void lane_step_cost_##name(float *S, const float *U, float *S0, float *cost,           \
+                                    float *alive, float g, int shaped, int score_next) {        \
+    enum { O_ = MBRL_##NAME##_OBS_DIM, A_ = MBRL_##NAME##_ACT_DIM, BR_ = MBRL_PLAN_BR };         \
+    memcpy(S0, S, sizeof(float) * O_ * BR_);                                                     \
+    for (int r = 0; r < BR_; ++r) {                                                              \
+      float o[O_], a[A_], n[O_];                                                                 \
+      for (int i = 0; i < O_; ++i) o[i] = S0[i * BR_ + r];                                       \
+      for (int j = 0; j < A_; ++j) a[j] = U[j * BR_ + r];                                        \
+      mbrl_##name##_oracle_step(o, a, n);                                                        \
+      for (int i = 0; i < O_; ++i) S[i * BR_ + r] = n[i];                                        \
+    }                                                                                            \
+    lane_cost_##name(S0, U, S, cost, alive, g, shaped, score_next);                              \
+  }
+MBRL_ENV_LIST(PLAN_LANE_OPS)
+#undef PLAN_LANE_OPS
+
+/* The table: env kind -> its entry. The vector pairs of src/host/cpu/<env>.h override the
+ * lane entries (add a line here with a new vector file). */
+static plan_env_ops plan_env_ops_of(mbrl_env_kind kind) {
+  plan_env_ops o = {NULL, NULL};
+  switch (kind) {
+#define PLAN_LANE_CASE(NAME, name)       \
+  case MBRL_ENV_##NAME:                  \
+    o.step_cost = lane_step_cost_##name; \
+    o.cost = lane_cost_##name;           \
+    break;
+    MBRL_ENV_LIST(PLAN_LANE_CASE)
+#undef PLAN_LANE_CASE
+    default:
+      break;
+  }
+  if (kind == MBRL_ENV_PENDULUM) { /* src/host/cpu/pendulum.h */
+    o.step_cost = pendulum_step_cost_block;
+    o.cost = pendulum_cost_block;
+  }
+  return o;
+}
+
+/* A custom system's cost (mbrl_planner_set_reward): the block's first R rows transposed to
+ * row-major, the caller's reward (and terminal) on them, accumulated as plan_cost_fn. */
+static void custom_cost(const mbrl_plan_kmodel *km, const mbrl_plan_block *blk, const float *S0,
+                        const float *U, const float *S1, float *cost, float *alive, float g,
+                        float *base, const mbrl_plan_scratch *L) {
+  const mbrl_plan_model *m = km->m;
+  const int O = m->obs_dim, A = m->act_dim, BR = MBRL_PLAN_BR, R = blk->R;
+  float *T0 = base + L->T0, *T1 = base + L->T1, *TA = base + L->TA, *TR = base + L->TR;
+  uint8_t *TT = (uint8_t *)(base + L->TR + BR);
+  const float *src0 = km->score_next ? S1 : S0;
+  for (int r = 0; r < R; ++r) {
+    for (int i = 0; i < O; ++i) {
+      T0[(size_t)r * O + i] = src0[(size_t)i * BR + r];
+      T1[(size_t)r * O + i] = S1[(size_t)i * BR + r];
+    }
+    for (int j = 0; j < A; ++j) TA[(size_t)r * A + j] = U[(size_t)j * BR + r];
+    TT[r] = 0;
+  }
+  km->reward_fn(km->user, R, O, A, T0, TA, T1, TR);
+  if (km->terminal_fn) km->terminal_fn(km->user, R, O, T1, TT);
+  for (int r = 0; r < R; ++r) {
+    if (alive[r] == 0.0f) continue;
+    cost[r] = cost[r] - g * TR[r];
+    if (TT[r]) alive[r] = 0.0f;
+  }
+}
+
 static void SIMD_SYM(plan_block)(const mbrl_plan_kmodel *km, const mbrl_plan_block *blk,
                                  void *scratch) {
   const mbrl_plan_model *m = km->m;
   const int O = m->obs_dim, BR = MBRL_PLAN_BR;
   const mbrl_plan_scratch L = mbrl_plan_scratch_layout(O, m->act_dim, km->maxw);
+  const plan_env_ops ops = plan_env_ops_of(km->env);
   float *base = (float *)scratch;
-  float *S = base + L.S, *U = base + L.A, *cost = base + L.cost;
+  float *S = base + L.S, *U = base + L.A, *cost = base + L.cost, *S0 = base + L.S0;
+  float *alive = base + L.alive;
   uint32_t *D = (uint32_t *)(base + L.D);
   int64_t cur = -1;
   for (int i = 0; i < O; ++i)
     for (int r = 0; r < BR; ++r) S[i * BR + r] = blk->obs0[i];
-  for (int r = 0; r < BR; ++r) cost[r] = 0.0f;
+  for (int r = 0; r < BR; ++r) {
+    cost[r] = 0.0f;
+    alive[r] = 1.0f;
+  }
   float g = 1.0f;
   for (int h = 0; h < km->H; ++h) {
     draw_actions(km, blk, h, U, D, &cur);
     if (m->kind == MBRL_PLAN_MODEL_ORACLE) {
-      pendulum_oracle_block(S, U, cost, g, km->score_next); /* ENV */
+      ops.step_cost(S, U, S0, cost, alive, g, km->shaped, km->score_next);
     } else {
-      if (!km->score_next) pendulum_reward_block(S, U, cost, g); /* ENV */
+      memcpy(S0, S, sizeof(float) * (size_t)O * BR);
       learned_step(km, S, U, base, &L);
-      if (km->score_next) pendulum_reward_block(S, U, cost, g); /* ENV */
+      if (km->reward_fn)
+        custom_cost(km, blk, S0, U, S, cost, alive, g, base, &L);
+      else
+        ops.cost(S0, U, S, cost, alive, g, km->shaped, km->score_next);
     }
     if (h == 0 && blk->s1_out)
       for (int r = 0; r < blk->R; ++r)
