@@ -1,9 +1,11 @@
-/* mbrl_mpc - online control of Pendulum-v1 with random-shooting MPC over a learned dynamics
- * model (--model) or the true dynamics (--oracle), and the full model-based loop
- * (--iterations: train, control, aggregate, retrain; Nagabandi et al. 2017).
+/* mbrl_mpc - online control of any registered env (--env, default Pendulum-v1) with
+ * random-shooting MPC over a learned dynamics model (--model) or the true dynamics (--oracle),
+ * and the full model-based loop (--iterations: train, control, aggregate, retrain; Nagabandi
+ * et al. 2017).
  *
- * Episode i of a run starts from the Pendulum reset drawn with seed (seed + i), i.e.
- * mbrl_env_init(e, "Pendulum-v1", seed + i, 0) + reset; control step t of that episode plans
+ * Episode i of a run starts from the env's reset drawn with seed (seed + i), i.e.
+ * mbrl_env_init(e, id, seed + i, 0) + reset (Gymnasium's env.reset(seed=seed + i)); control
+ * step t of that episode plans
  * with plan seed mbrl_planner_seed(seed + i, 0, t), so an episode depends only on its reset
  * seed (episode i of --seed S equals episode 0 of --seed S+i). In the loop, the data-collecting
  * episodes of iteration j (1-based) use reset seeds seed + 1000000 j + i, so they never
@@ -35,20 +37,20 @@ static void usage(void) {
       "Usage: mbrl_mpc [--env ID] (--model FILE | --oracle) [--episodes N] [--samples K]\n"
       "                [--horizon H] [--gamma G] [--seed S] [--max-steps T] [--init-state S,..]\n"
       "                [--device auto|cpu|cuda] [--record FILE [--force]] [--append-data FILE]\n"
-      "                [--json] [--warm-start] [--reward-on current|next]\n"
+      "                [--json] [--warm-start] [--reward-on current|next] [--cost reward|shaped]\n"
       "       mbrl_mpc --iterations N --data FILE --model FILE [--episodes N] [--force]\n"
       "                [--eval-episodes N] [--train-steps N] [options above]\n"
       "\n"
-      "Control Pendulum-v1 with random-shooting model-predictive control: at every step draw\n"
-      "K action sequences of horizon H uniformly in [-2, 2] (sequence 0 all zeros), roll them\n"
-      "through the model from the current observation, score each with -sum_h gamma^h r(s_h,\n"
-      "a_h) (the env's reward on the predicted observations) and apply the first action of\n"
-      "the best one.\n"
+      "Control an environment with random-shooting model-predictive control: at every step\n"
+      "draw K action sequences of horizon H uniformly (within the action bounds, or uniform\n"
+      "action indices for a discrete env; sequence 0 all zeros), roll them through the model\n"
+      "from the current observation, score each with -sum_h gamma^h r(s_h, a_h, s_{h+1}) (the\n"
+      "env's reward on the predicted observations, nothing after a predicted terminal state)\n"
+      "and apply the first action of the best one.\n"
       "\n"
       "Options:\n"
       "  --env ID            the environment to control (default Pendulum-v1; known: %s).\n"
-      "                      The planner has a reward for Pendulum-v1 only so far; a --model\n"
-      "                      made for another env than ID is refused (exit 1)\n"
+      "                      A --model made for another env than ID is refused (exit 1)\n"
       "  --model FILE        learned dynamics checkpoint (mbrl_train's output; BatchNorm is\n"
       "                      folded, eval mode). In --iterations mode: where the model is saved\n"
       "  --oracle            plan with the env's true dynamics instead of a model\n"
@@ -61,16 +63,22 @@ static void usage(void) {
       "                      its plans draw from Philox keyed by (S + i, step)\n"
       "  --max-steps T       steps per episode, 1..the env's time limit (default: the limit)\n"
       "  --init-state S,..   start every episode from this state, the env's state values\n"
-      "                      (Pendulum-v1: TH,THDOT, e.g. 3.14159,0: hanging)\n"
+      "                      (Pendulum-v1: TH,THDOT, e.g. 3.14159,0: hanging; CartPole-v1:\n"
+      "                      X,X_DOT,THETA,THETA_DOT; see the env's header)\n"
       "  --warm-start        make sequence 1 the previous step's best sequence shifted by one\n"
       "                      step (instead of a random draw); off by default (the seed's method)\n"
       "  --reward-on WHICH   current: r(s_h, a_h) on the pre-step observation (default, the\n"
       "                      env's reward of step h); next: r(s_{h+1}, a_h) on the predicted\n"
       "                      next observation\n"
+      "  --cost KIND         reward: plan on -reward (default); shaped: on the env's dense\n"
+      "                      planning cost (for sparse rewards: MountainCar, Acrobot; see\n"
+      "                      below). Reported returns are always the env's own reward\n"
       "  --device D          auto|cpu|cuda (default auto: CUDA when a GPU is present)\n"
-      "  --record FILE       write every step (observation, action, reward, best predicted\n"
-      "                      return, predicted and true next observation) to an HDF5 file;\n"
-      "                      an existing FILE is refused before any episode unless --force\n"
+      "  --record FILE       write every step (observation, action, reward, terminated, best\n"
+      "                      predicted return, predicted and true next observation) to an\n"
+      "                      HDF5 file with env_id and seed (episode i: reset seed S + i), to\n"
+      "                      replay in Gymnasium; an existing FILE is refused before any\n"
+      "                      episode unless --force\n"
       "  --append-data FILE  add the transitions to the dataset FILE (created if missing); an\n"
       "                      existing FILE must be an mbrl.dataset of the env, checked before\n"
       "                      any episode runs\n"
@@ -89,8 +97,12 @@ static void usage(void) {
       "  --help, --version\n"
       "\n"
       "Results go to stdout, progress and errors to stderr. Exit status: 0 ok, 1 runtime\n"
-      "failure (files, device), 2 bad usage.\n",
+      "failure (files, device), 2 bad usage.\n"
+      "\n"
+      "Shaped planning costs (--cost shaped):\n",
       mbrl_env_known_ids(), MBRL_PLANNER_MAX_SAMPLES, MBRL_PLANNER_MAX_HORIZON);
+  for (int i = 0; mbrl_env_at(i); ++i)
+    printf("  %s: %s\n", mbrl_env_at(i)->id, mbrl_env_at(i)->shaped_cost_doc);
 }
 
 /* ---------------------------------------------------------------- small helpers */
@@ -130,7 +142,7 @@ typedef struct traj {
   int O, A;
   float *obs, *act, *rew, *pred_ret, *pred_next, *next_obs;
   int64_t *episode, *step;
-  uint8_t *timeout;
+  uint8_t *timeout, *term;
 } traj;
 
 static void traj_free(traj *t) {
@@ -143,11 +155,12 @@ static void traj_free(traj *t) {
   free(t->episode);
   free(t->step);
   free(t->timeout);
+  free(t->term);
   memset(t, 0, sizeof *t);
 }
 
 static int traj_push(traj *t, const float *o, const float *a, float r, float pr, const float *pn,
-                     const float *no, int64_t ep, int64_t st, int timeout) {
+                     const float *no, int64_t ep, int64_t st, int timeout, int term) {
   if (t->n == t->cap) {
     size_t c = t->cap ? 2 * t->cap : 1024;
 #define GROW(f, type, w)                                              \
@@ -165,6 +178,7 @@ static int traj_push(traj *t, const float *o, const float *a, float r, float pr,
     GROW(episode, int64_t, 1);
     GROW(step, int64_t, 1);
     GROW(timeout, uint8_t, 1);
+    GROW(term, uint8_t, 1);
 #undef GROW
     t->cap = c;
   }
@@ -178,15 +192,18 @@ static int traj_push(traj *t, const float *o, const float *a, float r, float pr,
   t->episode[i] = ep;
   t->step[i] = st;
   t->timeout[i] = (uint8_t)timeout;
+  t->term[i] = (uint8_t)term;
   return 0;
 }
 
 /* The record file: per step /observations (T,O), /actions (T,A), /rewards (T),
- * /predicted_returns (T), /predicted_next_observations (T,O), /next_observations (T,O),
- * /episode (T) i64, /step (T) i64; root attrs format, env_id, model, samples, horizon, gamma,
- * seed. Atomic (temporary + rename). */
+ * /terminated (T) bool, /predicted_returns (T), /predicted_next_observations (T,O),
+ * /next_observations (T,O), /episode (T) i64, /step (T) i64; root attrs format, env_id, model,
+ * samples, horizon, gamma, seed (episode i was reset with seed + i), cost. Atomic
+ * (temporary + rename). */
 static mbrl_status traj_save(const traj *t, const char *path, const char *env_id,
-                             const char *model, int K, int H, double gamma, uint64_t seed) {
+                             const char *model, int K, int H, double gamma, uint64_t seed,
+                             const char *cost) {
   mbrl_h5_writer w;
   mbrl_status st = mbrl_h5_writer_open(&w, path);
   if (st) return st;
@@ -199,6 +216,8 @@ static mbrl_status traj_save(const traj *t, const char *path, const char *env_id
       (st = mbrl_h5_write_f32(w.file, "next_observations", 2, dO, t->next_obs)) ||
       (st = mbrl_h5_write_i64(w.file, "episode", 1, &n, t->episode)) ||
       (st = mbrl_h5_write_i64(w.file, "step", 1, &n, t->step)) ||
+      (st = mbrl_h5_write_bool(w.file, "terminated", n, t->term)) ||
+      (st = mbrl_h5_attr_write_str(w.file, "cost", cost)) ||
       (st = mbrl_h5_attr_write_str(w.file, "format", TRAJ_FORMAT)) ||
       (st = mbrl_h5_attr_write_i64(w.file, "format_version", 1)) ||
       (st = mbrl_h5_attr_write_str(w.file, "env_id", env_id)) ||
@@ -217,7 +236,8 @@ static mbrl_status traj_save(const traj *t, const char *path, const char *env_id
   return mbrl_h5_writer_finish(&w, st);
 }
 
-/* Transitions of a trajectory as a dataset (terminal 0; the last step of an episode timeout). */
+/* Transitions of a trajectory as a dataset (terminal as the env said; the last step of an
+ * episode cut by the time limit or --max-steps a timeout). */
 static mbrl_status traj_to_dataset(const traj *t, const char *env_id, int episodes,
                                    mbrl_dataset *ds) {
   mbrl_status st = mbrl_dataset_init(ds, env_id, t->O, t->A);
@@ -225,7 +245,7 @@ static mbrl_status traj_to_dataset(const traj *t, const char *env_id, int episod
   if ((st = mbrl_dataset_reserve(ds, t->n ? t->n : 1))) return st;
   for (size_t i = 0; i < t->n; ++i)
     if ((st = mbrl_dataset_add(ds, t->obs + i * t->O, t->act + i * t->A, t->next_obs + i * t->O,
-                               t->rew[i], 0, t->timeout[i])))
+                               t->rew[i], t->term[i], t->timeout[i])))
       return st;
   ds->episodes = episodes;
   return MBRL_OK;
@@ -235,6 +255,7 @@ static mbrl_status traj_to_dataset(const traj *t, const char *env_id, int episod
 
 typedef struct run_cfg {
   int K, H, max_steps, have_init, score_next, warm;
+  mbrl_plan_cost cost;
   float gamma;
   double init[MBRL_ENV_MAX_STATE]; /* --init-state: the env's state (state_dim values) */
   uint64_t seed;
@@ -299,7 +320,7 @@ static int run_episodes(mbrl_planner *p, const mbrl_plan_model *m, const run_cfg
       ++steps;
       const int last = term || trunc || tt + 1 == rc->max_steps;
       if (t && traj_push(t, o, res.action, r, res.best_return, res.pred_next, no, (int64_t)i, tt,
-                         last && !term)) {
+                         last && !term, term)) {
         fprintf(stderr, "%s: error: out of memory recording the trajectory\n", PROG);
         return 1;
       }
@@ -393,6 +414,7 @@ static int make_planner(const mbrl_plan_model *m, const run_cfg *rc, mbrl_backen
   c.gamma = rc->gamma;
   c.backend = be;
   c.score_next = rc->score_next;
+  c.cost = rc->cost;
   mbrl_status st = mbrl_planner_create(p, m, &c);
   if (st == MBRL_ERR_INVALID_ARG)
     mbrl_cli_usage_error(PROG, "--samples %d / --horizon %d: %s", rc->K, rc->H, mbrl_last_error());
@@ -450,6 +472,9 @@ int main(int argc, char **argv) {
     } else if (mbrl_cli_option(&c, "--reward-on")) {
       static const char *const ch[] = {"current", "next", NULL};
       rc.score_next = mbrl_cli_choice(&c, ch);
+    } else if (mbrl_cli_option(&c, "--cost")) {
+      static const char *const ch[] = {"reward", "shaped", NULL};
+      rc.cost = mbrl_cli_choice(&c, ch) == 1 ? MBRL_PLAN_COST_SHAPED : MBRL_PLAN_COST_REWARD;
     } else if (mbrl_cli_option(&c, "--seed")) {
       rc.seed = mbrl_cli_u64(&c);
     } else if (mbrl_cli_option(&c, "--max-steps")) {
@@ -487,7 +512,7 @@ int main(int argc, char **argv) {
                          env->id, env->max_steps);
   if (rc.have_init && n_init != env->state_dim)
     mbrl_cli_usage_error(PROG, "--init-state: %s's state has %d values; give them comma-separated "
-                         "(Pendulum-v1: TH,THDOT)", env->id, env->state_dim);
+                         "(Pendulum-v1: TH,THDOT; see mbrl_mpc --help)", env->id, env->state_dim);
   if (iterations > 0) {
     if (!data || !model_path)
       mbrl_cli_usage_error(PROG, "--iterations needs --data FILE (the dataset to grow) and "
@@ -645,8 +670,9 @@ int main(int argc, char **argv) {
       printf(", \"data\": ");
       mbrl_cli_json_string(stdout, data);
       printf(", \"samples\": %d, \"horizon\": %d, \"gamma\": %.9g, \"device\": \"%s\", "
-             "\"cpu_kernels\": \"%s\", \"seed\": %llu",
-             rc.K, rc.H, (double)rc.gamma, dev_name, cpu_kernels, (unsigned long long)rc.seed);
+             "\"cpu_kernels\": \"%s\", \"env\": \"%s\", \"cost\": \"%s\", \"seed\": %llu",
+             rc.K, rc.H, (double)rc.gamma, dev_name, cpu_kernels, env->id,
+             rc.cost == MBRL_PLAN_COST_SHAPED ? "shaped" : "reward", (unsigned long long)rc.seed);
       if (eval_episodes > 0) {
         printf(", \"eval\": {\"episodes\": %ld, \"returns\": ", eval_episodes);
         print_returns_json(ev.returns, (int)eval_episodes);
@@ -684,9 +710,11 @@ int main(int argc, char **argv) {
   mbrl_planner *p = NULL;
   if (make_planner(m, &rc, be, &p)) return 1;
   if (!json)
-    printf("model %s, device %s, K=%d H=%d gamma=%g, %ld episodes of up to %d steps\n",
-           oracle ? "oracle (true dynamics)" : model_path, dev_name, rc.K, rc.H, (double)rc.gamma,
-           episodes, rc.max_steps);
+    printf("%s, model %s, device %s, K=%d H=%d gamma=%g, cost %s, %ld episodes of up to %d "
+           "steps\n",
+           env->id, oracle ? "oracle (true dynamics)" : model_path, dev_name, rc.K, rc.H,
+           (double)rc.gamma, rc.cost == MBRL_PLAN_COST_SHAPED ? "shaped" : "reward", episodes,
+           rc.max_steps);
   traj t;
   memset(&t, 0, sizeof t);
   t.O = m->obs_dim;
@@ -697,7 +725,8 @@ int main(int argc, char **argv) {
   summarize(&ro, (int)episodes, &mean, &std, &med, &p99, &pmean);
   int rcode = 0;
   if (record && traj_save(&t, record, m->env_id, oracle ? "oracle" : model_path, rc.K, rc.H,
-                          (double)rc.gamma, rc.seed) != MBRL_OK) {
+                          (double)rc.gamma, rc.seed,
+                          rc.cost == MBRL_PLAN_COST_SHAPED ? "shaped" : "reward") != MBRL_OK) {
     fprintf(stderr, "%s: error: --record: %s\n", PROG, mbrl_last_error());
     rcode = 1;
   }
@@ -723,8 +752,10 @@ int main(int argc, char **argv) {
     print_returns_json(ro.returns, (int)episodes);
     printf(", \"mean_return\": %.6f, \"std_return\": %.6f, \"plan_ms_median\": %.6f, "
            "\"plan_ms_p99\": %.6f, \"plan_ms_mean\": %.6f, \"samples\": %d, \"horizon\": %d, "
-           "\"gamma\": %.9g, \"device\": \"%s\", \"cpu_kernels\": \"%s\", \"model\": ",
-           mean, std, med, p99, pmean, rc.K, rc.H, (double)rc.gamma, dev_name, cpu_kernels);
+           "\"gamma\": %.9g, \"device\": \"%s\", \"cpu_kernels\": \"%s\", \"env\": \"%s\", "
+           "\"cost\": \"%s\", \"model\": ",
+           mean, std, med, p99, pmean, rc.K, rc.H, (double)rc.gamma, dev_name, cpu_kernels, env->id,
+           rc.cost == MBRL_PLAN_COST_SHAPED ? "shaped" : "reward");
     mbrl_cli_json_string(stdout, oracle ? "oracle" : model_path);
     printf(", \"episodes\": %ld, \"max_steps\": %d, \"env_steps\": %ld, \"seed\": %llu}\n", episodes,
            rc.max_steps, ro.env_steps, (unsigned long long)rc.seed);

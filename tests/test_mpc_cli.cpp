@@ -355,6 +355,7 @@ TEST(MpcCli, UsageErrors) {
                        "--iterations 2 --oracle --data d.h5 --model m.h5",
                        "--oracle --data d.h5",          "--oracle --init-state 1,2,3",
                        "--oracle --reward-on later",    "--oracle --eval-episodes 3",
+                       "--oracle --cost dense",
                        "--oracle --force",              // --force without a file to overwrite
                        "--oracle --record r.h5 --append-data r.h5",
                        "--env Pendulum-v9 --oracle",    // unknown env
@@ -364,6 +365,49 @@ TEST(MpcCli, UsageErrors) {
     RunResult r = mpc(b);
     EXPECT_EQ(r.exit_code, 2) << b << "\n" << r.err;
     EXPECT_TRUE(has(r.err, "mbrl_mpc: error: ")) << b << "\n" << r.err;
+  }
+}
+
+// --oracle plans every registered env, with either cost; the record names the env, the seed
+// and the cost, and marks the terminating step; reported returns are the env's reward.
+TEST(MpcCli, OracleForEveryEnvAndTheRecordNamesEnvSeedAndCost) {
+  TempDir dir;
+  for (int i = 0; mbrl_env_at(i); ++i) {
+    const mbrl_env_spec *spec = mbrl_env_at(i);
+    for (const char *cost : {"reward", "shaped"}) {
+      std::string rec = dir.file(std::string("rec_") + spec->id + cost + ".h5");
+      RunResult r = mpc(std::string("--env ") + spec->id + " --oracle --episodes 2 --seed 7 --cost " +
+                        cost + " --json --record " + rec + SMALL);
+      ASSERT_EQ(r.exit_code, 0) << spec->id << " " << cost << "\n" << r.err;
+      EXPECT_TRUE(has(r.out, std::string("\"env\": \"") + spec->id + "\"")) << r.out;
+      EXPECT_TRUE(has(r.out, std::string("\"cost\": \"") + cost + "\"")) << r.out;
+      std::vector<double> rets = json_arr(r.out, "returns");
+      ASSERT_EQ(rets.size(), 2u);
+      hid_t f;
+      ASSERT_EQ(mbrl_h5_open_read(rec.c_str(), &f), MBRL_OK) << mbrl_last_error();
+      char env_id[64] = "", cost_attr[16] = "";
+      uint64_t seed = 0;
+      EXPECT_EQ(mbrl_h5_attr_read_str(f, rec.c_str(), "env_id", env_id, sizeof env_id), MBRL_OK);
+      EXPECT_EQ(mbrl_h5_attr_read_str(f, rec.c_str(), "cost", cost_attr, sizeof cost_attr), MBRL_OK);
+      EXPECT_EQ(mbrl_h5_attr_read_u64(f, rec.c_str(), "seed", &seed), MBRL_OK);
+      H5Fclose(f);
+      EXPECT_STREQ(env_id, spec->id);
+      EXPECT_STREQ(cost_attr, cost);
+      EXPECT_EQ(seed, 7u);
+      std::vector<hsize_t> d;
+      auto act = read_f32(rec, "actions", 2, d);
+      auto rew = read_f32(rec, "rewards", 1, d);
+      double sum = 0;
+      for (size_t t = 0; t < act.size(); ++t) {
+        if (spec->discrete) {
+          EXPECT_EQ(act[t], std::floor(act[t])) << "an action index";
+        }
+        EXPECT_GE(act[t], spec->act_low[0]);
+        EXPECT_LE(act[t], spec->act_high[0]);
+        sum += rew[t];
+      }
+      EXPECT_NEAR(sum, rets[0] + rets[1], 1e-3 * (1 + std::fabs(sum)));
+    }
   }
 }
 

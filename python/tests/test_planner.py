@@ -84,6 +84,35 @@ def test_actions_equal_mbrl_mpc_step_for_step(case, tmp_path, run_bin, pendulum_
     assert rets == js["returns"] or np.allclose(rets, js["returns"], rtol=0, atol=5e-6), (rets, js["returns"])
 
 
+@pytest.mark.parametrize("env_id,cost", [("CartPole-v1", "reward"), ("MountainCarContinuous-v0", "shaped"),
+                                         ("MountainCar-v0", "shaped"), ("Acrobot-v1", "shaped")])
+def test_every_env_oracle_equals_mbrl_mpc(env_id, cost, tmp_path, run_bin):
+    """Planner("oracle", env_id, cost=...) on our C env makes mbrl_mpc --env --cost's actions
+    (a discrete env's action: the index as a float, stepped as an int)."""
+    rec = tmp_path / "rec.h5"
+    js = run_bin("mbrl_mpc", "--env", env_id, "--oracle", "--cost", cost, "--episodes", 1,
+                 "--seed", 4, "--samples", 256, "--horizon", 10, "--max-steps", 40, "--device",
+                 "cpu", "--record", rec, "--json", json_out=True)
+    with h5py.File(rec, "r") as f:
+        want = f["actions"][()]
+    planner = mbrl.Planner("oracle", env_id, samples=256, horizon=10, seed=4, device="cpu",
+                           cost=cost)
+    env = gymnasium.make("mbrl/" + env_id)
+    discrete = isinstance(env.action_space, gymnasium.spaces.Discrete)
+    obs, _ = env.reset(seed=4)
+    planner.reset(seed=4)
+    acts, ret = [], 0.0
+    for _ in range(len(want)):
+        a = planner.plan(obs)
+        acts.append(a)
+        obs, r, te, tr, _ = env.step(int(a[0]) if discrete else a)
+        ret += r
+        if te or tr:
+            break
+    assert_same(np.array(acts), want, f"{env_id} actions")
+    assert abs(ret - js["returns"][0]) <= 1e-3 * (1 + abs(ret))
+
+
 def test_reset_without_seed_continues_with_the_next_episode(tmp_path, run_bin):
     js, want, _ = _mpc_record(run_bin, tmp_path, "oracle", 3, 5)
     planner = mbrl.Planner("oracle", "Pendulum-v1", seed=5, device="cpu")
