@@ -24,6 +24,7 @@
 #include "mbrl/env.h"
 #include "mbrl/h5util.h"
 #include "mbrl/log.h"
+#include "mbrl/plan_opt.h"
 #include "mbrl/planner.h"
 
 static const char *PROG = "mbrl_mpc";
@@ -38,6 +39,7 @@ static void usage(void) {
       "                [--horizon H] [--gamma G] [--seed S] [--max-steps T] [--init-state S,..]\n"
       "                [--device auto|cpu|cuda] [--record FILE [--force]] [--append-data FILE]\n"
       "                [--json] [--warm-start] [--reward-on current|next] [--cost reward|shaped]\n"
+      "                [--planner rs|cem|icem|mppi [optimizer options below]]\n"
       "       mbrl_mpc --iterations N --data FILE --model FILE [--episodes N] [--force]\n"
       "                [--eval-episodes N] [--train-steps N] [options above]\n"
       "\n"
@@ -94,6 +96,23 @@ static void usage(void) {
       "  --force             overwrite an existing file: the --record FILE of a single run,\n"
       "                      or the --model FILE that --iterations writes (a failed run never\n"
       "                      touches it)\n"
+      "  --planner P         rs: random shooting (default, above); cem: the cross-entropy\n"
+      "                      method (mbrl-lib's CEMOptimizer); icem: iCEM (colored noise,\n"
+      "                      decaying population, kept elites); mppi: MPPI. The optimizers\n"
+      "                      run on the CPU (--device auto picks cpu for them), start each\n"
+      "                      step from the previous plan (--no-warm-start: from the middle of\n"
+      "                      the action bounds) and default to --horizon 30 (mbrl/plan_opt.h)\n"
+      "  --population N      samples per iteration (cem, mppi: 500; icem: 300, its first)\n"
+      "  --opt-iterations N  optimizer iterations per step (default 5)\n"
+      "  --elite-ratio R     cem/icem: elites = ceil(R x population) (default 0.1)\n"
+      "  --alpha A           cem/icem: smoothing of mean and variance (default 0.1)\n"
+      "  --return-best       cem/icem: act on the best sample, not the final mean\n"
+      "  --noise-beta B      icem: colored-noise exponent (default 2)\n"
+      "  --pop-decay F       icem: population divided by F per iteration (default 1.25)\n"
+      "  --keep-elites F     icem: fraction of elites kept (default 0.3)\n"
+      "  --lambda L          mppi: temperature, in cost units (default 1)\n"
+      "  --sigma S           mppi: noise std, in action units (default 1)\n"
+      "  --beta B            mppi: temporal smoothing in (0, 1] (default 0.9)\n"
       "  --help, --version\n"
       "\n"
       "Results go to stdout, progress and errors to stderr. Exit status: 0 ok, 1 runtime\n"
@@ -203,7 +222,7 @@ static int traj_push(traj *t, const float *o, const float *a, float r, float pr,
  * (temporary + rename). */
 static mbrl_status traj_save(const traj *t, const char *path, const char *env_id,
                              const char *model, int K, int H, double gamma, uint64_t seed,
-                             const char *cost) {
+                             const char *cost, const char *planner) {
   mbrl_h5_writer w;
   mbrl_status st = mbrl_h5_writer_open(&w, path);
   if (st) return st;
@@ -218,6 +237,7 @@ static mbrl_status traj_save(const traj *t, const char *path, const char *env_id
       (st = mbrl_h5_write_i64(w.file, "step", 1, &n, t->step)) ||
       (st = mbrl_h5_write_bool(w.file, "terminated", n, t->term)) ||
       (st = mbrl_h5_attr_write_str(w.file, "cost", cost)) ||
+      (st = mbrl_h5_attr_write_str(w.file, "planner", planner)) ||
       (st = mbrl_h5_attr_write_str(w.file, "format", TRAJ_FORMAT)) ||
       (st = mbrl_h5_attr_write_i64(w.file, "format_version", 1)) ||
       (st = mbrl_h5_attr_write_str(w.file, "env_id", env_id)) ||
@@ -260,7 +280,46 @@ typedef struct run_cfg {
   double init[MBRL_ENV_MAX_STATE]; /* --init-state: the env's state (state_dim values) */
   uint64_t seed;
   int quiet, json;
+  int warm_set;               /* --warm-start / --no-warm-start given */
+  mbrl_plan_opt_config opt;   /* --planner cem|icem|mppi (opt.kind 0: random shooting) */
 } run_cfg;
+
+/* The --planner optimizer for model m (NULL for rs; exits on failure), and its settings as
+ * JSON for --record / --json. */
+static mbrl_plan_opt *make_opt(const mbrl_plan_model *m, const run_cfg *rc) {
+  if (!rc->opt.kind) return NULL;
+  mbrl_planner_config c;
+  mbrl_planner_config_init(&c);
+  c.horizon = rc->H;
+  c.gamma = rc->gamma;
+  c.backend = MBRL_BACKEND_CPU;
+  c.score_next = rc->score_next;
+  c.cost = rc->cost;
+  mbrl_plan_opt *o = NULL;
+  if (mbrl_plan_opt_create(&o, m, &c, &rc->opt) != MBRL_OK)
+    mbrl_cli_fail(PROG, "--planner %s: %s", mbrl_plan_opt_kind_name(rc->opt.kind), mbrl_last_error());
+  return o;
+}
+
+static const char *planner_json(const run_cfg *rc) {
+  static char buf[512];
+  const mbrl_plan_opt_config *o = &rc->opt;
+  if (!o->kind) {
+    snprintf(buf, sizeof buf, "{\"planner\": \"rs\", \"samples\": %d, \"warm_start\": %d}", rc->K,
+             rc->warm);
+    return buf;
+  }
+  snprintf(buf, sizeof buf,
+           "{\"planner\": \"%s\", \"population\": %d, \"iterations\": %d, \"warm_start\": %d, "
+           "\"elite_ratio\": %.6g, \"alpha\": %.6g, \"return_best\": %d, \"noise_beta\": %.6g, "
+           "\"pop_decay\": %.6g, \"keep_elite_frac\": %.6g, \"lambda\": %.6g, \"sigma\": %.6g, "
+           "\"beta\": %.6g}",
+           mbrl_plan_opt_kind_name(o->kind), o->population, o->iterations, o->warm_start,
+           (double)o->elite_ratio, (double)o->alpha, o->return_best, (double)o->noise_beta,
+           (double)o->pop_decay, (double)o->keep_elite_frac, (double)o->lambda, (double)o->sigma,
+           (double)o->beta);
+  return buf;
+}
 
 typedef struct run_out {
   double *returns;   /* (episodes) */
@@ -278,6 +337,7 @@ static int run_episodes(mbrl_planner *p, const mbrl_plan_model *m, const run_cfg
   out->n_plan = 0;
   out->env_steps = 0;
   float *prior = out->prior = (float *)calloc((size_t)rc->H * m->act_dim, sizeof(float));
+  mbrl_plan_opt *opt = make_opt(m, rc); /* --planner cem|icem|mppi, else NULL */
   if (!out->returns || !out->plan_ms || !prior) {
     fprintf(stderr, "%s: error: out of memory\n", PROG);
     return 1;
@@ -297,16 +357,18 @@ static int run_episodes(mbrl_planner *p, const mbrl_plan_model *m, const run_cfg
     }
     double ret = 0.0, ep_ms = 0.0;
     int steps = 0, have_prior = 0;
+    mbrl_plan_opt_reset(opt, -1);
     for (int tt = 0; tt < rc->max_steps; ++tt) {
       const uint64_t ps = mbrl_planner_seed(rs, 0, (uint64_t)tt);
       mbrl_plan_result res;
       const double t0 = mbrl_log_now();
-      if (mbrl_planner_plan_prior(p, o, &ps, have_prior ? prior : NULL, 1, &res) != MBRL_OK) {
+      if ((opt ? mbrl_plan_opt_plan(opt, o, &ps, 1, &res)
+               : mbrl_planner_plan_prior(p, o, &ps, have_prior ? prior : NULL, 1, &res)) != MBRL_OK) {
         fprintf(stderr, "%s: error: planning failed at episode %d step %d: %s\n", PROG, i, tt,
                 mbrl_last_error());
         return 1;
       }
-      if (rc->warm) {
+      if (rc->warm && !opt) {
         mbrl_planner_shift_best(p, &res, ps, have_prior ? prior : NULL, prior);
         have_prior = 1;
       }
@@ -336,6 +398,7 @@ static int run_episodes(mbrl_planner *p, const mbrl_plan_model *m, const run_cfg
       fflush(f);
     }
   }
+  mbrl_plan_opt_free(opt);
   return 0;
 }
 
@@ -440,6 +503,10 @@ int main(int argc, char **argv) {
   rc.gamma = 1.0f;
   rc.max_steps = 0; /* 0: the env's time limit */
   mbrl_backend req = MBRL_BACKEND_AUTO;
+  /* --planner and the optimizer flags: set on a CEM config, the kind's defaults fill the rest */
+  mbrl_plan_opt_kind opt_kind = (mbrl_plan_opt_kind)0;
+  int horizon_set = 0;
+  mbrl_plan_opt_config oc = {(mbrl_plan_opt_kind)0, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 
   mbrl_cli c;
   mbrl_cli_init(&c, PROG, argc, argv);
@@ -461,14 +528,42 @@ int main(int argc, char **argv) {
       rc.K = (int)mbrl_cli_int(&c, 1, MBRL_PLANNER_MAX_SAMPLES);
     } else if (mbrl_cli_option(&c, "--horizon")) {
       rc.H = (int)mbrl_cli_int(&c, 1, MBRL_PLANNER_MAX_HORIZON);
+      horizon_set = 1;
     } else if (mbrl_cli_option(&c, "--gamma")) {
       double g = mbrl_cli_double(&c, 0.0, 1.0);
       if (!(g > 0.0)) mbrl_cli_usage_error(PROG, "--gamma: %s is not in (0, 1]", c.value);
       rc.gamma = (float)g;
     } else if (mbrl_cli_flag(&c, "--warm-start")) {
-      rc.warm = 1;
+      rc.warm = rc.warm_set = 1;
     } else if (mbrl_cli_flag(&c, "--no-warm-start")) {
       rc.warm = 0;
+      rc.warm_set = 1;
+    } else if (mbrl_cli_option(&c, "--planner")) { /* the optimizers (mbrl/plan_opt.h) */
+      static const char *const ch[] = {"rs", "cem", "icem", "mppi", NULL};
+      const int k = mbrl_cli_choice(&c, ch);
+      opt_kind = k ? mbrl_plan_opt_kind_from_name(ch[k]) : (mbrl_plan_opt_kind)0;
+    } else if (mbrl_cli_option(&c, "--population")) {
+      oc.population = (int)mbrl_cli_int(&c, 1, MBRL_PLAN_OPT_MAX_POPULATION);
+    } else if (mbrl_cli_option(&c, "--opt-iterations")) {
+      oc.iterations = (int)mbrl_cli_int(&c, 1, MBRL_PLAN_OPT_MAX_ITERATIONS);
+    } else if (mbrl_cli_option(&c, "--elite-ratio")) {
+      oc.elite_ratio = (float)mbrl_cli_double(&c, 1e-9, 1.0);
+    } else if (mbrl_cli_option(&c, "--alpha")) {
+      oc.alpha = (float)mbrl_cli_double(&c, 0.0, 0.999999);
+    } else if (mbrl_cli_flag(&c, "--return-best")) {
+      oc.return_best = 1;
+    } else if (mbrl_cli_option(&c, "--noise-beta")) {
+      oc.noise_beta = (float)mbrl_cli_double(&c, 0.0, 10.0);
+    } else if (mbrl_cli_option(&c, "--pop-decay")) {
+      oc.pop_decay = (float)mbrl_cli_double(&c, 1.0, 100.0);
+    } else if (mbrl_cli_option(&c, "--keep-elites")) {
+      oc.keep_elite_frac = (float)mbrl_cli_double(&c, 0.0, 1.0);
+    } else if (mbrl_cli_option(&c, "--lambda")) {
+      oc.lambda = (float)mbrl_cli_double(&c, 1e-9, 1e9);
+    } else if (mbrl_cli_option(&c, "--sigma")) {
+      oc.sigma = (float)mbrl_cli_double(&c, 1e-9, 1e9);
+    } else if (mbrl_cli_option(&c, "--beta")) {
+      oc.beta = (float)mbrl_cli_double(&c, 1e-9, 1.0);
     } else if (mbrl_cli_option(&c, "--reward-on")) {
       static const char *const ch[] = {"current", "next", NULL};
       rc.score_next = mbrl_cli_choice(&c, ch);
@@ -505,6 +600,28 @@ int main(int argc, char **argv) {
     }
   }
   rc.json = json;
+  if (opt_kind) { /* --planner cem|icem|mppi: defaults of the kind, then the flags given */
+    mbrl_plan_opt_config_init(&rc.opt, opt_kind);
+#define OPT_FLAG(f) if (oc.f >= 0) rc.opt.f = oc.f
+    OPT_FLAG(population); OPT_FLAG(iterations); OPT_FLAG(elite_ratio); OPT_FLAG(alpha);
+    OPT_FLAG(return_best); OPT_FLAG(noise_beta); OPT_FLAG(pop_decay); OPT_FLAG(keep_elite_frac);
+    OPT_FLAG(lambda); OPT_FLAG(sigma); OPT_FLAG(beta);
+#undef OPT_FLAG
+    rc.opt.warm_start = rc.warm_set ? rc.warm : 1;
+    if (!horizon_set) rc.H = 30;
+    if (req == MBRL_BACKEND_CUDA)
+      mbrl_cli_usage_error(PROG, "--planner %s runs on the CPU for now (no CUDA variant yet); use "
+                           "--device cpu or auto", mbrl_plan_opt_kind_name(opt_kind));
+    req = MBRL_BACKEND_CPU;
+    if (mbrl_plan_opt_config_check(&rc.opt) != MBRL_OK) /* a usage error, before any work */
+      mbrl_cli_usage_error(PROG, "--planner %s: %s", mbrl_plan_opt_kind_name(opt_kind),
+                           mbrl_last_error());
+  } else if (oc.population >= 0 || oc.iterations >= 0 || oc.elite_ratio >= 0 || oc.alpha >= 0 ||
+             oc.return_best >= 0 || oc.noise_beta >= 0 || oc.pop_decay >= 0 ||
+             oc.keep_elite_frac >= 0 || oc.lambda >= 0 || oc.sigma >= 0 || oc.beta >= 0) {
+    mbrl_cli_usage_error(PROG, "optimizer options (--population, --opt-iterations, ...) need "
+                         "--planner cem, icem or mppi");
+  }
   const mbrl_env_spec *env = mbrl_env_find(env_id);
   if (rc.max_steps == 0) rc.max_steps = env->max_steps;
   if (rc.max_steps > env->max_steps)
@@ -673,6 +790,7 @@ int main(int argc, char **argv) {
              "\"cpu_kernels\": \"%s\", \"env\": \"%s\", \"cost\": \"%s\", \"seed\": %llu",
              rc.K, rc.H, (double)rc.gamma, dev_name, cpu_kernels, env->id,
              rc.cost == MBRL_PLAN_COST_SHAPED ? "shaped" : "reward", (unsigned long long)rc.seed);
+      printf(", \"planner\": %s", planner_json(&rc));
       if (eval_episodes > 0) {
         printf(", \"eval\": {\"episodes\": %ld, \"returns\": ", eval_episodes);
         print_returns_json(ev.returns, (int)eval_episodes);
@@ -709,6 +827,8 @@ int main(int argc, char **argv) {
   }
   mbrl_planner *p = NULL;
   if (make_planner(m, &rc, be, &p)) return 1;
+  if (!json && rc.opt.kind)
+    printf("planner %s\n", planner_json(&rc));
   if (!json)
     printf("%s, model %s, device %s, K=%d H=%d gamma=%g, cost %s, %ld episodes of up to %d "
            "steps\n",
@@ -726,7 +846,8 @@ int main(int argc, char **argv) {
   int rcode = 0;
   if (record && traj_save(&t, record, m->env_id, oracle ? "oracle" : model_path, rc.K, rc.H,
                           (double)rc.gamma, rc.seed,
-                          rc.cost == MBRL_PLAN_COST_SHAPED ? "shaped" : "reward") != MBRL_OK) {
+                          rc.cost == MBRL_PLAN_COST_SHAPED ? "shaped" : "reward",
+                          planner_json(&rc)) != MBRL_OK) {
     fprintf(stderr, "%s: error: --record: %s\n", PROG, mbrl_last_error());
     rcode = 1;
   }
@@ -757,6 +878,7 @@ int main(int argc, char **argv) {
            mean, std, med, p99, pmean, rc.K, rc.H, (double)rc.gamma, dev_name, cpu_kernels, env->id,
            rc.cost == MBRL_PLAN_COST_SHAPED ? "shaped" : "reward");
     mbrl_cli_json_string(stdout, oracle ? "oracle" : model_path);
+    printf(", \"planner\": %s", planner_json(&rc));
     printf(", \"episodes\": %ld, \"max_steps\": %d, \"env_steps\": %ld, \"seed\": %llu}\n", episodes,
            rc.max_steps, ro.env_steps, (unsigned long long)rc.seed);
   } else {

@@ -288,6 +288,21 @@ mbrl_status mbrl_planner_evaluate(mbrl_planner *p, const float *obs, const float
 void mbrl_planner_memory(const mbrl_plan_model *model, const mbrl_planner_config *cfg,
                          size_t *host_bytes, size_t *device_bytes);
 
+/* ---------------------------------------------------------------- caller-given sequences
+ *
+ * Costs of caller-given action sequences for E environments on the fast path (the rollout
+ * and kernel path of mbrl_planner_plan; mbrl_planner_evaluate is the one-environment
+ * reference): obs (E, obs_dim), actions (E, K, H, act_dim) (a discrete env: action indices
+ * as floats), costs (E, K) and s1 (E, K, obs_dim) or NULL (each sequence's predicted first
+ * next observation), all HOST. 1 <= E <= max_envs, 1 <= K <= samples; the planner's H,
+ * gamma, cost kind and reward (mbrl_planner_set_reward) apply; a sequence's cost is the same
+ * bits whatever E, K or thread count. Sampling optimizers (mbrl/plan_opt.h) score their
+ * populations with it. CPU backend: a CUDA planner fails with MBRL_ERR_UNSUPPORTED (its
+ * rollout kernel draws the actions itself; no given-sequence variant yet). Afterwards
+ * mbrl_planner_last_costs has no plan to return. */
+mbrl_status mbrl_planner_evaluate_batch(mbrl_planner *p, const float *obs, const float *actions,
+                                        int E, int K, float *costs, float *s1);
+
 MBRL_EXTERN_C_END
 
 #endif

@@ -624,3 +624,45 @@ void mbrl_planner_shift_best(const mbrl_planner *p, const mbrl_plan_result *r, u
   }
   memset(out + (size_t)(H - 1) * A, 0, (size_t)A * sizeof(float));
 }
+
+mbrl_status mbrl_planner_evaluate_batch(mbrl_planner *p, const float *obs, const float *actions,
+                                        int E, int K, float *costs, float *s1) {
+  if (!p || !obs || !actions || !costs)
+    return mbrl_set_error(MBRL_ERR_INVALID_ARG, "planner_evaluate_batch: NULL argument");
+  if (p->cfg.backend == MBRL_BACKEND_CUDA)
+    return mbrl_set_error(MBRL_ERR_UNSUPPORTED,
+                          "planner_evaluate_batch: caller-given sequences are scored on the CPU "
+                          "backend only for now (the CUDA rollout kernel draws its own actions); "
+                          "create the planner with backend CPU");
+  if (E < 1 || E > p->Emax)
+    return mbrl_set_error(MBRL_ERR_INVALID_ARG,
+                          "planner_evaluate_batch: E = %d environments; this planner takes 1..%d "
+                          "(max_envs)", E, p->Emax);
+  if (K < 1 || K > p->K)
+    return mbrl_set_error(MBRL_ERR_INVALID_ARG,
+                          "planner_evaluate_batch: K = %d sequences; this planner takes 1..%d "
+                          "(samples)", K, p->K);
+  const int O = p->m->obs_dim, A = p->m->act_dim;
+  for (size_t i = 0; i < (size_t)E * O; ++i)
+    if (!isfinite(obs[i]))
+      return mbrl_set_error(MBRL_ERR_NUMERIC,
+                            "planner_evaluate_batch: observation value %zu (env %zu) is not finite",
+                            i % O, i / O);
+  rollout_src srcs_small[8];
+  rollout_src *srcs = E <= 8 ? srcs_small : (rollout_src *)malloc((size_t)E * sizeof *srcs);
+  if (!srcs) return mbrl_set_error(MBRL_ERR_NOMEM, "planner_evaluate_batch: out of memory");
+  for (int e = 0; e < E; ++e) {
+    srcs[e].given = actions + (size_t)e * K * p->H * A;
+    srcs[e].prior = NULL;
+    srcs[e].seed = 0;
+  }
+  rollout_all(p, obs, srcs, E, K);
+  if (srcs != srcs_small) free(srcs);
+  for (int e = 0; e < E; ++e) {
+    memcpy(costs + (size_t)e * K, p->costs + (size_t)e * p->K, (size_t)K * sizeof(float));
+    if (s1)
+      memcpy(s1 + (size_t)e * K * O, p->s1 + (size_t)e * p->K * O, (size_t)K * O * sizeof(float));
+  }
+  p->last_E = 0; /* the cost buffer no longer holds a plan */
+  return MBRL_OK;
+}
