@@ -9,6 +9,11 @@ Sections (all by default, or one with --only):
          variants bn_eval (seed model, eval mode), folded (BN folded into the Linears), oracle
          (the true pendulum step on tensors, float32). Cost = -sum of the pendulum reward on the
          predicted observations; argmin; first action.
+  cem    one CEM plan with mbrl-lib's CEMOptimizer semantics (population 500, horizon 30,
+         5 iterations, elite ratio 0.1, alpha 0.1, truncated-normal samples by rejection as
+         mbrl.util.math.truncated_normal_, mean of the elites returned) on the folded learned
+         model and on the oracle, batched over the population per horizon step, under no_grad;
+         the twin of bench/bench_plan_opt.c.
   a2c    an SB3-configured A2C on CartPole-v1 in plain PyTorch: 8 envs stepped one after another in
          Python like SB3's DummyVecEnv (a transcription of Gymnasium's CartPole step), n_steps 5,
          separate actor/critic 64-64 tanh MLPs, orthogonal init, RMSprop(alpha 0.99, eps 1e-5).
@@ -350,6 +355,69 @@ def bench_mpc(device, Ks, Hs, quick):
     return rows
 
 
+# ---------------------------------------------------------------- cem (mbrl-lib's CEMOptimizer)
+
+
+def truncated_normal(shape, gen, device):
+    """Standard normals truncated at 2 std by redrawing (mbrl.util.math.truncated_normal_)."""
+    t = torch.randn(shape, generator=gen, device=device)
+    while True:
+        bad = (t < -2) | (t > 2)
+        n = int(bad.sum().item())
+        if n == 0:
+            return t
+        t[bad] = torch.randn(n, generator=gen, device=device)
+
+
+def cem_plan(predict, obs0, x0, pop, iters, elite_ratio, alpha, gen, device):
+    """One CEM plan over (H, 1) action sequences in [-2, 2]; returns the final mean (H, 1)."""
+    lo, hi = -2.0, 2.0
+    H = x0.shape[0]
+    mu = x0.clone()
+    var = torch.full_like(mu, (hi - lo) ** 2 / 16)
+    n_elite = int(math.ceil(pop * elite_ratio))
+    for _ in range(iters):
+        mv = torch.min(torch.square((mu - lo) / 2), torch.square((hi - mu) / 2))
+        cv = torch.min(mv, var)
+        x = (truncated_normal((pop, H, 1), gen, device) * torch.sqrt(cv) + mu).clamp(lo, hi)
+        states = obs0.expand(pop, 3)
+        costs = torch.zeros(pop, device=device)
+        for h in range(H):
+            a = x[:, h]
+            costs -= pendulum_reward_obs(states, a)  # r(s_h, a_h), Gymnasium's convention
+            states = predict(states, a)
+        elite = x[torch.topk(-costs, n_elite).indices]
+        mu = alpha * mu + (1 - alpha) * elite.mean(dim=0)
+        var = alpha * var + (1 - alpha) * elite.var(dim=0)
+    return mu
+
+
+def bench_cem(device, quick, pop=500, H=30, iters=5):
+    model, (obs, act, nxt) = make_model(device)
+    model.eval()
+    folded = FoldedModel(model).eval()
+    flops = linear_flops_per_sample(folded.network)
+    obs0 = torch.tensor([[math.cos(3.0), math.sin(3.0), 0.5]], device=device)
+    x0 = torch.zeros((H, 1), device=device)
+    gen = torch.Generator(device=device)
+    gen.manual_seed(0)
+    rows = []
+    with torch.no_grad():
+        for kind, predict in (("learned", folded.predict_next_states), ("oracle", pendulum_step_obs)):
+            cem_plan(predict, obs0, x0, pop, iters, 0.1, 0.1, gen, device)  # warm-up
+
+            def run():
+                return cem_plan(predict, obs0, x0, pop, iters, 0.1, 0.1, gen, device)[0]
+            med, runs = time_runs(run, device, min_runs=3, min_total_s=0.3 if quick else 1.0)
+            rows.append({"bench": "plan_opt", "planner": "cem", "model": kind, "device": device,
+                         "population": pop, "H": H, "iterations": iters, "elite_ratio": 0.1,
+                         "alpha": 0.1, "ms_per_plan": med * 1e3,
+                         "gflops": flops * pop * iters * H / med / 1e9 if kind == "learned" else None,
+                         "runs": runs})
+            log(f"cem {device} {kind:8s} pop={pop} H={H} iters={iters}: {med * 1e3:9.3f} ms/plan")
+    return rows
+
+
 # ---------------------------------------------------------------- a2c (SB3 configuration)
 
 
@@ -519,7 +587,7 @@ def bench_a2c(device, total_steps, n_envs=8, n_steps=5, seed=0):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", choices=["train", "mpc", "a2c"], action="append",
+    ap.add_argument("--only", choices=["train", "mpc", "cem", "a2c"], action="append",
                     help="run only this section (repeatable); default: all")
     ap.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
     ap.add_argument("--device", choices=["auto", "cpu", "cuda", "all"], default="auto",
@@ -552,7 +620,7 @@ def main():
     Hs = int_list(args.mpc_H, "--mpc-H") if args.mpc_H else (
         [15, 100] if args.quick else [15, 30, 100])
     a2c_steps = args.a2c_steps or (10000 if args.quick else 20000)
-    sections = args.only or ["train", "mpc", "a2c"]
+    sections = args.only or ["train", "mpc", "cem", "a2c"]
 
     cuda = torch.cuda.is_available()
     if args.device == "cuda" and not cuda:
@@ -574,6 +642,8 @@ def main():
             out["results"] += bench_train(dev, batches, args.quick)
         if "mpc" in sections:
             out["results"] += bench_mpc(dev, Ks, Hs, args.quick)
+        if "cem" in sections:
+            out["results"] += bench_cem(dev, args.quick)
         if "a2c" in sections:
             out["results"].append(bench_a2c(dev, a2c_steps))
     print(json.dumps(out, indent=1))

@@ -1,0 +1,153 @@
+/* bench_plan_opt.c - planning latency of the sampling optimizers (mbrl/plan_opt.h): one
+ * mbrl_plan_opt_plan call (iterations x {draw, roll out, cost, update} + scoring the returned
+ * sequence), CPU. The twin of bench/torch_reference.py's "cem" section.
+ *
+ * Usage: bench_plan_opt [--threads N] [--planner cem|icem|mppi] [--population N]
+ *                       [--horizon H] [--iterations I] [--seconds S] [--runs R]
+ * Models: "learned" (a randomly initialized 4-64-64-3 ReLU net with pendulum-like normalizer
+ * statistics, bench_mpc's) and "oracle" (the true pendulum step). Defaults: CEM, population
+ * 500, H 30, 5 iterations (issue 11's benchmark), R 5 timed runs of as many plans as fit in S
+ * seconds (0.3, at least one), each plan from a hanging-down observation with a new plan seed
+ * and the warm start reset (the first plan of an episode, as the PyTorch twin's x0 = 0).
+ * Prints ONE JSON object on stdout in bench/README.md's schema ("bench": "plan_opt"). */
+#include "bench_common.h"
+
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mbrl/cli.h"
+#include "mbrl/device.h"
+#include "mbrl/mlp.h"
+#include "mbrl/plan_opt.h"
+#include "mbrl/planner.h"
+
+static const char *PROG = "bench_plan_opt";
+
+/* bench_mpc's learned model: a randomly initialized 4-64-64-3 net, pendulum-like statistics. */
+static mbrl_status make_learned(mbrl_plan_model **out) {
+  int sizes[4] = {4, 64, 64, 3};
+  mbrl_mlp_config c;
+  mbrl_mlp_config_init(&c, 3, sizes);
+  c.seed = 1;
+  mbrl_mlp *m = NULL;
+  mbrl_status st = mbrl_mlp_create(&m, &c, MBRL_BACKEND_CPU, 1);
+  if (st) return st;
+  mbrl_dataset_stats s;
+  memset(&s, 0, sizeof s);
+  const float ss[3] = {0.7f, 0.7f, 3.0f}, ds[3] = {0.1f, 0.1f, 0.6f};
+  for (int i = 0; i < 3; ++i) {
+    s.state_std[i] = ss[i];
+    s.delta_state_std[i] = ds[i];
+  }
+  s.action_std[0] = 1.15f;
+  st = mbrl_plan_model_from_mlp(out, "Pendulum-v1", 3, 1, m, &s);
+  mbrl_mlp_free(m);
+  return st;
+}
+
+int main(int argc, char **argv) {
+  long threads = 0, runs = 5, pop = -1, H = 30, iters = 5;
+  double seconds = 0.3;
+  mbrl_plan_opt_kind kind = MBRL_PLAN_OPT_CEM;
+  mbrl_cli c;
+  mbrl_cli_init(&c, PROG, argc, argv);
+  while (mbrl_cli_next(&c)) {
+    if (mbrl_cli_flag(&c, "--help")) {
+      puts("Usage: bench_plan_opt [--threads N] [--planner cem|icem|mppi] [--population N]\n"
+           "                      [--horizon H] [--iterations I] [--seconds S] [--runs R]\n"
+           "Planning latency of the CEM/iCEM/MPPI optimizers; one JSON object on stdout.");
+      return 0;
+    } else if (mbrl_cli_option(&c, "--threads")) {
+      threads = mbrl_cli_int(&c, 1, 1024);
+    } else if (mbrl_cli_option(&c, "--planner")) {
+      static const char *const ch[] = {"cem", "icem", "mppi", NULL};
+      kind = mbrl_plan_opt_kind_from_name(ch[mbrl_cli_choice(&c, ch)]);
+    } else if (mbrl_cli_option(&c, "--population")) {
+      pop = mbrl_cli_int(&c, 1, MBRL_PLAN_OPT_MAX_POPULATION);
+    } else if (mbrl_cli_option(&c, "--horizon")) {
+      H = mbrl_cli_int(&c, 1, 1000);
+    } else if (mbrl_cli_option(&c, "--iterations")) {
+      iters = mbrl_cli_int(&c, 1, MBRL_PLAN_OPT_MAX_ITERATIONS);
+    } else if (mbrl_cli_option(&c, "--runs")) {
+      runs = mbrl_cli_int(&c, 1, 1000);
+    } else if (mbrl_cli_option(&c, "--seconds")) {
+      seconds = mbrl_cli_double(&c, 0.0, 1000.0);
+    } else {
+      mbrl_cli_unknown(&c);
+    }
+  }
+  bench_cpu_kernels(PROG);
+  if (threads > 0) omp_set_num_threads((int)threads);
+  const int nthreads = omp_get_max_threads();
+  mbrl_plan_opt_config oc;
+  mbrl_plan_opt_config_init(&oc, kind);
+  if (pop > 0) oc.population = (int)pop;
+  oc.iterations = (int)iters;
+  mbrl_planner_config pc;
+  mbrl_planner_config_init(&pc);
+  pc.horizon = (int)H;
+  pc.backend = MBRL_BACKEND_CPU;
+  mbrl_plan_model *models[2] = {NULL, NULL};
+  if (make_learned(&models[0]) != MBRL_OK || mbrl_plan_model_oracle(&models[1], "Pendulum-v1"))
+    mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  double ms[2] = {0, 0};
+  int done_runs = (int)runs;
+  double *t = (double *)malloc((size_t)runs * sizeof(double));
+  if (!t) mbrl_cli_fail(PROG, "out of memory");
+  const float obs[3] = {-0.99f, 0.14f, 0.5f};
+  for (int mi = 0; mi < 2; ++mi) {
+    mbrl_plan_opt *o = NULL;
+    if (mbrl_plan_opt_create(&o, models[mi], &pc, &oc) != MBRL_OK)
+      mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+    mbrl_plan_result res;
+    uint64_t step = 0, seed = mbrl_planner_seed(0, 0, step);
+    if (mbrl_plan_opt_plan(o, obs, &seed, 1, &res) != MBRL_OK) /* warm-up */
+      mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+    for (int i = 0; i < runs; ++i) {
+      int n = 0;
+      double t0 = bench_now_s(), el = 0.0;
+      do {
+        seed = mbrl_planner_seed(0, 0, ++step);
+        mbrl_plan_opt_reset(o, -1);
+        if (mbrl_plan_opt_plan(o, obs, &seed, 1, &res) != MBRL_OK)
+          mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+        ++n;
+        el = bench_now_s() - t0;
+      } while (el < seconds);
+      t[i] = el / n;
+    }
+    bench_sort(t, (int)runs);
+    ms[mi] = t[runs / 2] * 1e3;
+    fprintf(stderr, "%s: %s %-7s pop=%d H=%ld iters=%d threads=%d: %9.4f ms/plan\n", PROG,
+            mbrl_plan_opt_kind_name(kind), mi == 0 ? "learned" : "oracle", oc.population, H,
+            oc.iterations, nthreads, ms[mi]);
+    mbrl_plan_opt_free(o);
+  }
+  char date[64];
+  time_t now = time(NULL);
+  strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S%z", localtime(&now));
+  bench_print_head("plan_opt", 0);
+  printf(" \"threads\": %d, \"date\": \"%s\", \"command\": ", nthreads, date);
+  bench_print_command(argc, argv);
+  printf(",\n \"results\": [\n");
+  const double fl = mbrl_plan_model_flops(models[0]);
+  for (int mi = 0; mi < 2; ++mi) {
+    printf("  {\"planner\": \"%s\", \"model\": \"%s\", \"device\": \"cpu\", \"population\": %d, "
+           "\"H\": %ld, \"iterations\": %d, \"elite_ratio\": %.6g, \"alpha\": %.6g, "
+           "\"ms_per_plan\": %.6g, \"gflops\": ",
+           mbrl_plan_opt_kind_name(kind), mi == 0 ? "learned" : "oracle", oc.population, H,
+           oc.iterations, (double)oc.elite_ratio, (double)oc.alpha, ms[mi]);
+    if (mi == 0) printf("%.4g", fl * oc.population * (double)oc.iterations * H / (ms[mi] * 1e-3) / 1e9);
+    else printf("null");
+    printf(", \"threads\": %d, \"runs\": %d}%s\n", nthreads, done_runs, mi == 0 ? "," : "");
+  }
+  printf(" ]}\n");
+  free(t);
+  mbrl_plan_model_free(models[0]);
+  mbrl_plan_model_free(models[1]);
+  return 0;
+}
