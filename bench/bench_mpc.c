@@ -2,7 +2,7 @@
  * K x H actions, roll out, cost, argmin, first action), CPU (+ CUDA with a GPU).
  *
  * Usage: bench_mpc [--threads N] [--quick] [--seconds S] [--runs R] [--device cpu|cuda|all]
- *                  [--samples K,K,..] [--horizons H,H,..] [--envs E]
+ *                  [--samples K,K,..] [--horizons H,H,..] [--envs E] [--env ID,..|all]
  * Models: "learned" (a randomly initialized 4-64-64-3 ReLU net, i.e. an already folded seed
  * model, with pendulum-like normalizer statistics) and "oracle" (the true pendulum step).
  * Default grid K in {256, 1024, 4096, 16384, 65536} x H in {15, 30, 100} (--quick: K in
@@ -10,7 +10,11 @@
  * --quick 3) of as many plans as fit in S seconds (default 0.3, --quick 0.1, at least one);
  * the row reports the median ms per plan and, for the learned model, the achieved GFLOP/s of
  * the rollout (K * H * 9088 / time). --threads N sets OpenMP's thread count (CPU rows).
- * Prints ONE JSON object on stdout in bench/README.md's schema ("bench": "mpc"). */
+ * Prints ONE JSON object on stdout in bench/README.md's schema ("bench": "mpc").
+ * --env ID,..|all: the same grid for each named registered env instead ("bench": "mpc_env",
+ * every row with "env"): its oracle, and a learned model of the same 64-64 ReLU shape
+ * (obs+act -> 64 -> 64 -> obs, random weights, unit statistics; Pendulum-v1 keeps the model
+ * above), so rows show what each env's step and cost add to a plan (run_all.sh: K 1024, H 15). */
 #include "bench_common.h"
 
 #include <omp.h>
@@ -22,10 +26,37 @@
 
 #include "mbrl/cli.h"
 #include "mbrl/device.h"
+#include "mbrl/env.h"
 #include "mbrl/mlp.h"
 #include "mbrl/planner.h"
 
 static const char *PROG = "bench_mpc";
+
+/* A randomly initialized obs+act -> 64 -> 64 -> obs ReLU model of env `spec` (not Pendulum)
+ * with unit statistics (actions normalized by their bounds). */
+static mbrl_status make_learned_env(const mbrl_env_spec *spec, mbrl_plan_model **out) {
+  const int O = spec->obs_dim, A = spec->act_dim;
+  int sizes[4] = {O + A, 64, 64, O};
+  mbrl_mlp_config c;
+  mbrl_mlp_config_init(&c, 3, sizes);
+  c.seed = 1;
+  mbrl_mlp *m = NULL;
+  mbrl_status st = mbrl_mlp_create(&m, &c, MBRL_BACKEND_CPU, 1);
+  if (st) return st;
+  mbrl_dataset_stats s;
+  memset(&s, 0, sizeof s);
+  for (int i = 0; i < O; ++i) {
+    s.state_std[i] = 1.0f;
+    s.delta_state_std[i] = 0.05f;
+  }
+  for (int j = 0; j < A; ++j) {
+    s.action_mean[j] = 0.5f * (spec->act_low[j] + spec->act_high[j]);
+    s.action_std[j] = 0.5f * (spec->act_high[j] - spec->act_low[j]);
+  }
+  st = mbrl_plan_model_from_mlp(out, spec->id, O, A, m, &s);
+  mbrl_mlp_free(m);
+  return st;
+}
 
 /* A randomly initialized learned model with pendulum-like statistics. */
 static mbrl_status make_learned(mbrl_plan_model **out) {
@@ -50,7 +81,7 @@ static mbrl_status make_learned(mbrl_plan_model **out) {
 }
 
 typedef struct row {
-  const char *model, *device;
+  const char *model, *device, *env;
   int K, H, E, runs, threads;
   double ms, gflops;
 } row;
@@ -68,17 +99,26 @@ static int run_case(const mbrl_plan_model *model, mbrl_backend be, int K, int H,
     fprintf(stderr, "%s: error: %s\n", PROG, mbrl_last_error());
     return 1;
   }
-  float *obs = (float *)malloc((size_t)E * 3 * sizeof(float));
+  const int O = model->obs_dim;
+  float *obs = (float *)malloc((size_t)E * O * sizeof(float));
   uint64_t *seeds = (uint64_t *)malloc((size_t)E * sizeof(uint64_t));
   mbrl_plan_result *res = (mbrl_plan_result *)malloc((size_t)E * sizeof(mbrl_plan_result));
   if (!obs || !seeds || !res) {
     fprintf(stderr, "%s: error: out of memory\n", PROG);
     return 1;
   }
-  for (int e = 0; e < E; ++e) {
-    obs[3 * e] = -0.99f;
-    obs[3 * e + 1] = 0.14f;
-    obs[3 * e + 2] = 0.5f;
+  for (int e = 0; e < E; ++e) { /* the env's reset observation of seed e */
+    mbrl_env env;
+    if (mbrl_env_init(&env, model->env_id, (uint64_t)e, 0) != MBRL_OK) {
+      fprintf(stderr, "%s: error: %s\n", PROG, mbrl_last_error());
+      return 1;
+    }
+    mbrl_env_reset(&env, obs + (size_t)e * O);
+    if (strcmp(model->env_id, "Pendulum-v1") == 0) { /* the rows before --env: this state */
+      obs[3 * e] = -0.99f;
+      obs[3 * e + 1] = 0.14f;
+      obs[3 * e + 2] = 0.5f;
+    }
   }
   uint64_t step = 0;
   int fail = 0;
@@ -112,8 +152,8 @@ static int run_case(const mbrl_plan_model *model, mbrl_backend be, int K, int H,
     r->runs = runs;
     r->ms = med * 1e3;
     r->gflops = fl > 0 ? fl * K * (double)H * E / med / 1e9 : -1.0;
-    fprintf(stderr, "%s: %-7s %-4s K=%6d H=%3d E=%d: %9.4f ms/plan", PROG, r->model, r->device, K,
-            H, E, r->ms);
+    fprintf(stderr, "%s: %-24s %-7s %-4s K=%6d H=%3d E=%d: %9.4f ms/plan", PROG, model->env_id,
+            r->model, r->device, K, H, E, r->ms);
     if (r->gflops >= 0) fprintf(stderr, "  %6.1f GFLOP/s", r->gflops);
     fprintf(stderr, "\n");
   }
@@ -129,7 +169,7 @@ int main(int argc, char **argv) {
   long threads = 0, runs = -1, E = 1;
   double seconds = -1;
   int quick = 0;
-  const char *device = "all";
+  const char *device = "all", *env_list = NULL;
   long Ks[16], Hs[16];
   int nK = 0, nH = 0;
   mbrl_cli c;
@@ -139,6 +179,7 @@ int main(int argc, char **argv) {
       puts("Usage: bench_mpc [--threads N] [--quick] [--seconds S] [--runs R]\n"
            "                 [--device cpu|cuda|all] [--samples K,..] [--horizons H,..] "
            "[--envs E]\n"
+           "                 [--env ID,..|all]\n"
            "Planning latency of random-shooting MPC; one JSON object on stdout.");
       return 0;
     } else if (mbrl_cli_flag(&c, "--quick")) {
@@ -147,6 +188,8 @@ int main(int argc, char **argv) {
       threads = mbrl_cli_int(&c, 1, 1024);
     } else if (mbrl_cli_option(&c, "--runs")) {
       runs = mbrl_cli_int(&c, 1, 1000);
+    } else if (mbrl_cli_option(&c, "--env")) {
+      env_list = c.value;
     } else if (mbrl_cli_option(&c, "--envs")) {
       E = mbrl_cli_int(&c, 1, 4096);
     } else if (mbrl_cli_option(&c, "--seconds")) {
@@ -187,51 +230,79 @@ int main(int argc, char **argv) {
     }
     devs[ndev++] = MBRL_BACKEND_CUDA;
   }
-  mbrl_plan_model *learned = NULL, *oracle = NULL;
-  if (make_learned(&learned) || mbrl_plan_model_oracle(&oracle, "Pendulum-v1")) {
-    fprintf(stderr, "%s: error: %s\n", PROG, mbrl_last_error());
-    return 1;
+  /* the envs: Pendulum-v1 alone (the "mpc" rows), or --env's list ("mpc_env" rows) */
+  const mbrl_env_spec *envs[MBRL_ENV_COUNT];
+  int nenv = 0;
+  if (!env_list) {
+    envs[nenv++] = mbrl_env_find("Pendulum-v1");
+  } else if (strcmp(env_list, "all") == 0) {
+    for (int i = 0; i < MBRL_ENV_COUNT; ++i) envs[nenv++] = mbrl_env_at(i);
+  } else {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", env_list);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+      const mbrl_env_spec *sp = mbrl_env_find(tok);
+      if (!sp) {
+        fprintf(stderr, "%s: error: --env: %s\n", PROG, mbrl_last_error());
+        return 2;
+      }
+      if (nenv < MBRL_ENV_COUNT) envs[nenv++] = sp;
+    }
   }
   const int nthreads = omp_get_max_threads();
-  row *rows = (row *)calloc((size_t)2 * ndev * nK * nH, sizeof(row));
+  row *rows = (row *)calloc((size_t)2 * ndev * nK * nH * nenv, sizeof(row));
+  double *flops = (double *)calloc((size_t)2 * ndev * nK * nH * nenv, sizeof(double));
   int nrows = 0, fail = 0;
-  for (int d = 0; d < ndev && !fail; ++d)
-    for (int mi = 0; mi < 2 && !fail; ++mi)
-      for (int i = 0; i < nK && !fail; ++i)
-        for (int j = 0; j < nH && !fail; ++j) {
-          row *r = &rows[nrows];
-          r->model = mi == 0 ? "learned" : "oracle";
-          r->device = devs[d] == MBRL_BACKEND_CUDA ? "cuda" : "cpu";
-          r->threads = devs[d] == MBRL_BACKEND_CUDA ? 0 : nthreads;
-          if (run_case(mi == 0 ? learned : oracle, devs[d], (int)Ks[i], (int)Hs[j], (int)E,
-                       (int)runs, seconds, r))
-            fail = 1;
-          else
-            ++nrows;
-        }
+  for (int v = 0; v < nenv && !fail; ++v) {
+    mbrl_plan_model *learned = NULL, *oracle = NULL;
+    const int pend = strcmp(envs[v]->id, "Pendulum-v1") == 0;
+    if ((pend ? make_learned(&learned) : make_learned_env(envs[v], &learned)) ||
+        mbrl_plan_model_oracle(&oracle, envs[v]->id)) {
+      fprintf(stderr, "%s: error: %s\n", PROG, mbrl_last_error());
+      return 1;
+    }
+    for (int d = 0; d < ndev && !fail; ++d)
+      for (int mi = 0; mi < 2 && !fail; ++mi)
+        for (int i = 0; i < nK && !fail; ++i)
+          for (int j = 0; j < nH && !fail; ++j) {
+            row *r = &rows[nrows];
+            r->model = mi == 0 ? "learned" : "oracle";
+            r->device = devs[d] == MBRL_BACKEND_CUDA ? "cuda" : "cpu";
+            r->env = envs[v]->id;
+            r->threads = devs[d] == MBRL_BACKEND_CUDA ? 0 : nthreads;
+            if (run_case(mi == 0 ? learned : oracle, devs[d], (int)Ks[i], (int)Hs[j], (int)E,
+                         (int)runs, seconds, r))
+              fail = 1;
+            else
+              flops[nrows++] = mbrl_plan_model_flops(mi == 0 ? learned : oracle);
+          }
+    mbrl_plan_model_free(learned);
+    mbrl_plan_model_free(oracle);
+  }
   if (fail) return 1;
   char date[64];
   time_t now = time(NULL);
   strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S%z", localtime(&now));
-  bench_print_head("mpc", have_gpu);
+  bench_print_head(env_list ? "mpc_env" : "mpc", have_gpu);
   printf(" \"threads\": %d, \"date\": \"%s\", \"command\": ", nthreads, date);
   bench_print_command(argc, argv);
   printf(",\n \"results\": [\n");
   for (int i = 0; i < nrows; ++i) {
     const row *r = &rows[i];
-    printf("  {\"model\": \"%s\", \"variant\": \"folded\", \"device\": \"%s\", \"K\": %d, \"H\": %d, "
+    printf("  {");
+    if (env_list) printf("\"env\": \"%s\", ", r->env);
+    printf("\"model\": \"%s\", \"variant\": \"folded\", \"device\": \"%s\", \"K\": %d, \"H\": %d, "
            "\"E\": %d, \"ms_per_plan\": %.6g, \"us_per_plan\": %.6g, \"gflops\": ",
            r->model, r->device, r->K, r->H, r->E, r->ms, r->ms * 1e3);
     if (r->gflops >= 0) printf("%.4g", r->gflops);
     else printf("null");
     printf(", \"flops_per_sample_step\": ");
-    if (r->gflops >= 0) printf("%.0f", mbrl_plan_model_flops(learned));
+    if (r->gflops >= 0) printf("%.0f", flops[i]);
     else printf("null");
     printf(", \"threads\": %d, \"runs\": %d}%s\n", r->threads, r->runs, i + 1 < nrows ? "," : "");
   }
   printf(" ]}\n");
   free(rows);
-  mbrl_plan_model_free(learned);
-  mbrl_plan_model_free(oracle);
+  free(flops);
   return 0;
 }

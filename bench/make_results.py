@@ -16,7 +16,7 @@ import json
 import os
 import sys
 
-AREAS = ("env", "train", "mpc", "a2c", "peak", "ensemble", "python")  # peak: bench_peak's FP32
+AREAS = ("env", "train", "mpc", "mpc_env", "a2c", "peak", "ensemble", "python")  # peak: bench_peak's FP32
 # ceiling; python: bench/bench_python.py, the Python package against the C calls it makes
 PATHS = ("avx512", "avx2", "generic")  # CPU kernel paths, best first (mbrl/cpu.h)
 ISA_PATH = {"avx512f": "avx512", "avx2_fma": "avx2"}  # bench_peak files from before "path"
@@ -251,6 +251,29 @@ def section_mpc(rows, problems, peaks, run_threads, run_clock):
     out += table(["device", "K", "H", "bn_eval ms", "folded ms", "oracle ms", "folded GFLOP/s",
                   "% peak"], body)
     return out + [""]
+
+
+def section_mpc_env(rows, problems, run_clock):
+    """bench_mpc --env all: one plan per registered env (oracle and a learned 64-64 model)."""
+    out = ["## MPC per environment: one plan (bench_mpc --env all)", ""]
+    ours, _ = split(rows, "mpc_env", ("env", "model", "device", "K", "H", "ms_per_plan"), problems)
+    ours = [r for r in ours if r["clock"] == run_clock]
+    if not ours:
+        return out + ["not measured", ""]
+    pend = {(r["model"], r["device"], r.get("kernels"), r["K"], r["H"]): r["ms_per_plan"]
+            for r in ours if r["env"] == "Pendulum-v1"}
+    body = []
+    for r in sorted(ours, key=lambda r: (r["model"], r["device"], path_key(r), r["K"], r["H"],
+                                        r["env"])):
+        base = pend.get((r["model"], r["device"], r.get("kernels"), r["K"], r["H"]))
+        body.append([r["env"], r["model"], r.get("kernels") or "-", r["device"], r["K"], r["H"],
+                     r["ms_per_plan"], fmt_ratio(ratio(r["ms_per_plan"], base))])
+    out += table(["env", "model", "kernels", "device", "K", "H", "ms/plan", "vs Pendulum-v1"], body)
+    out += ["", "Learned rows: obs+act -> 64 -> 64 -> obs ReLU nets with random weights (the "
+            "seed's shape; Pendulum-v1's is the 'mpc' section's model). Pendulum-v1 runs its "
+            "vector step/cost pair, the other envs their header's scalar functions lane by lane "
+            "(src/host/cpu/plan.c). 'vs Pendulum-v1' = this row's time / Pendulum-v1's.", ""]
+    return out
 
 
 def section_a2c(rows, problems):
@@ -567,6 +590,7 @@ def main():
     lines += section_env(rows, problems)
     lines += section_train(rows, problems)
     lines += section_mpc(rows, problems, peaks, run_threads, run_clock)
+    lines += section_mpc_env(rows, problems, run_clock)
     lines += section_threads(rows)
     lines += section_a2c(rows, problems)
     lines += section_ensemble(rows, problems, peaks)

@@ -157,6 +157,13 @@ for b in "${benches[@]}"; do
     *) run_bench "$name" "" "$threads" "$b" ;;
   esac
 done
+# one plan per registered env (oracle and learned, K 1024, H 15) on every path
+if [[ -x "$build/bin/bench_mpc" ]]; then
+  for p in "${paths[@]}"; do
+    run_bench "bench_mpc_env${p:+.$p}" "$p" "$threads" "$build/bin/bench_mpc" --env all \
+      --samples 1024 --horizons 15
+  done
+fi
 # two threads next to one: the plan's scaling (best path)
 if [[ "$threads" == 1 && "$(getconf _NPROCESSORS_ONLN)" -ge 2 && -x "$build/bin/bench_mpc" ]]; then
   # wall clock: the point is the elapsed time; with --cpu-time a 1-thread wall-clock twin too

@@ -834,43 +834,97 @@ TEST(PlannerGolden, CostsMatchPyTorch) {
 
 // ---------------------------------------------------------------- CUDA vs CPU
 
-static void cuda_vs_cpu(const mbrl_plan_model *m, int K, int H, float gamma, double atol,
-                        double rtol) {
-  const int E = 3;
+// obs: E observations of m's env (E = obs.size() / obs_dim). The same draws, costs within
+// atol + rtol |cpu|, the same winner (or, on a near tie, winners whose CPU costs agree).
+static void cuda_vs_cpu_obs(const mbrl_plan_model *m, const std::vector<float> &obs, int K, int H,
+                            float gamma, double atol, double rtol,
+                            mbrl_plan_cost cost = MBRL_PLAN_COST_REWARD) {
+  const int O = m->obs_dim, A = m->act_dim, E = (int)obs.size() / O;
+  SCOPED_TRACE(std::string(m->env_id) + (m->kind == MBRL_PLAN_MODEL_ORACLE ? " oracle" : " learned") +
+               (cost == MBRL_PLAN_COST_SHAPED ? " shaped" : " reward"));
   PlannerPtr pc, pg;
   auto cc = cfg_of(K, H, gamma, E, MBRL_BACKEND_CPU);
   auto cg = cfg_of(K, H, gamma, E, MBRL_BACKEND_CUDA);
+  cc.cost = cg.cost = cost;
   ASSERT_EQ(mbrl_planner_create(&pc.p, m, &cc), MBRL_OK);
   ASSERT_EQ(mbrl_planner_create(&pg.p, m, &cg), MBRL_OK) << mbrl_last_error();
   EXPECT_EQ(mbrl_planner_backend(pg.p), MBRL_BACKEND_CUDA);
-  float obs[E * 3];
-  obs_of(3.1, 0.0, obs);
-  obs_of(-0.5, 3.0, obs + 3);
-  obs_of(1.5, -6.0, obs + 6);
   for (int rep = 0; rep < 3; ++rep) {
-    uint64_t seeds[E] = {mbrl_planner_seed(7, 0, rep), mbrl_planner_seed(7, 1, rep),
-                         mbrl_planner_seed(7, 2, rep)};
-    mbrl_plan_result rc[E], rg[E];
-    // rep 1 adds a warm-start prior (sequence 1) per env
-    std::vector<float> prior((size_t)E * H);
-    for (size_t i = 0; i < prior.size(); ++i) prior[i] = std::sin(0.7f * (float)i) * 1.9f;
+    std::vector<uint64_t> seeds(E);
+    for (int e = 0; e < E; ++e) seeds[e] = mbrl_planner_seed(7, e, rep);
+    std::vector<mbrl_plan_result> rc(E), rg(E);
+    // rep 1 adds a warm-start prior (sequence 1) per env, within the action space
+    std::vector<float> prior((size_t)E * H * A);
+    for (size_t i = 0; i < prior.size(); ++i)
+      prior[i] = m->n_actions > 0 ? (float)(i % m->n_actions)
+                                  : std::sin(0.7f * (float)i) * 0.95f * m->act_high[i % A];
     const float *pp = rep == 1 ? prior.data() : nullptr;
-    ASSERT_EQ(mbrl_planner_plan_prior(pc.p, obs, seeds, pp, E, rc), MBRL_OK);
-    ASSERT_EQ(mbrl_planner_plan_prior(pg.p, obs, seeds, pp, E, rg), MBRL_OK) << mbrl_last_error();
+    ASSERT_EQ(mbrl_planner_plan_prior(pc.p, obs.data(), seeds.data(), pp, E, rc.data()), MBRL_OK);
+    ASSERT_EQ(mbrl_planner_plan_prior(pg.p, obs.data(), seeds.data(), pp, E, rg.data()), MBRL_OK)
+        << mbrl_last_error();
     std::vector<float> ccost((size_t)E * K), gcost((size_t)E * K);
     ASSERT_EQ(mbrl_planner_last_costs(pc.p, ccost.data()), MBRL_OK);
     ASSERT_EQ(mbrl_planner_last_costs(pg.p, gcost.data()), MBRL_OK);
     const double ratio = worst_ratio(gcost.data(), ccost.data(), ccost.size(), atol, rtol);
     EXPECT_LE(ratio, 1.0) << "worst |cuda - cpu| / tol over all costs = " << ratio;
     for (int e = 0; e < E; ++e) {
-      EXPECT_EQ(rg[e].best_index, rc[e].best_index) << "env " << e << " rep " << rep;
-      EXPECT_EQ(rg[e].action[0], rc[e].action[0]);  // identical draws
-      EXPECT_NEAR(rg[e].best_return, rc[e].best_return,
-                  atol + rtol * std::fabs(rc[e].best_return));
-      float a[3] = {rc[e].pred_next[0], rc[e].pred_next[1], rc[e].pred_next[2]};
-      float b[3] = {rg[e].pred_next[0], rg[e].pred_next[1], rg[e].pred_next[2]};
-      EXPECT_LE(worst_ratio(b, a, 3, 1e-4, 1e-4), 1.0);
+      const float *c = &ccost[(size_t)e * K];
+      const double tol = atol + rtol * std::fabs(rc[e].best_return);
+      if (rg[e].best_index != rc[e].best_index) {
+        EXPECT_NEAR(c[rg[e].best_index], c[rc[e].best_index], tol)
+            << "env " << e << " rep " << rep << ": other winners, not a near tie";
+        continue;
+      }
+      for (int j = 0; j < A; ++j) EXPECT_EQ(rg[e].action[j], rc[e].action[j]);  // same draws
+      EXPECT_NEAR(rg[e].best_return, rc[e].best_return, tol);
+      EXPECT_LE(worst_ratio(rg[e].pred_next, rc[e].pred_next, O, 1e-4, 1e-4), 1.0);
     }
+  }
+}
+
+static void cuda_vs_cpu(const mbrl_plan_model *m, int K, int H, float gamma, double atol,
+                        double rtol) {
+  std::vector<float> obs(9);
+  obs_of(3.1, 0.0, obs.data());
+  obs_of(-0.5, 3.0, obs.data() + 3);
+  obs_of(1.5, -6.0, obs.data() + 6);
+  cuda_vs_cpu_obs(m, obs, K, H, gamma, atol, rtol);
+}
+
+// Three reset observations of every env (reset seeds 0..2).
+static std::vector<float> env_resets(const mbrl_env_spec *spec) {
+  std::vector<float> obs;
+  for (int e = 0; e < 3; ++e) {
+    mbrl_env env;
+    EXPECT_EQ(mbrl_env_init(&env, spec->id, (uint64_t)e, 0), MBRL_OK);
+    float o[MBRL_MAX_DIM];
+    mbrl_env_reset(&env, o);
+    obs.insert(obs.end(), o, o + spec->obs_dim);
+  }
+  return obs;
+}
+
+TEST(PlannerCuda, EveryEnvOracleMatchesCpu) {
+  MBRL_REQUIRE_GPU();
+  for (int i = 0; i < MBRL_ENV_COUNT; ++i) {
+    const mbrl_env_spec *spec = mbrl_env_at(i);
+    ModelPtr m;
+    ASSERT_EQ(mbrl_plan_model_oracle(&m.m, spec->id), MBRL_OK);
+    const auto obs = env_resets(spec);
+    for (mbrl_plan_cost cost : {MBRL_PLAN_COST_REWARD, MBRL_PLAN_COST_SHAPED})
+      cuda_vs_cpu_obs(m.m, obs, 1024, 15, 1.0f, 2e-3, 1e-4, cost);
+  }
+}
+
+TEST(PlannerCuda, EveryEnvLearnedMatchesCpu) {
+  MBRL_REQUIRE_GPU();
+  for (int i = 0; i < MBRL_ENV_COUNT; ++i) {
+    const mbrl_env_spec *spec = mbrl_env_at(i);
+    ModelPtr m;
+    random_learned(m, spec, 20 + i);
+    const auto obs = env_resets(spec);
+    for (mbrl_plan_cost cost : {MBRL_PLAN_COST_REWARD, MBRL_PLAN_COST_SHAPED})
+      cuda_vs_cpu_obs(m.m, obs, 777, 15, 1.0f, 2e-3, 1e-4, cost);
   }
 }
 

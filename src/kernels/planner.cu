@@ -1,6 +1,10 @@
 /* planner.cu - CUDA backend of the random-shooting planner (src/host/planner.c is the CPU
- * twin; the draws, the pendulum step/reward and the cost key are the MBRL_HD functions of
- * mbrl/planner.h and mbrl/pendulum.h that the CPU runs too).
+ * twin; the draws, the cost key and every env's oracle step, reward, shaped cost and terminal
+ * are the MBRL_HD functions of mbrl/planner.h and the env headers that the CPU runs too).
+ * Both rollout kernels are templates over the env (EnvOps<kind>, one instantiation per entry
+ * of MBRL_ENV_LIST), so the env's step and cost are fused into the rollout; a sequence stops
+ * paying after its first predicted terminal state (alive flag per sample), discrete envs
+ * draw action indices from the same Philox words as the CPU.
  *
  * One plan = two launches + one copy back:
  *   1. rollout kernel, grid (ceil(K / tile), E): each block rolls `tile` samples of one env
@@ -43,13 +47,13 @@ typedef struct model_args {
   float sm[MBRL_MAX_DIM], ss[MBRL_MAX_DIM], am[MBRL_MAX_DIM], as[MBRL_MAX_DIM];
   float dm[MBRL_MAX_DIM], ds[MBRL_MAX_DIM];
   float lo[MBRL_MAX_DIM], hi[MBRL_MAX_DIM];
-  int O, A, K, H, maxw, nweights, weights_in_smem, score_next;
+  int O, A, K, H, maxw, nweights, weights_in_smem, score_next, shaped, n_actions;
   float gamma;
 } model_args;
 
 typedef struct planner_cuda {
   model_args ma;
-  int kind, Emax;
+  int kind, env, Emax; /* plan model kind, mbrl_env_kind */
   float *d_weights;           /* (nweights) transposed folded weights + biases */
   float *d_costs;             /* (Emax, K) */
   float *d_s1;                /* (Emax, K, O) */
@@ -73,6 +77,43 @@ typedef struct planner_cuda {
       return mbrl_set_error(MBRL_ERR_CUDA, "planner (CUDA): %s failed: %s", what,             \
                             cudaGetErrorString(err_));                                         \
   } while (0)
+
+/* ---------------------------------------------------------------- the envs */
+
+/* EnvOps<kind>: the env header's planner functions, by name, for the kernel templates. */
+template <int KIND>
+struct EnvOps;
+#define MBRL_PLAN_ENV_OPS(NAME, name)                                                         \
+  template <>                                                                                 \
+  struct EnvOps<MBRL_ENV_##NAME> {                                                            \
+    enum { O = MBRL_##NAME##_OBS_DIM, A = MBRL_##NAME##_ACT_DIM };                            \
+    __device__ static void step(const float *o, const float *a, float *n) {                   \
+      mbrl_##name##_oracle_step(o, a, n);                                                     \
+    }                                                                                         \
+    __device__ static float reward(const float *o, const float *a, const float *n) {          \
+      return mbrl_##name##_reward_obs(o, a, n);                                               \
+    }                                                                                         \
+    __device__ static float shaped(const float *o, const float *a, const float *n) {          \
+      return mbrl_##name##_shaped_cost(o, a, n);                                              \
+    }                                                                                         \
+    __device__ static int terminal(const float *n) { return mbrl_##name##_terminal_obs(n); }  \
+  };
+MBRL_ENV_LIST(MBRL_PLAN_ENV_OPS)
+#undef MBRL_PLAN_ENV_OPS
+
+/* One step's cost of a live sample (planner.h): cost -= g r(s, a, n) (shaped: += g c(s, a,
+ * n)) with s = n when score_next; then the sample dies on a terminal n. */
+template <class Env>
+__device__ static inline void add_cost(const model_args &ma, const float *s, const float *a,
+                                       const float *n, float g, float *cost, bool *alive) {
+  if (!*alive) return;
+  const float *oc = ma.score_next ? n : s;
+  if (ma.shaped)
+    *cost = *cost + g * Env::shaped(oc, a, n);
+  else
+    *cost = *cost - g * Env::reward(oc, a, n);
+  if (Env::terminal(n)) *alive = false;
+}
 
 /* ---------------------------------------------------------------- device helpers */
 
@@ -98,39 +139,43 @@ __device__ static inline void load_obs(const plan_args &pa, const float *d_obs, 
 
 /* ---------------------------------------------------------------- oracle kernel */
 
+template <class Env>
 __global__ void __launch_bounds__(ORACLE_THREADS)
     oracle_rollout_kernel(plan_args pa, const float *d_obs, const uint64_t *d_seeds,
                           const float *prior, int E, model_args ma, float *costs, float *s1,
                           unsigned long long *keys) {
+  const int O = Env::O, A = Env::A;
   const int e = blockIdx.y;
   const int k = blockIdx.x * ORACLE_THREADS + threadIdx.x;
   unsigned long long key = KEY_INIT;
   if (k < ma.K) {
     const uint64_t seed = E <= INLINE_ENVS ? pa.seed[e] : d_seeds[e];
     float s[MBRL_MAX_DIM];
-    load_obs(pa, d_obs, E, e, 3, s);
+    load_obs(pa, d_obs, E, e, O, s);
     mbrl_philox rng;
     const bool from_prior = prior && k == 1;
     const bool drawn = k > 0 && !from_prior;
     if (drawn) mbrl_planner_rng(&rng, seed, (uint64_t)k);
     float cost = 0.0f, g = 1.0f;
+    bool alive = true;
     for (int h = 0; h < ma.H; ++h) {
-      float u = 0.0f;
-      if (drawn) mbrl_planner_next_action(&rng, 1, ma.lo, ma.hi, &u);
-      else if (from_prior) u = prior[(size_t)e * ma.H + h];
-      float nx[3], th;
-      mbrl_planner_oracle_step(s, u, nx, &th);
-      const float rew = ma.score_next ? mbrl_pendulum_reward_obs_f(nx[0], nx[1], nx[2], u)
-                                      : mbrl_pendulum_reward_f(th, s[2], u);
-      cost = cost - g * rew;
-      s[0] = nx[0];
-      s[1] = nx[1];
-      s[2] = nx[2];
+      float a[A], nx[O];
+#pragma unroll
+      for (int j = 0; j < A; ++j) a[j] = 0.0f;
+      if (drawn) {
+        mbrl_planner_next_action(&rng, A, ma.n_actions, ma.lo, ma.hi, a);
+      } else if (from_prior) {
+#pragma unroll
+        for (int j = 0; j < A; ++j) a[j] = prior[((size_t)e * ma.H + h) * A + j];
+      }
+      Env::step(s, a, nx);
+      add_cost<Env>(ma, s, a, nx, g, &cost, &alive);
+#pragma unroll
+      for (int i = 0; i < O; ++i) s[i] = nx[i];
       if (h == 0) {
-        float *o = s1 + ((size_t)e * ma.K + k) * 3;
-        o[0] = nx[0];
-        o[1] = nx[1];
-        o[2] = nx[2];
+        float *o = s1 + ((size_t)e * ma.K + k) * O;
+#pragma unroll
+        for (int i = 0; i < O; ++i) o[i] = nx[i];
       }
       g = g * ma.gamma;
     }
@@ -181,6 +226,7 @@ __device__ static inline void dense_tile(float *out, const float *in, const floa
   }
 }
 
+template <class Env>
 __global__ void __launch_bounds__(LEARNED_THREADS)
     learned_rollout_kernel(plan_args pa, const float *d_obs, const uint64_t *d_seeds,
                            const float *prior, int E, model_args ma, const float *gweights,
@@ -204,8 +250,9 @@ __global__ void __launch_bounds__(LEARNED_THREADS)
   const bool valid = sample_thread && k < ma.K;
   const bool from_prior = valid && prior && k == 1;
   const bool drawn = valid && k > 0 && !from_prior;
-  float s[MBRL_MAX_DIM], s1v[MBRL_MAX_DIM];
-  float cost = 0.0f, g = 1.0f, a0 = 0.0f;
+  float s[MBRL_MAX_DIM], s1v[MBRL_MAX_DIM], sp[MBRL_MAX_DIM], a[MBRL_MAX_DIM];
+  float cost = 0.0f, g = 1.0f;
+  bool alive = true;
   mbrl_philox rng;
   if (sample_thread) {
     load_obs(pa, d_obs, E, e, O, s);
@@ -217,18 +264,17 @@ __global__ void __launch_bounds__(LEARNED_THREADS)
   __syncthreads(); /* weights staged */
   for (int h = 0; h < ma.H; ++h) {
     if (sample_thread) {
-      float a[MBRL_MAX_DIM];
 #pragma unroll
       for (int j = 0; j < MBRL_MAX_DIM; ++j) a[j] = 0.0f;
       if (drawn) {
-        mbrl_planner_next_action(&rng, A, ma.lo, ma.hi, a);
+        mbrl_planner_next_action(&rng, A, ma.n_actions, ma.lo, ma.hi, a);
       } else if (from_prior) {
 #pragma unroll
         for (int j = 0; j < MBRL_MAX_DIM; ++j)
           if (j < A) a[j] = prior[((size_t)e * ma.H + h) * A + j];
       }
-      a0 = a[0];
-      if (!ma.score_next) cost = cost - g * mbrl_pendulum_reward_obs_f(s[0], s[1], s[2], a0);
+#pragma unroll
+      for (int i = 0; i < MBRL_MAX_DIM; ++i) sp[i] = s[i];
 #pragma unroll
       for (int i = 0; i < MBRL_MAX_DIM; ++i)
         if (i < O) bufA[i * TILE + tid] = mbrl_normalize1(s[i], ma.sm[i], ma.ss[i]);
@@ -253,7 +299,7 @@ __global__ void __launch_bounds__(LEARNED_THREADS)
           s[i] = s[i] + mbrl_unnormalize1(x[i * TILE + tid], ma.dm[i], ma.ds[i]);
           if (h == 0) s1v[i] = s[i];
         }
-      if (ma.score_next) cost = cost - g * mbrl_pendulum_reward_obs_f(s[0], s[1], s[2], a0);
+      add_cost<Env>(ma, sp, a, s, g, &cost, &alive);
       g = g * ma.gamma;
     }
     /* No barrier needed here: the output tile x is read only by the sample threads, and the
@@ -294,13 +340,44 @@ __global__ void gather_kernel(int E, model_args ma, const uint64_t *d_seeds, pla
   } else if (best > 0) {
     mbrl_philox rng;
     mbrl_planner_rng(&rng, E <= INLINE_ENVS ? pa.seed[e] : d_seeds[e], (uint64_t)best);
-    mbrl_planner_next_action(&rng, ma.A, ma.lo, ma.hi, r.action);
+    mbrl_planner_next_action(&rng, ma.A, ma.n_actions, ma.lo, ma.hi, r.action);
   }
   for (int i = 0; i < ma.O; ++i) r.pred_next[i] = s1[((size_t)e * ma.K + best) * ma.O + i];
   res[e] = r;
 }
 
 /* ---------------------------------------------------------------- host side */
+
+typedef void (*oracle_kernel_t)(plan_args, const float *, const uint64_t *, const float *, int,
+                                model_args, float *, float *, unsigned long long *);
+typedef void (*learned_kernel_t)(plan_args, const float *, const uint64_t *, const float *, int,
+                                 model_args, const float *, float *, float *,
+                                 unsigned long long *);
+
+/* The instantiations of env `kind` (NULL for an unknown kind). */
+static oracle_kernel_t oracle_kernel_of(int kind) {
+  switch (kind) {
+#define MBRL_PLAN_CASE(NAME, name) \
+  case MBRL_ENV_##NAME:            \
+    return oracle_rollout_kernel<EnvOps<MBRL_ENV_##NAME> >;
+    MBRL_ENV_LIST(MBRL_PLAN_CASE)
+#undef MBRL_PLAN_CASE
+    default:
+      return NULL;
+  }
+}
+
+static learned_kernel_t learned_kernel_of(int kind) {
+  switch (kind) {
+#define MBRL_PLAN_CASE(NAME, name) \
+  case MBRL_ENV_##NAME:            \
+    return learned_rollout_kernel<EnvOps<MBRL_ENV_##NAME> >;
+    MBRL_ENV_LIST(MBRL_PLAN_CASE)
+#undef MBRL_PLAN_CASE
+    default:
+      return NULL;
+  }
+}
 
 extern "C" void mbrl_planner_cuda_free(void *state) {
   planner_cuda *c = (planner_cuda *)state;
@@ -344,7 +421,12 @@ static mbrl_status create_impl(planner_cuda *c, const mbrl_plan_model *m, int K,
   model_args *ma = &c->ma;
   memset(ma, 0, sizeof *ma);
   c->kind = (int)m->kind;
+  c->env = (int)m->spec->kind;
   c->Emax = Emax;
+  if (!oracle_kernel_of(c->env))
+    return mbrl_set_error(MBRL_ERR_UNSUPPORTED, "planner (CUDA): no rollout kernel for %s",
+                          m->env_id);
+  ma->n_actions = m->n_actions;
   ma->O = m->obs_dim;
   ma->A = m->act_dim;
   ma->K = K;
@@ -410,7 +492,7 @@ static mbrl_status create_impl(planner_cuda *c, const mbrl_plan_model *m, int K,
     ma->weights_in_smem = with_w <= (size_t)optin;
     c->smem = ma->weights_in_smem ? with_w : tiles;
     if (c->smem > 48 * 1024) {
-      cudaError_t err = cudaFuncSetAttribute(learned_rollout_kernel,
+      cudaError_t err = cudaFuncSetAttribute(learned_kernel_of(c->env),
                                              cudaFuncAttributeMaxDynamicSharedMemorySize,
                                              (int)c->smem);
       if (err != cudaSuccess) {
@@ -455,13 +537,14 @@ static mbrl_status create_impl(planner_cuda *c, const mbrl_plan_model *m, int K,
 }
 
 extern "C" mbrl_status mbrl_planner_cuda_create(void **state, const mbrl_plan_model *m, int K,
-                                                int H, float gamma, int score_next, int max_envs,
-                                                size_t device_bytes) {
+                                                int H, float gamma, int score_next, int shaped,
+                                                int max_envs, size_t device_bytes) {
   *state = NULL;
   planner_cuda *c = (planner_cuda *)calloc(1, sizeof *c);
   if (!c) return mbrl_set_error(MBRL_ERR_NOMEM, "planner (CUDA): out of memory");
   mbrl_status st = create_impl(c, m, K, H, gamma, max_envs, device_bytes);
   c->ma.score_next = score_next;
+  c->ma.shaped = shaped;
   if (st) {
     mbrl_planner_cuda_free(c);
     return st;
@@ -501,11 +584,11 @@ extern "C" mbrl_status mbrl_planner_cuda_plan(void *state, const float *obs, con
   }
   if (c->kind == MBRL_PLAN_MODEL_ORACLE) {
     dim3 grid((unsigned)MBRL_CEIL_DIV(ma.K, ORACLE_THREADS), (unsigned)E);
-    oracle_rollout_kernel<<<grid, ORACLE_THREADS, 0, c->stream>>>(pa, c->d_obs, c->d_seeds, d_prior, E, ma,
+    oracle_kernel_of(c->env)<<<grid, ORACLE_THREADS, 0, c->stream>>>(pa, c->d_obs, c->d_seeds, d_prior, E, ma,
                                                                   c->d_costs, c->d_s1, c->d_keys);
   } else {
     dim3 grid((unsigned)MBRL_CEIL_DIV(ma.K, TILE), (unsigned)E);
-    learned_rollout_kernel<<<grid, LEARNED_THREADS, c->smem, c->stream>>>(
+    learned_kernel_of(c->env)<<<grid, LEARNED_THREADS, c->smem, c->stream>>>(
         pa, c->d_obs, c->d_seeds, d_prior, E, ma, c->d_weights, c->d_costs, c->d_s1, c->d_keys);
   }
   CUDA_TRY(cudaGetLastError(), "rollout kernel launch");
