@@ -184,12 +184,12 @@ void mbrl_plan_opt_config_init(mbrl_plan_opt_config *c, mbrl_plan_opt_kind kind)
   c->iterations = 5;
   c->warm_start = 1;
   c->elite_ratio = 0.1f;
-  c->alpha = 0.1f;
+  c->alpha = 0.0f; /* oracle Pendulum-v1, 50 episodes: 0 -143.5, 0.1 (mbrl-lib's) -148.5 */
   c->return_best = 0;
   c->noise_beta = 2.0f;
   c->pop_decay = 1.25f;
   c->keep_elite_frac = 0.3f;
-  c->lambda = 1.0f;
+  c->lambda = 0.3f; /* oracle Pendulum-v1, 50 episodes: 0.3 -138.8, 1 -141.8, 3 -146.6 */
   c->sigma = 1.0f;
   c->beta = 0.9f;
   if (kind == MBRL_PLAN_OPT_ICEM) c->population = 300;
