@@ -598,3 +598,44 @@ TEST(MpcQualitySlow, DataAggregationWithin7000StepsImprovesTheModel) {
             << after << "\n";
   EXPECT_LT(after, 0.8 * median);
 }
+
+// Issue 10's bars on the other envs (Gymnasium reset seeds 0..N-1, K 1024, H 15). Measured
+// with 50 episodes (the report): CartPole-v1 oracle + shaped cost 500.0; Acrobot-v1 oracle +
+// shaped -85.3; MountainCarContinuous-v0 oracle + shaped 77.3 (41 episodes ~94, 9 starts near
+// the valley floor stay at rest: no random sequence's energy gain beats its action cost, so
+// the all-zeros sequence 0 wins every step; the issue's 90 is not met, this is a regression
+// bar). Fewer episodes here to bound the suite's time.
+TEST(MpcQualitySlow, OtherEnvsOracleWithShapedCost) {
+  struct Case {
+    const char *env;
+    int episodes;
+    double bar;
+  } cases[] = {{"CartPole-v1", 20, 495.0}, {"Acrobot-v1", 10, -100.0},
+               {"MountainCarContinuous-v0", 10, 70.0}};
+  for (const Case &c : cases) {
+    RunResult r = mpc(std::string("--env ") + c.env + " --oracle --cost shaped --episodes " +
+                      std::to_string(c.episodes) + " --seed 0 --device cpu --json");
+    ASSERT_EQ(r.exit_code, 0) << c.env << "\n" << r.err;
+    ASSERT_EQ(json_arr(r.out, "returns").size(), (size_t)c.episodes);
+    const double m = json_num(r.out, "mean_return");
+    std::cout << c.env << " oracle MPC (shaped cost) mean return over " << c.episodes
+              << " episodes: " << m << "\n";
+    EXPECT_GE(m, c.bar) << c.env;
+  }
+}
+
+// Learned CartPole-v1 with 2,241 environment steps of data (100 random episodes): the seed's
+// 64-64 BatchNorm model, 5000 training steps, MPC with the shaped cost on the predicted
+// observations. Measured over reset seeds 0..49: 499.96 (min 498); here seeds 0..9 >= 475.
+TEST(MpcQualitySlow, CartPoleLearnedWithUnder5000Steps) {
+  TempDir dir;
+  std::string data = collect_dataset(dir, "cp.h5", 100, 500, 999, "CartPole-v1");
+  std::string model = train(dir, data, "cp_model.h5", "--steps 5000");
+  RunResult r = mpc("--env CartPole-v1 --model " + model +
+                    " --cost shaped --episodes 10 --seed 0 --device cpu --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const double m = json_num(r.out, "mean_return");
+  std::cout << "CartPole-v1 learned-model MPC (2241 random steps) mean return over 10 episodes: "
+            << m << "\n";
+  EXPECT_GE(m, 475.0);
+}
