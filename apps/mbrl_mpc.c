@@ -41,7 +41,7 @@ static void usage(void) {
       "                [--json] [--warm-start] [--reward-on current|next] [--cost reward|shaped]\n"
       "                [--planner rs|cem|icem|mppi [optimizer options below]]\n"
       "       mbrl_mpc --iterations N --data FILE --model FILE [--episodes N] [--force]\n"
-      "                [--eval-episodes N] [--train-steps N] [options above]\n"
+      "                [--eval-episodes N] [--eval-seed S] [--train-steps N] [options above]\n"
       "\n"
       "Control an environment with random-shooting model-predictive control: at every step\n"
       "draw K action sequences of horizon H uniformly (within the action bounds, or uniform\n"
@@ -93,6 +93,9 @@ static void usage(void) {
       "                      Adam lr 0.01 betas 0.99/0.999, the seed's 64-64 BatchNorm net)\n"
       "  --eval-episodes N   after the loop, evaluate the final model on N episodes with\n"
       "                      reset seeds S + i (default 0: no evaluation)\n"
+      "  --eval-seed S       reset seeds of that evaluation: S + i (default: --seed), so runs\n"
+      "                      with different training seeds are evaluated on the same starts\n"
+      "                      (e.g. --eval-seed 0: Gymnasium reset seeds 0..N-1)\n"
       "  --force             overwrite an existing file: the --record FILE of a single run,\n"
       "                      or the --model FILE that --iterations writes (a failed run never\n"
       "                      touches it)\n"
@@ -497,6 +500,8 @@ int main(int argc, char **argv) {
   int n_init = 0;
   int oracle = 0, json = 0, force = 0, episodes_set = 0;
   long episodes = 10, iterations = 0, eval_episodes = 0, train_steps = 5000;
+  int eval_seed_set = 0;
+  uint64_t eval_seed = 0;
   run_cfg rc;
   memset(&rc, 0, sizeof rc);
   rc.K = 1024;
@@ -594,6 +599,9 @@ int main(int argc, char **argv) {
       train_steps = mbrl_cli_int(&c, 1, 100000000);
     } else if (mbrl_cli_option(&c, "--eval-episodes")) {
       eval_episodes = mbrl_cli_int(&c, 1, 100000);
+    } else if (mbrl_cli_option(&c, "--eval-seed")) {
+      eval_seed = mbrl_cli_u64(&c);
+      eval_seed_set = 1;
     } else if (mbrl_cli_flag(&c, "--force")) {
       force = 1;
     } else {
@@ -631,6 +639,7 @@ int main(int argc, char **argv) {
   if (rc.have_init && n_init != env->state_dim)
     mbrl_cli_usage_error(PROG, "--init-state: %s's state has %d values; give them comma-separated "
                          "(Pendulum-v1: TH,THDOT; see mbrl_mpc --help)", env->id, env->state_dim);
+  if (!eval_seed_set) eval_seed = rc.seed;
   if (iterations > 0) {
     if (!data || !model_path)
       mbrl_cli_usage_error(PROG, "--iterations needs --data FILE (the dataset to grow) and "
@@ -646,6 +655,7 @@ int main(int argc, char **argv) {
       mbrl_cli_usage_error(PROG, "no model: give --model FILE (from mbrl_train) or --oracle");
     if (data) mbrl_cli_usage_error(PROG, "--data is used with --iterations only");
     if (eval_episodes) mbrl_cli_usage_error(PROG, "--eval-episodes is used with --iterations only");
+    if (eval_seed_set) mbrl_cli_usage_error(PROG, "--eval-seed is used with --iterations only");
     if (force && !record)
       mbrl_cli_usage_error(PROG, "--force lets --record FILE (or --iterations' --model FILE) "
                                  "overwrite an existing file; add --record FILE");
@@ -769,7 +779,7 @@ int main(int argc, char **argv) {
       if (make_planner(pm, &rc, be, &p)) return 1;
       run_cfg rq = rc;
       rq.quiet = 1;
-      if (run_episodes(p, pm, &rq, (int)eval_episodes, rc.seed, NULL, &ev)) return 1;
+      if (run_episodes(p, pm, &rq, (int)eval_episodes, eval_seed, NULL, &ev)) return 1;
       summarize(&ev, (int)eval_episodes, &em, &es, &emed, &ep99, &epm);
       mbrl_planner_free(p);
     }
@@ -793,7 +803,8 @@ int main(int argc, char **argv) {
              rc.cost == MBRL_PLAN_COST_SHAPED ? "shaped" : "reward", (unsigned long long)rc.seed);
       printf(", \"planner\": %s", planner_json(&rc));
       if (eval_episodes > 0) {
-        printf(", \"eval\": {\"episodes\": %ld, \"returns\": ", eval_episodes);
+        printf(", \"eval\": {\"episodes\": %ld, \"reset_seed0\": %llu, \"returns\": ", eval_episodes,
+               (unsigned long long)eval_seed);
         print_returns_json(ev.returns, (int)eval_episodes);
         printf(", \"mean_return\": %.6f, \"std_return\": %.6f, \"plan_ms_median\": %.6f, "
                "\"plan_ms_p99\": %.6f}",
@@ -806,8 +817,8 @@ int main(int argc, char **argv) {
       if (eval_episodes > 0)
         printf("evaluation: mean return %.2f +- %.2f over %ld episodes (reset seeds %llu..%llu); "
                "planning median %.3f ms, p99 %.3f ms per action\n",
-               em, es, eval_episodes, (unsigned long long)rc.seed,
-               (unsigned long long)(rc.seed + (uint64_t)eval_episodes - 1), emed, ep99);
+               em, es, eval_episodes, (unsigned long long)eval_seed,
+               (unsigned long long)(eval_seed + (uint64_t)eval_episodes - 1), emed, ep99);
     }
     for (long it = 0; it < iterations; ++it) free(rows[it].returns);
     free(rows);
