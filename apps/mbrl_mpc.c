@@ -20,6 +20,7 @@
 #include "mbrl/cli.h"
 #include "mbrl/dataset.h"
 #include "mbrl/device.h"
+#include "mbrl/dyn_ensemble.h"
 #include "mbrl/dynamics.h"
 #include "mbrl/env.h"
 #include "mbrl/h5util.h"
@@ -54,7 +55,9 @@ static void usage(void) {
       "  --env ID            the environment to control (default Pendulum-v1; known: %s).\n"
       "                      A --model made for another env than ID is refused (exit 1)\n"
       "  --model FILE        learned dynamics checkpoint (mbrl_train's output; BatchNorm is\n"
-      "                      folded, eval mode). In --iterations mode: where the model is saved\n"
+      "                      folded, eval mode), or an ensemble checkpoint (mbrl_train\n"
+      "                      --ensemble M: planned with particles, CPU). In --iterations mode:\n"
+      "                      where the model is saved\n"
       "  --oracle            plan with the env's true dynamics instead of a model\n"
       "  --episodes N        episodes to run, 1..100000 (default 10; --iterations: episodes\n"
       "                      collected per iteration, default 5)\n"
@@ -69,6 +72,13 @@ static void usage(void) {
       "                      X,X_DOT,THETA,THETA_DOT; see the env's header)\n"
       "  --warm-start        make sequence 1 the previous step's best sequence shifted by one\n"
       "                      step (instead of a random draw); off by default (the seed's method)\n"
+      "  --particles P       ensemble models (--model from mbrl_train --ensemble): P particles\n"
+      "                      per action sequence, its cost the mean over them (default 20)\n"
+      "  --propagation W     tsinf (default: a fixed random elite per particle), ts1 (a random\n"
+      "                      elite per particle per step) or expectation (the elites' mean,\n"
+      "                      one deterministic particle); probabilistic members sample\n"
+      "                      mean + std * noise under ts1/tsinf (PETS, Chua et al. 2018)\n"
+      "  --no-sample         ts1/tsinf with each member's mean only (no Gaussian noise)\n"
       "  --reward-on WHICH   current: r(s_h, a_h) on the pre-step observation (default, the\n"
       "                      env's reward of step h); next: r(s_{h+1}, a_h) on the predicted\n"
       "                      next observation\n"
@@ -286,6 +296,10 @@ typedef struct run_cfg {
   int quiet, json;
   int warm_set;               /* --warm-start / --no-warm-start given */
   mbrl_plan_opt_config opt;   /* --planner cem|icem|mppi (opt.kind 0: random shooting) */
+  int particles;              /* --particles (0: the planner's default, 20 for ensembles) */
+  mbrl_plan_propagation prop; /* --propagation */
+  int no_sample;              /* --no-sample */
+  int ensemble;               /* the model is an ensemble (PETS) */
 } run_cfg;
 
 /* The --planner optimizer for model m (NULL for rs; exits on failure), and its settings as
@@ -299,21 +313,33 @@ static mbrl_plan_opt *make_opt(const mbrl_plan_model *m, const run_cfg *rc) {
   c.backend = MBRL_BACKEND_CPU;
   c.score_next = rc->score_next;
   c.cost = rc->cost;
+  c.particles = rc->particles;
+  c.propagation = rc->prop;
+  c.no_sample = rc->no_sample;
   mbrl_plan_opt *o = NULL;
   if (mbrl_plan_opt_create(&o, m, &c, &rc->opt) != MBRL_OK)
     mbrl_cli_fail(PROG, "--planner %s: %s", mbrl_plan_opt_kind_name(rc->opt.kind), mbrl_last_error());
   return o;
 }
 
+static const char *prop_name(mbrl_plan_propagation p) {
+  return p == MBRL_PLAN_PROP_TS1 ? "ts1" : p == MBRL_PLAN_PROP_EXPECTATION ? "expectation" : "tsinf";
+}
+
 static const char *planner_json(const run_cfg *rc) {
-  static char buf[512];
+  static char buf[768];
+  char pets[160] = "";
+  if (rc->ensemble)
+    snprintf(pets, sizeof pets, ", \"particles\": %d, \"propagation\": \"%s\", \"sample\": %d",
+             rc->prop == MBRL_PLAN_PROP_EXPECTATION ? 1 : rc->particles ? rc->particles : 20,
+             prop_name(rc->prop), !rc->no_sample);
   const mbrl_plan_opt_config *o = &rc->opt;
   if (!o->kind) {
-    snprintf(buf, sizeof buf, "{\"planner\": \"rs\", \"samples\": %d, \"warm_start\": %d}", rc->K,
-             rc->warm);
+    snprintf(buf, sizeof buf, "{\"planner\": \"rs\", \"samples\": %d, \"warm_start\": %d%s}",
+             rc->K, rc->warm, pets);
     return buf;
   }
-  snprintf(buf, sizeof buf,
+  const int n = snprintf(buf, sizeof buf,
            "{\"planner\": \"%s\", \"population\": %d, \"iterations\": %d, \"warm_start\": %d, "
            "\"elite_ratio\": %.6g, \"alpha\": %.6g, \"return_best\": %d, \"noise_beta\": %.6g, "
            "\"pop_decay\": %.6g, \"keep_elite_frac\": %.6g, \"lambda\": %.6g, \"sigma\": %.6g, "
@@ -322,6 +348,8 @@ static const char *planner_json(const run_cfg *rc) {
            (double)o->elite_ratio, (double)o->alpha, o->return_best, (double)o->noise_beta,
            (double)o->pop_decay, (double)o->keep_elite_frac, (double)o->lambda, (double)o->sigma,
            (double)o->beta);
+  if (n > 0 && (size_t)n < sizeof buf - 1 && pets[0])
+    snprintf(buf + n - 1, sizeof buf - (size_t)(n - 1), "%s}", pets);
   return buf;
 }
 
@@ -482,6 +510,9 @@ static int make_planner(const mbrl_plan_model *m, const run_cfg *rc, mbrl_backen
   c.backend = be;
   c.score_next = rc->score_next;
   c.cost = rc->cost;
+  c.particles = rc->particles;
+  c.propagation = rc->prop;
+  c.no_sample = rc->no_sample;
   mbrl_status st = mbrl_planner_create(p, m, &c);
   if (st == MBRL_ERR_INVALID_ARG)
     mbrl_cli_usage_error(PROG, "--samples %d / --horizon %d: %s", rc->K, rc->H, mbrl_last_error());
@@ -500,7 +531,7 @@ int main(int argc, char **argv) {
   int n_init = 0;
   int oracle = 0, json = 0, force = 0, episodes_set = 0;
   long episodes = 10, iterations = 0, eval_episodes = 0, train_steps = 5000;
-  int eval_seed_set = 0;
+  int eval_seed_set = 0, prop_set = 0;
   uint64_t eval_seed = 0;
   run_cfg rc;
   memset(&rc, 0, sizeof rc);
@@ -570,6 +601,16 @@ int main(int argc, char **argv) {
       oc.sigma = (float)mbrl_cli_double(&c, 1e-9, 1e9);
     } else if (mbrl_cli_option(&c, "--beta")) {
       oc.beta = (float)mbrl_cli_double(&c, 1e-9, 1.0);
+    } else if (mbrl_cli_option(&c, "--particles")) {
+      rc.particles = (int)mbrl_cli_int(&c, 1, MBRL_PLANNER_MAX_PARTICLES);
+    } else if (mbrl_cli_option(&c, "--propagation")) {
+      static const char *const ch[] = {"tsinf", "ts1", "expectation", NULL};
+      const int k = mbrl_cli_choice(&c, ch);
+      rc.prop = k == 1 ? MBRL_PLAN_PROP_TS1 : k == 2 ? MBRL_PLAN_PROP_EXPECTATION : MBRL_PLAN_PROP_TSINF;
+      prop_set = 1;
+    } else if (mbrl_cli_flag(&c, "--no-sample")) {
+      rc.no_sample = 1;
+      prop_set = 1;
     } else if (mbrl_cli_option(&c, "--reward-on")) {
       static const char *const ch[] = {"current", "next", NULL};
       rc.score_next = mbrl_cli_choice(&c, ch);
@@ -696,6 +737,17 @@ int main(int argc, char **argv) {
       mbrl_cli_fail(PROG, "--append-data: %s", mbrl_last_error());
   }
 
+  /* an ensemble checkpoint (PETS): particles on the CPU planner */
+  rc.ensemble = !oracle && iterations == 0 && model_path && mbrl_dyn_ensemble_is_file(model_path);
+  if (!rc.ensemble && (rc.particles > 1 || prop_set))
+    mbrl_cli_usage_error(PROG, "--particles / --propagation / --no-sample need an ensemble model "
+                         "(--model FILE from mbrl_train --ensemble M)");
+  if (rc.ensemble) {
+    if (req == MBRL_BACKEND_CUDA)
+      mbrl_cli_usage_error(PROG, "--model %s is an ensemble: PETS planning runs on the CPU for now "
+                           "(no CUDA particle rollout yet); use --device cpu or auto", model_path);
+    req = MBRL_BACKEND_CPU;
+  }
   const mbrl_backend be = mbrl_cli_resolve_device(PROG, req);
   const char *dev_name = mbrl_backend_name(be);
   const char *cpu_kernels = mbrl_cli_cpu_kernels(PROG);

@@ -53,6 +53,8 @@
  *   mapping of cuRAND's curand_normal); iCEM's colored noise takes its H*act_dim*2 normals the
  *   same way, its elite choice and end actions from subsequence 2^32 + ... (see plan_opt.c).
  *   A plan is deterministic given the plan seeds and the warm state, whatever the thread count.
+ * Ensemble models (PETS): the planner config's particles / propagation apply; every population
+ *   is scored with its particles (mbrl/planner.h), keyed per iteration (MBRL_PLAN_OPT_PARTICLE_TAG).
  * Backend: CPU (the planner's CPU kernel paths). A CUDA planner config fails in
  * mbrl_plan_opt_create with MBRL_ERR_UNSUPPORTED (no given-sequence CUDA rollout yet). */
 #ifndef MBRL_PLAN_OPT_H
@@ -69,6 +71,10 @@
 MBRL_EXTERN_C_BEGIN
 
 #define MBRL_PLAN_OPT_TAG 0x6f70745f706c616eull /* "opt_plan": the iteration keys' tag */
+/* "particle": with an ensemble model, the populations of iteration i are scored with the
+ * particle seed mbrl_planner_seed(plan_seed, MBRL_PLAN_OPT_PARTICLE_TAG, i) (the returned
+ * sequence's final score: i = iterations); see mbrl/planner.h "particles". */
+#define MBRL_PLAN_OPT_PARTICLE_TAG 0x7061727469636c65ull
 #define MBRL_PLAN_OPT_MAX_POPULATION 1000000
 #define MBRL_PLAN_OPT_MAX_ITERATIONS 1000
 

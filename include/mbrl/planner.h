@@ -40,7 +40,9 @@
  * count) and CUDA (one rollout kernel per plan, instantiated per env with its step, cost and
  * terminal fused, that draws the actions in-kernel, rolls all H steps with the weights in
  * shared memory, accumulates the costs and reduces to the argmin with a 64-bit atomicMin; a
- * tiny kernel gathers the result; one copy back). */
+ * tiny kernel gathers the result; one copy back). Ensemble models (PETS particles, below) plan
+ * on the CPU backend: K * P rows, each row's member per step gathered into groups of one
+ * member's rows before the folded MLP (so the kernel path stays the single model's). */
 #ifndef MBRL_PLANNER_H
 #define MBRL_PLANNER_H
 
@@ -62,6 +64,10 @@ MBRL_EXTERN_C_BEGIN
 #define MBRL_PLANNER_MAX_SAMPLES 2147483647 /* K per environment (memory decides sooner) */
 #define MBRL_PLANNER_MAX_HORIZON 100000
 #define MBRL_PLANNER_MAX_ENVS 65536
+#define MBRL_PLAN_MAX_MEMBERS 64     /* = MBRL_DYN_ENSEMBLE_MAX_MEMBERS */
+#define MBRL_PLANNER_MAX_PARTICLES 10000
+#define MBRL_PLAN_MEMBER_TAG 0x6d656d6265727321ull /* "members!": particles' member draws */
+#define MBRL_PLAN_NOISE_TAG 0x6e6f6973655f7473ull  /* "noise_ts": particles' Gaussian noise */
 
 /* ---------------------------------------------------------------- shared per-element math */
 
@@ -123,6 +129,39 @@ MBRL_HD static inline uint64_t mbrl_planner_cost_key(float cost, uint32_t k) {
   return ((uint64_t)b << 32) | (uint64_t)k;
 }
 
+/* ---------------------------------------------------------------- particles (PETS)
+ *
+ * With an ensemble model (mbrl_plan_model_from_ensemble) every action sequence k is rolled as P
+ * particles: rows k * P + p (p = 0..P-1) of its environment ("row" below), all with the
+ * sequence's actions; a sequence's cost is the mean over its particles (sum in particle order,
+ * then / P) and its predicted s_1 the particles' mean. Propagation (Chua et al. 2018):
+ *   TS1          row r at step h uses member mbrl_planner_particle_member(pseed, r, h, TS1)
+ *   TSINF        row r uses member mbrl_planner_particle_member(pseed, r, 0, ..) at every step
+ *   EXPECTATION  every row uses the mean over the elites of their mean predictions (no noise);
+ *                the rollout is deterministic, so it runs 1 particle per sequence.
+ * Members are drawn uniformly from the elites. A probabilistic ensemble samples under TS1/TSINF:
+ * delta = mean + exp(logvar / 2) eps with eps = mbrl_dyn_ensemble_noise(
+ * mbrl_planner_seed(pseed, MBRL_PLAN_NOISE_TAG, h), r, obs_dim) (the planner's `sample` = 0:
+ * the member's mean only). pseed, the particle seed of a plan, is plan_seed for
+ * mbrl_planner_plan(_prior) and the caller's for mbrl_planner_evaluate_batch_seeded. */
+typedef enum mbrl_plan_propagation {
+  MBRL_PLAN_PROP_TSINF = 0, /* default (mbrl-lib's PETS: fixed_model) */
+  MBRL_PLAN_PROP_TS1 = 1,
+  MBRL_PLAN_PROP_EXPECTATION = 2
+} mbrl_plan_propagation;
+
+/* The member of particle row `row` at step h (TSINF: h is ignored): elites[philox_below(
+ * n_elites)] from Philox(mbrl_planner_seed(pseed, MBRL_PLAN_MEMBER_TAG, h'), subsequence row,
+ * offset 0), h' = h for TS1 and 0 for TSINF (mbrl_dyn_ensemble_draw_member's draw). */
+MBRL_HD static inline int mbrl_planner_particle_member(uint64_t pseed, uint64_t row, int h,
+                                                       int prop, const int *elites, int n_elites) {
+  mbrl_philox s;
+  mbrl_philox_init(&s, mbrl_planner_seed(pseed, MBRL_PLAN_MEMBER_TAG,
+                                         prop == MBRL_PLAN_PROP_TS1 ? (uint64_t)h : 0u),
+                   row, 0);
+  return elites[mbrl_philox_below(&s, (uint32_t)n_elites)];
+}
+
 /* ---------------------------------------------------------------- models */
 
 typedef enum mbrl_plan_model_kind {
@@ -145,6 +184,17 @@ typedef struct mbrl_plan_model {
   size_t w_off[MBRL_MLP_MAX_LAYERS], b_off[MBRL_MLP_MAX_LAYERS]; /* into params */
   float *params;                      /* host: per layer W (out, in) row-major, b (out) */
   mbrl_dataset_stats stats;           /* normalizer */
+  /* LEARNED ensembles (mbrl_plan_model_from_ensemble; members == 0: a single model): member m's
+   * folded weights at params + m * member_params (w_off/b_off into a member's block, the
+   * layout of mbrl_dyn_ensemble_export_folded); n_params = members * member_params. When
+   * probabilistic, the last layer has 2 * obs_dim rows: the mean, then the raw log-variance
+   * (clamped with mbrl_logvar_clamp(raw, max_logvar[j], min_logvar[j], NULL)). */
+  int members;                        /* M >= 1 for an ensemble, 0 for a single model */
+  size_t member_params;
+  int probabilistic;
+  int n_elites;
+  int elites[MBRL_PLAN_MAX_MEMBERS];  /* best first; TS draws and expectation use these */
+  float max_logvar[MBRL_MAX_DIM], min_logvar[MBRL_MAX_DIM];
 } mbrl_plan_model;
 
 /* The true-dynamics model of any registered env_id (spec->oracle_step, float arithmetic);
@@ -165,16 +215,23 @@ mbrl_status mbrl_plan_model_from_mlp(mbrl_plan_model **out, const char *env_id, 
 mbrl_status mbrl_plan_model_from_dynamics(mbrl_plan_model **out, const mbrl_dynamics *d);
 
 /* A learned model from a dynamics checkpoint (DESIGN.md "Dynamics checkpoint", written by
- * mbrl_train / mbrl_dynamics_save). Refuses a damaged/foreign file or one whose env or
+ * mbrl_train / mbrl_dynamics_save) or an ensemble checkpoint (mbrl.dyn_ensemble, detected by
+ * mbrl_dyn_ensemble_is_file: an ensemble model as mbrl_plan_model_from_ensemble). Refuses a damaged/foreign file or one whose env or
  * widths do not match expect_env_id (NULL: any known env) with MBRL_ERR_FORMAT. */
 mbrl_status mbrl_plan_model_load(mbrl_plan_model **out, const char *path,
                                  const char *expect_env_id);
+
+/* A learned ensemble model (PETS) from a dyn_ensemble (any backend): every member folded
+ * (mbrl_dyn_ensemble_export_folded), its elites and log-variance bounds. Same env checks as
+ * mbrl_plan_model_from_mlp. Plans with particles (above); CPU backend only. */
+struct mbrl_dyn_ensemble;
+mbrl_status mbrl_plan_model_from_ensemble(mbrl_plan_model **out, const struct mbrl_dyn_ensemble *e);
 
 /* Release (NULL is fine). */
 void mbrl_plan_model_free(mbrl_plan_model *m);
 
 /* Reference (plain C, libm) prediction: next (B, obs_dim) from obs (B, obs_dim), act
- * (B, act_dim). The planner's kernel paths agree with it to rounding (FMA, summation trees,
+ * (B, act_dim); an ensemble model predicts the expectation (the elites' mean of their means). The planner's kernel paths agree with it to rounding (FMA, summation trees,
  * vector atan2/sin/cos within 3 ulp). */
 mbrl_status mbrl_plan_model_step(const mbrl_plan_model *m, const float *obs, const float *act,
                                  int B, float *next);
@@ -208,9 +265,15 @@ typedef struct mbrl_planner_config {
                          * predicted NEXT observation, as the PyTorch reference does): the
                          * cost is c(s_h, a_h, s_{h+1}) (0) or c(s_{h+1}, a_h, s_{h+1}) (1) */
   mbrl_plan_cost cost;  /* REWARD (default) or SHAPED */
+  /* ensemble models only (a single model refuses particles > 1): */
+  int particles;        /* P per sequence, 1..MBRL_PLANNER_MAX_PARTICLES; 0 = 20 for an
+                         * ensemble (PETS's default), 1 for a single model (0) */
+  mbrl_plan_propagation propagation; /* TSINF (default), TS1, EXPECTATION */
+  int no_sample;        /* 1: a probabilistic ensemble propagates its members' means (no
+                         * Gaussian noise); 0 (default): samples under TS1/TSINF */
 } mbrl_planner_config;
 
-/* Defaults: K 1024, H 15, gamma 1, E 1, AUTO, cost REWARD. */
+/* Defaults: K 1024, H 15, gamma 1, E 1, AUTO, cost REWARD, particles 0 (auto), TSINF. */
 void mbrl_planner_config_init(mbrl_planner_config *c);
 
 typedef struct mbrl_plan_result {
@@ -302,6 +365,16 @@ void mbrl_planner_memory(const mbrl_plan_model *model, const mbrl_planner_config
  * mbrl_planner_last_costs has no plan to return. */
 mbrl_status mbrl_planner_evaluate_batch(mbrl_planner *p, const float *obs, const float *actions,
                                         int E, int K, float *costs, float *s1);
+
+/* mbrl_planner_evaluate_batch with particle seeds pseeds (E) (NULL: all 0) keying an
+ * ensemble's member draws and noise (see "particles" above); a single model ignores them.
+ * Sampling optimizers pass a fresh seed per plan and iteration. */
+mbrl_status mbrl_planner_evaluate_batch_seeded(mbrl_planner *p, const float *obs,
+                                               const float *actions, const uint64_t *pseeds,
+                                               int E, int K, float *costs, float *s1);
+
+/* Particles per sequence the planner rolls (1 for single models and EXPECTATION). */
+int mbrl_planner_particles(const mbrl_planner *p);
 
 MBRL_EXTERN_C_END
 

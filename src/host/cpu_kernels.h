@@ -11,6 +11,7 @@
 #include "mbrl/common.h"
 #include "mbrl/cpu.h"
 #include "mbrl/nn.h"
+#include "mbrl/dyn_ensemble.h"
 #include "mbrl/planner.h"
 
 MBRL_EXTERN_C_BEGIN
@@ -51,6 +52,13 @@ typedef struct mbrl_plan_kmodel {
   int wpad[MBRL_MLP_MAX_LAYERS], opad[MBRL_MLP_MAX_LAYERS];
   const float *wt[MBRL_MLP_MAX_LAYERS], *bias[MBRL_MLP_MAX_LAYERS];
   int maxw; /* widest padded layer (floats per row of the activation buffers) */
+  /* ensembles (m->members > 0): member q's packed layers at wt[l] + q * mstride, bias[l] +
+   * q * mstride; rows are particles: row r of an environment is particle r % P of sequence
+   * r / P (given sequences are indexed by r / P). */
+  size_t mstride;
+  int particles; /* P (1 for a single model) */
+  int prop;      /* mbrl_plan_propagation */
+  int sample;    /* 1: add the Gaussian noise of a probabilistic member */
 } mbrl_plan_kmodel;
 
 /* One block: rows k0 .. k0+R-1 (R <= MBRL_PLAN_BR) of one environment rolled from obs0. */
@@ -59,7 +67,8 @@ typedef struct mbrl_plan_block {
   const float *given; /* (K, H, act) caller's sequences, or NULL: draw from Philox */
   const float *prior; /* (H, act) warm-start sequence used as sequence 1, or NULL */
   uint64_t seed;      /* plan seed when drawing */
-  int k0, R;
+  uint64_t pseed;     /* ensembles: the particle seed (member draws, noise) */
+  int k0, R;          /* k0: the first row (a sequence index when P = 1) */
   float *cost_out;    /* (R) */
   float *s1_out;      /* (R, obs) predicted s_1, or NULL */
 } mbrl_plan_block;
@@ -74,12 +83,20 @@ typedef struct mbrl_plan_scratch {
   size_t S0, alive, T0, T1, TA, TR;    /* pre-step state (O, BR), alive mask (BR), row-major
                                           transitions for custom callbacks (BR, O) x 2,
                                           (BR, A), rewards and terminal flags (BR) each */
+  size_t Xp, Yp, mem, pos;             /* ensembles: rows grouped by member (BRP, O + A), the
+                                          network's outputs (2 O, BRP), the member (BR) and
+                                          grouped position (BR) of each row (ints) */
   size_t floats;                       /* total */
 } mbrl_plan_scratch;
 
 static inline size_t mbrl_plan_round16(size_t n) { return (n + 15) / 16 * 16; }
 
-static inline mbrl_plan_scratch mbrl_plan_scratch_layout(int obs_dim, int act_dim, int maxw) {
+/* Rows of a block grouped by member with every member's group padded to MBRL_PLAN_GROUP. */
+#define MBRL_PLAN_BRP(members) \
+  (MBRL_PLAN_BR + ((members) < MBRL_PLAN_BR ? (members) : MBRL_PLAN_BR) * MBRL_PLAN_GROUP)
+
+static inline mbrl_plan_scratch mbrl_plan_scratch_layout(int obs_dim, int act_dim, int maxw,
+                                                         int members) {
   const size_t BR = MBRL_PLAN_BR, O = (size_t)obs_dim, A = (size_t)act_dim;
   mbrl_plan_scratch s;
   s.S = 0;                                        /* (O, BR) state, feature-major */
@@ -96,7 +113,12 @@ static inline mbrl_plan_scratch mbrl_plan_scratch_layout(int obs_dim, int act_di
   s.T1 = s.T0 + mbrl_plan_round16(BR * O);
   s.TA = s.T1 + mbrl_plan_round16(BR * O);
   s.TR = s.TA + mbrl_plan_round16(BR * A);
-  s.floats = s.TR + 2 * BR;
+  s.Xp = s.TR + 2 * BR;
+  const size_t BRP = members > 0 ? (size_t)MBRL_PLAN_BRP(members) : 0;
+  s.Yp = s.Xp + mbrl_plan_round16(BRP * (O + A));
+  s.mem = s.Yp + mbrl_plan_round16(2 * O * BRP);
+  s.pos = s.mem + (members > 0 ? BR : 0);
+  s.floats = s.pos + (members > 0 ? BR : 0);
   return s;
 }
 

@@ -412,16 +412,24 @@ static float round_index(float x, int n) {
   return r < 0.0f ? 0.0f : r > (float)(n - 1) ? (float)(n - 1) : r;
 }
 
-/* Score rows (E, N, D) of `x` (rounded first for a discrete env) into costs (E, N). */
+/* Score rows (E, N, D) of `x` (rounded first for a discrete env) into costs (E, N); an
+ * ensemble's particles draw from the particle seed mbrl_planner_seed(seeds[e],
+ * MBRL_PLAN_OPT_PARTICLE_TAG, it) of iteration `it` (the returned sequence: it = iterations). */
 static mbrl_status score(mbrl_plan_opt *o, const float *obs, int E, int N, const float *x,
-                         float *rounded, float *costs, float *s1) {
+                         float *rounded, float *costs, float *s1, const uint64_t *seeds, int it) {
   const float *src = x;
+  uint64_t ps_small[8] = {0}, *ps = E <= 8 ? ps_small : (uint64_t *)malloc((size_t)E * sizeof *ps);
+  if (!ps) return mbrl_set_error(MBRL_ERR_NOMEM, "plan_opt: out of memory");
+  for (int e = 0; e < E; ++e)
+    ps[e] = mbrl_planner_seed(seeds[e], MBRL_PLAN_OPT_PARTICLE_TAG, (uint64_t)it);
   if (o->discrete) {
     const size_t n = (size_t)E * N * o->D;
     for (size_t i = 0; i < n; ++i) rounded[i] = round_index(x[i], o->m->n_actions);
     src = rounded;
   }
-  return mbrl_planner_evaluate_batch(o->p, obs, src, E, N, costs, s1);
+  mbrl_status st = mbrl_planner_evaluate_batch_seeded(o->p, obs, src, ps, E, N, costs, s1);
+  if (ps != ps_small) free(ps);
+  return st;
 }
 
 /* Truncated-normal noise rows into pop (E, N, D) for iteration it (z in place, transformed
@@ -490,7 +498,7 @@ static mbrl_status plan_cem(mbrl_plan_opt *o, const float *obs, const uint64_t *
                                o->hi, N, x, x);
     }
     /* rows of env e start at e * Nmax * D: evaluate per block of Nmax rows */
-    mbrl_status st = score(o, obs, E, N, o->pop, o->evalbuf, o->costs, NULL);
+    mbrl_status st = score(o, obs, E, N, o->pop, o->evalbuf, o->costs, NULL, seeds, it);
     if (st) return st;
     for (int e = 0; e < E; ++e) {
       const float *x = o->pop + (size_t)e * o->Nmax * D, *c = o->costs + (size_t)e * N;
@@ -582,7 +590,7 @@ static mbrl_status plan_icem(mbrl_plan_opt *o, const float *obs, const uint64_t 
       for (int e = 1; e < E; ++e)
         memmove(o->pop + (size_t)e * Nrows * D, o->pop + (size_t)e * o->Nmax * D,
                 (size_t)Nrows * D * sizeof(float));
-    mbrl_status st = score(o, obs, E, Nrows, o->pop, o->evalbuf, o->costs, NULL);
+    mbrl_status st = score(o, obs, E, Nrows, o->pop, o->evalbuf, o->costs, NULL, seeds, it);
     if (Nrows < o->Nmax) /* back to the Nmax stride */
       for (int e = E - 1; e >= 1; --e)
         memmove(o->pop + (size_t)e * o->Nmax * D, o->pop + (size_t)e * Nrows * D,
@@ -636,7 +644,7 @@ static mbrl_status plan_mppi(mbrl_plan_opt *o, const float *obs, const uint64_t 
       mbrl_plan_opt_mppi_sample(o->H, A, o->mu + (size_t)e * D, pasts + e * A, o->c.sigma,
                                 o->c.beta, o->lo, o->hi, N, x, x);
     }
-    if ((st = score(o, obs, E, N, o->pop, o->evalbuf, o->costs, NULL))) break;
+    if ((st = score(o, obs, E, N, o->pop, o->evalbuf, o->costs, NULL, seeds, it))) break;
     for (int e = 0; e < E; ++e)
       mbrl_plan_opt_mppi_update(o->H, A, N, o->pop + (size_t)e * o->Nmax * D,
                                 o->costs + (size_t)e * N, o->c.lambda, o->mu + (size_t)e * D);
@@ -670,7 +678,8 @@ mbrl_status mbrl_plan_opt_plan(mbrl_plan_opt *o, const float *obs, const uint64_
   }
   if (st) return st;
   const int D = o->D, A = o->A, O = o->O;
-  if ((st = score(o, obs, E, 1, o->out, o->out_eval, o->out_cost, o->out_s1))) return st;
+  if ((st = score(o, obs, E, 1, o->out, o->out_eval, o->out_cost, o->out_s1, plan_seeds,
+                  o->c.iterations))) return st;
   for (int e = 0; e < E; ++e) {
     const float *seq = o->out + (size_t)e * D;
     mbrl_plan_result *r = &results[e];

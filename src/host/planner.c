@@ -25,6 +25,7 @@
 #include "host/cpu_kernels.h"
 #include "host/planner_cuda.h"
 #include "mbrl/cpu.h"
+#include "mbrl/dyn_ensemble.h"
 #include "mbrl/env.h"
 
 #define ALIGN 64
@@ -152,10 +153,75 @@ mbrl_status mbrl_plan_model_from_dynamics(mbrl_plan_model **out, const mbrl_dyna
   return mbrl_plan_model_from_mlp(out, d->env_id, d->obs_dim, d->act_dim, d->mlp, &d->stats);
 }
 
+mbrl_status mbrl_plan_model_from_ensemble(mbrl_plan_model **out, const mbrl_dyn_ensemble *e) {
+  if (!out || !e) return mbrl_set_error(MBRL_ERR_INVALID_ARG, "plan_model_from_ensemble: NULL");
+  *out = NULL;
+  const mbrl_env_spec *spec;
+  mbrl_status st = check_env("plan_model_from_ensemble", e->env_id, e->obs_dim, e->act_dim, &spec);
+  if (st) return st;
+  if (e->cfg.members < 1 || e->cfg.members > MBRL_PLAN_MAX_MEMBERS)
+    return mbrl_set_error(MBRL_ERR_INVALID_ARG, "plan_model_from_ensemble: %d members; use 1..%d",
+                          e->cfg.members, MBRL_PLAN_MAX_MEMBERS);
+  mbrl_dyn_ensemble_export *x = NULL;
+  if ((st = mbrl_dyn_ensemble_export_folded(e, &x))) return st;
+  mbrl_plan_model *m = model_new(spec, MBRL_PLAN_MODEL_LEARNED);
+  if (!m) {
+    mbrl_dyn_ensemble_export_free(x);
+    return mbrl_set_error(MBRL_ERR_NOMEM, "plan_model_from_ensemble: out of memory");
+  }
+  m->n_layers = x->n_layers;
+  for (int l = 0; l <= x->n_layers; ++l) m->sizes[l] = x->sizes[l];
+  m->activation = x->n_layers > 1 ? x->activation : MBRL_ACT_NONE;
+  m->members = x->members;
+  m->member_params = x->member_params;
+  m->n_params = (size_t)x->members * x->member_params;
+  for (int l = 0; l < x->n_layers; ++l) {
+    m->w_off[l] = x->w_off[l];
+    m->b_off[l] = x->b_off[l];
+  }
+  m->probabilistic = x->probabilistic;
+  m->n_elites = x->n_elites;
+  for (int i = 0; i < x->n_elites; ++i) m->elites[i] = x->elites[i];
+  for (int j = 0; j < x->obs_dim; ++j) {
+    m->max_logvar[j] = x->probabilistic ? x->max_logvar[j] : 0.0f;
+    m->min_logvar[j] = x->probabilistic ? x->min_logvar[j] : 0.0f;
+  }
+  m->stats = x->stats;
+  m->params = x->params; /* take the export's array */
+  x->params = NULL;
+  mbrl_dyn_ensemble_export_free(x);
+  for (size_t i = 0; i < m->n_params; ++i)
+    if (!isfinite(m->params[i])) {
+      mbrl_plan_model_free(m);
+      return mbrl_set_error(MBRL_ERR_NUMERIC,
+                            "plan_model_from_ensemble: weight %zu of the (folded) members is not "
+                            "finite; retrain the ensemble",
+                            i);
+    }
+  *out = m;
+  return MBRL_OK;
+}
+
 mbrl_status mbrl_plan_model_load(mbrl_plan_model **out, const char *path,
                                  const char *expect_env_id) {
   if (!out || !path) return mbrl_set_error(MBRL_ERR_INVALID_ARG, "plan_model_load: NULL argument");
   *out = NULL;
+  if (mbrl_dyn_ensemble_is_file(path)) {
+    mbrl_dyn_ensemble *e = NULL;
+    mbrl_status st = mbrl_dyn_ensemble_load(path, MBRL_BACKEND_CPU, 2, &e);
+    if (st) return st;
+    if (expect_env_id && strcmp(e->env_id, expect_env_id) != 0) {
+      st = mbrl_set_error(MBRL_ERR_FORMAT,
+                          "%s: the ensemble is for %s, not %s; train one on a %s dataset", path,
+                          e->env_id, expect_env_id, expect_env_id);
+    } else if ((st = mbrl_plan_model_from_ensemble(out, e))) {
+      char msg[768];
+      snprintf(msg, sizeof msg, "%s", mbrl_last_error());
+      st = mbrl_set_error(st, "%s: %s", path, msg);
+    }
+    mbrl_dyn_ensemble_free(e);
+    return st;
+  }
   mbrl_dynamics *d = NULL;
   mbrl_status st = mbrl_dynamics_load(path, MBRL_BACKEND_CPU, 2, &d);
   if (st) return st;
@@ -219,26 +285,37 @@ mbrl_status mbrl_plan_model_step(const mbrl_plan_model *m, const float *obs, con
     y = heap + maxw;
   }
   const mbrl_dataset_stats *s = &m->stats;
+  const int nq = m->members > 0 ? m->n_elites : 1;
+  float *x0 = x, *y0 = y;
   for (int b = 0; b < B; ++b) {
     const float *o = obs + (size_t)b * O, *a = act + (size_t)b * A;
-    for (int i = 0; i < O; ++i) x[i] = mbrl_normalize1(o[i], s->state_mean[i], s->state_std[i]);
-    for (int j = 0; j < A; ++j)
-      x[O + j] = mbrl_normalize1(a[j], s->action_mean[j], s->action_std[j]);
-    for (int l = 0; l < m->n_layers; ++l) {
-      const int in = m->sizes[l], ou = m->sizes[l + 1];
-      const float *W = m->params + m->w_off[l], *bias = m->params + m->b_off[l];
-      for (int j = 0; j < ou; ++j) {
-        float acc = bias[j];
-        for (int i = 0; i < in; ++i) acc += W[(size_t)j * in + i] * x[i];
-        y[j] = l < m->n_layers - 1 ? act_apply(acc, m->activation) : acc;
+    float dsum[MBRL_MAX_DIM];
+    for (int i = 0; i < O; ++i) dsum[i] = 0.0f;
+    for (int q = 0; q < nq; ++q) { /* an ensemble: the elites' mean (expectation) */
+      const float *P = m->params + (m->members > 0 ? (size_t)m->elites[q] * m->member_params : 0);
+      x = x0;
+      y = y0;
+      for (int i = 0; i < O; ++i) x[i] = mbrl_normalize1(o[i], s->state_mean[i], s->state_std[i]);
+      for (int j = 0; j < A; ++j)
+        x[O + j] = mbrl_normalize1(a[j], s->action_mean[j], s->action_std[j]);
+      for (int l = 0; l < m->n_layers; ++l) {
+        const int in = m->sizes[l], ou = l + 1 == m->n_layers ? O : m->sizes[l + 1];
+        const float *W = P + m->w_off[l], *bias = P + m->b_off[l];
+        for (int j = 0; j < ou; ++j) {
+          float acc = bias[j];
+          for (int i = 0; i < in; ++i) acc += W[(size_t)j * in + i] * x[i];
+          y[j] = l < m->n_layers - 1 ? act_apply(acc, m->activation) : acc;
+        }
+        float *t = x;
+        x = y;
+        y = t;
       }
-      float *t = x;
-      x = y;
-      y = t;
+      for (int i = 0; i < O; ++i) dsum[i] = nq > 1 ? dsum[i] + x[i] : x[i];
     }
     float *nx = next + (size_t)b * O;
     for (int i = 0; i < O; ++i)
-      nx[i] = o[i] + mbrl_unnormalize1(x[i], s->delta_state_mean[i], s->delta_state_std[i]);
+      nx[i] = o[i] + mbrl_unnormalize1(nq > 1 ? dsum[i] / (float)nq : dsum[i],
+                                       s->delta_state_mean[i], s->delta_state_std[i]);
   }
   free(heap);
   return MBRL_OK;
@@ -254,6 +331,9 @@ struct mbrl_planner {
   int nthreads;
   float *costs;            /* (Emax, K) */
   float *s1;               /* (Emax, K, obs) */
+  int P;                   /* particles per sequence (1: single model or EXPECTATION) */
+  float *rcost, *rs1;      /* (Emax, K * P), (Emax, K * P, obs) per row; = costs, s1 when P == 1 */
+  float *drawn;            /* ensembles: (Emax, K, H, act) a plan's drawn sequences */
   int last_E;
   /* CPU */
   mbrl_plan_kmodel km;     /* the model as the block kernel reads it */
@@ -276,8 +356,15 @@ static int model_maxw(const mbrl_plan_model *m) {
 }
 
 /* Bytes of one thread's scratch (host/cpu_kernels.h's layout). */
-static size_t scratch_size(int O, int A, int maxw) {
-  return round_up(mbrl_plan_scratch_layout(O, A, maxw).floats * sizeof(float), ALIGN);
+static size_t scratch_size(int O, int A, int maxw, int members) {
+  return round_up(mbrl_plan_scratch_layout(O, A, maxw, members).floats * sizeof(float), ALIGN);
+}
+
+/* Particles per sequence a config gives on model m (0 when the config is invalid for m). */
+static int resolve_particles(const mbrl_plan_model *m, const mbrl_planner_config *c) {
+  if (m->members <= 0) return c->particles <= 1 ? 1 : 0;
+  if (c->propagation == MBRL_PLAN_PROP_EXPECTATION) return 1;
+  return c->particles == 0 ? 20 : c->particles;
 }
 
 void mbrl_planner_config_init(mbrl_planner_config *c) {
@@ -299,8 +386,10 @@ static void memory_need(const mbrl_plan_model *m, const mbrl_planner_config *c, 
   const double EK = (double)c->max_envs * (double)c->samples;
   const double O = m->obs_dim;
   const double params = m->kind == MBRL_PLAN_MODEL_LEARNED ? (double)m->n_params * 4.0 : 0.0;
-  *host = EK * (1.0 + O) * 4.0 + 2.0 * params +
-          (double)nthreads * (double)scratch_size(m->obs_dim, m->act_dim, model_maxw(m));
+  const int P = resolve_particles(m, c);
+  *host = EK * (1.0 + O) * 4.0 * (P > 1 ? 1.0 + P : 1.0) + 2.0 * params +
+          (m->members > 0 ? EK * c->horizon * m->act_dim * 4.0 : 0.0) +
+          (double)nthreads * (double)scratch_size(m->obs_dim, m->act_dim, model_maxw(m), m->members);
   *dev = cuda ? EK * (1.0 + O) * 4.0 + params + 8.0 * c->max_envs * (sizeof(mbrl_plan_result) + 16.0)
               : 0.0;
 }
@@ -320,13 +409,14 @@ void mbrl_planner_memory(const mbrl_plan_model *model, const mbrl_planner_config
 /* The learned model laid out for the block kernel (host/cpu_kernels.h, mbrl_plan_kmodel):
  * hidden layers as W^T (in, pad16(out)) + padded bias, the last as W (out, pad16(in)); the
  * padding is zeros. With dst NULL only counts floats; else fills dst and km's pointers. */
-static size_t pack_weights(const mbrl_plan_model *m, float *dst, mbrl_plan_kmodel *km) {
+static size_t pack_weights(const mbrl_plan_model *m, const float *params, float *dst,
+                           mbrl_plan_kmodel *km) {
   size_t n = 0;
   const int L = m->n_layers;
   for (int l = 0; l < L; ++l) {
     const int in = m->sizes[l], ou = m->sizes[l + 1];
     const int wpad = l == 0 ? in : pad16(in), opad = l + 1 < L ? pad16(ou) : ou;
-    const float *W = m->params + m->w_off[l], *b = m->params + m->b_off[l];
+    const float *W = params + m->w_off[l], *b = params + m->b_off[l];
     if (km) {
       km->wpad[l] = wpad;
       km->opad[l] = opad;
@@ -370,6 +460,32 @@ mbrl_status mbrl_planner_create(mbrl_planner **out, const mbrl_plan_model *model
   if (!(cfg->gamma > 0.0f && cfg->gamma <= 1.0f))
     return mbrl_set_error(MBRL_ERR_INVALID_ARG, "planner_create: gamma %g; use a value in (0, 1]",
                           (double)cfg->gamma);
+  if (cfg->propagation != MBRL_PLAN_PROP_TSINF && cfg->propagation != MBRL_PLAN_PROP_TS1 &&
+      cfg->propagation != MBRL_PLAN_PROP_EXPECTATION)
+    return mbrl_set_error(MBRL_ERR_INVALID_ARG,
+                          "planner_create: propagation %d; use MBRL_PLAN_PROP_TSINF (0), _TS1 (1) "
+                          "or _EXPECTATION (2)", (int)cfg->propagation);
+  if (cfg->particles < 0 || cfg->particles > MBRL_PLANNER_MAX_PARTICLES)
+    return mbrl_set_error(MBRL_ERR_INVALID_ARG,
+                          "planner_create: particles P = %d; use 1..%d (0: the default)",
+                          cfg->particles, MBRL_PLANNER_MAX_PARTICLES);
+  if (model->members <= 0 && cfg->particles > 1)
+    return mbrl_set_error(MBRL_ERR_INVALID_ARG,
+                          "planner_create: %d particles need an ensemble model (a single "
+                          "deterministic model gives every particle the same rollout): load an "
+                          "mbrl_train --ensemble checkpoint or use 1 particle",
+                          cfg->particles);
+  if (model->members > 0 && cfg->backend == MBRL_BACKEND_CUDA)
+    return mbrl_set_error(MBRL_ERR_UNSUPPORTED,
+                          "planner_create: ensemble models (PETS particles) plan on the CPU "
+                          "backend only for now (no CUDA particle rollout yet); use backend CPU "
+                          "(mbrl_mpc --device cpu)");
+  if (model->members > 0 &&
+      (double)cfg->samples * resolve_particles(model, cfg) > (double)MBRL_PLANNER_MAX_SAMPLES)
+    return mbrl_set_error(MBRL_ERR_INVALID_ARG,
+                          "planner_create: K = %d samples x P = %d particles is more than %d rows; "
+                          "lower either", cfg->samples, resolve_particles(model, cfg),
+                          MBRL_PLANNER_MAX_SAMPLES);
   if (cfg->cost != MBRL_PLAN_COST_REWARD && cfg->cost != MBRL_PLAN_COST_SHAPED)
     return mbrl_set_error(MBRL_ERR_INVALID_ARG,
                           "planner_create: cost %d; use MBRL_PLAN_COST_REWARD (0) or "
@@ -381,7 +497,7 @@ mbrl_status mbrl_planner_create(mbrl_planner **out, const mbrl_plan_model *model
   if (model->kind == MBRL_PLAN_MODEL_LEARNED && !model->params)
     return mbrl_set_error(MBRL_ERR_INVALID_ARG, "planner_create: learned model without weights");
   mbrl_backend be;
-  st = mbrl_backend_resolve(cfg->backend, &be);
+  st = model->members > 0 ? (be = MBRL_BACKEND_CPU, MBRL_OK) : mbrl_backend_resolve(cfg->backend, &be);
   if (st) return st;
   if (be == MBRL_BACKEND_CPU && (st = mbrl_cpu_check()) != MBRL_OK) return st;
 
@@ -414,17 +530,39 @@ mbrl_status mbrl_planner_create(mbrl_planner **out, const mbrl_plan_model *model
   p->km.env = spec->kind;
   p->km.shaped = cfg->cost == MBRL_PLAN_COST_SHAPED;
   p->km.maxw = model_maxw(model);
+  p->P = resolve_particles(model, cfg);
+  p->km.particles = p->P;
+  p->km.prop = (int)cfg->propagation;
+  p->km.sample = model->members > 0 && model->probabilistic && !cfg->no_sample &&
+                 cfg->propagation != MBRL_PLAN_PROP_EXPECTATION;
   const size_t EK = (size_t)p->Emax * (size_t)p->K;
   p->costs = (float *)malloc(EK * sizeof(float));
   p->s1 = (float *)malloc(EK * (size_t)model->obs_dim * sizeof(float));
-  p->scratch_bytes = scratch_size(model->obs_dim, model->act_dim, p->km.maxw);
+  if (p->P > 1) {
+    p->rcost = (float *)malloc(EK * (size_t)p->P * sizeof(float));
+    p->rs1 = (float *)malloc(EK * (size_t)p->P * (size_t)model->obs_dim * sizeof(float));
+  } else {
+    p->rcost = p->costs;
+    p->rs1 = p->s1;
+  }
+  if (model->members > 0)
+    p->drawn = (float *)malloc(EK * (size_t)p->H * (size_t)model->act_dim * sizeof(float));
+  p->scratch_bytes = scratch_size(model->obs_dim, model->act_dim, p->km.maxw, model->members);
   p->scratch = (char *)aligned_alloc(ALIGN, p->scratch_bytes * (size_t)nthreads);
   if (model->kind == MBRL_PLAN_MODEL_LEARNED) {
-    size_t n = pack_weights(model, NULL, NULL);
-    p->packed = (float *)aligned_alloc(ALIGN, round_up(n * sizeof(float), ALIGN));
-    if (p->packed) pack_weights(model, p->packed, &p->km);
+    const int nm = model->members > 0 ? model->members : 1;
+    const size_t n = round_up(pack_weights(model, model->params, NULL, NULL), 16);
+    p->km.mstride = n;
+    p->packed = (float *)aligned_alloc(ALIGN, round_up(n * nm * sizeof(float), ALIGN));
+    if (p->packed) {
+      pack_weights(model, model->params, p->packed, &p->km);
+      for (int q = 1; q < nm; ++q)
+        pack_weights(model, model->params + (size_t)q * model->member_params,
+                     p->packed + (size_t)q * n, NULL);
+    }
   }
-  if (!p->costs || !p->s1 || !p->scratch || (model->kind == MBRL_PLAN_MODEL_LEARNED && !p->packed)) {
+  if (!p->costs || !p->s1 || !p->rcost || !p->rs1 || !p->scratch ||
+      (model->members > 0 && !p->drawn) || (model->kind == MBRL_PLAN_MODEL_LEARNED && !p->packed)) {
     mbrl_planner_free(p);
     return mbrl_set_error(MBRL_ERR_NOMEM, "planner_create: cannot allocate %.2f GiB of host memory",
                           gib(host_need));
@@ -449,8 +587,11 @@ void mbrl_planner_free(mbrl_planner *p) {
 #ifdef MBRL_HAVE_CUDA
   if (p->cuda) mbrl_planner_cuda_free(p->cuda);
 #endif
+  if (p->rcost != p->costs) free(p->rcost);
+  if (p->rs1 != p->s1) free(p->rs1);
   free(p->costs);
   free(p->s1);
+  free(p->drawn);
   free(p->scratch);
   free(p->packed);
   free(p);
@@ -466,29 +607,46 @@ typedef struct rollout_src {
   const float *given;   /* (K, H, act) caller's sequences, or NULL: draw from Philox */
   const float *prior;   /* (H, act) warm-start sequence used as sequence 1, or NULL */
   uint64_t seed;        /* plan seed when drawing */
+  uint64_t pseed;       /* particle seed (ensembles) */
 } rollout_src;
 
-/* Roll E environments x K rows (blocks spread over OpenMP threads). */
+/* Roll E environments x K sequences x P particles (blocks of rows spread over OpenMP threads),
+ * then (P > 1) each sequence's cost and s_1 = the means over its particles. */
 static void rollout_all(mbrl_planner *p, const float *obs, const rollout_src *srcs, int E, int K) {
-  const int O = p->m->obs_dim;
-  const int nbk = MBRL_CEIL_DIV(K, MBRL_PLAN_BR);
+  const int O = p->m->obs_dim, P = p->P;
+  const int rows = K * P;
+  const int nbk = MBRL_CEIL_DIV(rows, MBRL_PLAN_BR);
   const long nb = (long)E * nbk;
   const mbrl_cpu_table *kt = mbrl_cpu_table_get();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(p->nthreads) if (nb > 1)
   for (long b = 0; b < nb; ++b) {
     const int e = (int)(b / nbk), k0 = (int)(b % nbk) * MBRL_PLAN_BR;
-    const size_t row = (size_t)e * p->K + (size_t)k0;
+    const size_t row = (size_t)e * p->K * P + (size_t)k0;
     mbrl_plan_block blk;
     blk.obs0 = obs + (size_t)e * O;
     blk.given = srcs[e].given;
     blk.prior = srcs[e].prior;
     blk.seed = srcs[e].seed;
+    blk.pseed = srcs[e].pseed;
     blk.k0 = k0;
-    blk.R = K - k0 < MBRL_PLAN_BR ? K - k0 : MBRL_PLAN_BR;
-    blk.cost_out = p->costs + row;
-    blk.s1_out = p->s1 + row * (size_t)O;
+    blk.R = rows - k0 < MBRL_PLAN_BR ? rows - k0 : MBRL_PLAN_BR;
+    blk.cost_out = p->rcost + row;
+    blk.s1_out = p->rs1 + row * (size_t)O;
     kt->plan_block(&p->km, &blk, p->scratch + (size_t)omp_get_thread_num() * p->scratch_bytes);
   }
+  if (P == 1) return;
+  for (int e = 0; e < E; ++e)
+    for (int k = 0; k < K; ++k) {
+      const size_t r0 = (size_t)e * p->K * P + (size_t)k * P, o = (size_t)e * p->K + k;
+      float c = 0.0f;
+      for (int q = 0; q < P; ++q) c += p->rcost[r0 + q];
+      p->costs[o] = c / (float)P;
+      for (int i = 0; i < O; ++i) {
+        float s = 0.0f;
+        for (int q = 0; q < P; ++q) s += p->rs1[(r0 + q) * O + i];
+        p->s1[o * O + i] = s / (float)P;
+      }
+    }
 }
 
 static int argmin_key(const float *c, int K) {
@@ -529,13 +687,27 @@ mbrl_status mbrl_planner_plan_prior(mbrl_planner *p, const float *obs, const uin
   if (p->cfg.backend == MBRL_BACKEND_CUDA)
     return mbrl_planner_cuda_plan(p->cuda, obs, plan_seeds, prior, E, results);
 #endif
-  rollout_src srcs_small[8];
+  rollout_src srcs_small[8] = {{0}};
   rollout_src *srcs = E <= 8 ? srcs_small : (rollout_src *)malloc((size_t)E * sizeof *srcs);
   if (!srcs) return mbrl_set_error(MBRL_ERR_NOMEM, "planner_plan: out of memory");
   for (int e = 0; e < E; ++e) {
     srcs[e].given = NULL;
     srcs[e].prior = prior ? prior + (size_t)e * p->H * A : NULL;
     srcs[e].seed = plan_seeds[e];
+    srcs[e].pseed = plan_seeds[e];
+    if (m->members > 0) { /* particles: the drawn sequences as given ones (the same numbers) */
+      float *d = p->drawn + (size_t)e * p->K * p->H * A;
+      for (int k = 0; k < p->K; ++k) {
+        float *dk = d + (size_t)k * p->H * A;
+        if (k == 1 && srcs[e].prior)
+          memcpy(dk, srcs[e].prior, (size_t)p->H * A * sizeof(float));
+        else
+          mbrl_planner_draw(plan_seeds[e], (uint64_t)k, p->H, A, m->n_actions, m->act_low,
+                            m->act_high, dk);
+      }
+      srcs[e].given = d;
+      srcs[e].prior = NULL;
+    }
   }
   rollout_all(p, obs, srcs, E, p->K);
   if (srcs != srcs_small) free(srcs);
@@ -599,7 +771,7 @@ mbrl_status mbrl_planner_evaluate(mbrl_planner *p, const float *obs, const float
   if (K < 1 || K > p->K)
     return mbrl_set_error(MBRL_ERR_INVALID_ARG, "planner_evaluate: K = %d; use 1..%d (samples)", K,
                           p->K);
-  rollout_src src = {actions, NULL, 0};
+  rollout_src src = {actions, NULL, 0, 0};
   rollout_all(p, obs, &src, 1, K);
   memcpy(costs, p->costs, (size_t)K * sizeof(float));
   p->last_E = 0; /* the cost buffer no longer holds a plan */
@@ -625,8 +797,16 @@ void mbrl_planner_shift_best(const mbrl_planner *p, const mbrl_plan_result *r, u
   memset(out + (size_t)(H - 1) * A, 0, (size_t)A * sizeof(float));
 }
 
+int mbrl_planner_particles(const mbrl_planner *p) { return p ? p->P : 0; }
+
 mbrl_status mbrl_planner_evaluate_batch(mbrl_planner *p, const float *obs, const float *actions,
                                         int E, int K, float *costs, float *s1) {
+  return mbrl_planner_evaluate_batch_seeded(p, obs, actions, NULL, E, K, costs, s1);
+}
+
+mbrl_status mbrl_planner_evaluate_batch_seeded(mbrl_planner *p, const float *obs,
+                                               const float *actions, const uint64_t *pseeds,
+                                               int E, int K, float *costs, float *s1) {
   if (!p || !obs || !actions || !costs)
     return mbrl_set_error(MBRL_ERR_INVALID_ARG, "planner_evaluate_batch: NULL argument");
   if (p->cfg.backend == MBRL_BACKEND_CUDA)
@@ -648,13 +828,14 @@ mbrl_status mbrl_planner_evaluate_batch(mbrl_planner *p, const float *obs, const
       return mbrl_set_error(MBRL_ERR_NUMERIC,
                             "planner_evaluate_batch: observation value %zu (env %zu) is not finite",
                             i % O, i / O);
-  rollout_src srcs_small[8];
+  rollout_src srcs_small[8] = {{0}};
   rollout_src *srcs = E <= 8 ? srcs_small : (rollout_src *)malloc((size_t)E * sizeof *srcs);
   if (!srcs) return mbrl_set_error(MBRL_ERR_NOMEM, "planner_evaluate_batch: out of memory");
   for (int e = 0; e < E; ++e) {
     srcs[e].given = actions + (size_t)e * K * p->H * A;
     srcs[e].prior = NULL;
     srcs[e].seed = 0;
+    srcs[e].pseed = pseeds ? pseeds[e] : 0;
   }
   rollout_all(p, obs, srcs, E, K);
   if (srcs != srcs_small) free(srcs);

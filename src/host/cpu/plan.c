@@ -58,7 +58,8 @@ static void draw_actions(const mbrl_plan_kmodel *km, const mbrl_plan_block *blk,
     float *Uj = U + (size_t)j * BR;
     if (blk->given) {
       for (int r = 0; r < BR; ++r)
-        Uj[r] = r < blk->R ? blk->given[((size_t)(blk->k0 + r) * H + h) * A + j] : 0.0f;
+        Uj[r] = r < blk->R ? blk->given[((size_t)((blk->k0 + r) / km->particles) * H + h) * A + j]
+                           : 0.0f;
       continue;
     }
     const uint64_t word = (uint64_t)h * (uint64_t)A + (uint64_t)j;
@@ -93,15 +94,12 @@ static void draw_actions(const mbrl_plan_kmodel *km, const mbrl_plan_block *blk,
   }
 }
 
-/* The learned model's step on the block: dS (obs, BR) = mlp(normalize(S, U)), then
- * S += unnormalize(dS). */
-static void learned_step(const mbrl_plan_kmodel *km, float *S, const float *U, float *base,
-                         const mbrl_plan_scratch *L) {
+/* x = normalize(s, a) of the block's rows into X (BR, obs + act), row-major:
+ * (x - mean) / (std + eps). */
+static void normalize_rows(const mbrl_plan_kmodel *km, const float *S, const float *U, float *X) {
   const mbrl_plan_model *m = km->m;
   const mbrl_dataset_stats *st = &m->stats;
-  const int O = m->obs_dim, A = m->act_dim, in0 = O + A, BR = MBRL_PLAN_BR, nl = m->n_layers;
-  float *X = base + L->X, *dS = base + L->dS, *Hb[2] = {base + L->H0, base + L->H1};
-  /* x = normalize(s, a), row-major (BR, obs + act): (x - mean) / (std + eps) */
+  const int O = m->obs_dim, A = m->act_dim, in0 = O + A, BR = MBRL_PLAN_BR;
   for (int i = 0; i < in0; ++i) {
     const float *src = i < O ? S + (size_t)i * BR : U + (size_t)(i - O) * BR;
     const float mean = i < O ? st->state_mean[i] : st->action_mean[i - O];
@@ -111,40 +109,136 @@ static void learned_step(const mbrl_plan_kmodel *km, float *S, const float *U, f
       vf_store(t + v, vf_div(vf_sub(vf_load(src + v), vf_set1(mean)), vf_set1(den)));
     for (int r = 0; r < BR; ++r) X[(size_t)r * in0 + i] = t[r];
   }
+}
+
+/* The folded network (packed weights at offset woff: member woff / mstride of an ensemble) on
+ * MBRL_PLAN_GROUP rows of x (row stride ldx): output o of row r to y[o * ldy + r] (the first
+ * `out` rows of the last layer). Hb0/Hb1: (GROUP, maxw) activation buffers. */
+static void mlp_group(const mbrl_plan_kmodel *km, size_t woff, const float *x, int ldx, float *Hb0,
+                      float *Hb1, float *y, size_t ldy, int out) {
+  const mbrl_plan_model *m = km->m;
+  const int in0 = m->obs_dim + m->act_dim, nl = m->n_layers;
+  float *Hb[2] = {Hb0, Hb1};
   const mbrl_act act = m->activation;
-  for (int g = 0; g < BR; g += MBRL_PLAN_GROUP) {
-    const float *h = X + (size_t)g * in0;
-    int ldh = in0;
-    for (int l = 0; l + 1 < nl; ++l) {
-      float *out = Hb[l & 1];
-      const int w = km->maxw;
-      if (PLAN_SPARSE && l > 0 && act == MBRL_ACT_RELU)
-        gemm_nn_sparse(out, w, h, ldh, km->wt[l], km->opad[l], MBRL_PLAN_GROUP, km->wpad[l],
-                       km->opad[l], km->bias[l], 0, 1);
-      else
-        gemm_nn(out, w, h, ldh, km->wt[l], km->opad[l], MBRL_PLAN_GROUP, l == 0 ? in0 : km->wpad[l],
-                km->opad[l], km->bias[l], 0, act == MBRL_ACT_RELU);
-      if (act == MBRL_ACT_TANH)
-        for (int r = 0; r < MBRL_PLAN_GROUP; ++r)
-          for (int c = 0; c < km->opad[l]; c += VW) {
-            float *p = out + (size_t)r * w + c;
-            vf_store(p, v_tanh(vf_load(p)));
-          }
-      h = out;
-      ldh = w;
-    }
-    /* last layer: output o of rows g.. at dS[o * BR + g ..] */
-    dot_rows(dS + g, 1, BR, h, ldh, km->wt[nl - 1], km->wpad[nl - 1], km->bias[nl - 1],
-             MBRL_PLAN_GROUP, nl == 1 ? in0 : km->wpad[nl - 1], O);
+  const float *h = x;
+  int ldh = ldx;
+  for (int l = 0; l + 1 < nl; ++l) {
+    float *o = Hb[l & 1];
+    const int w = km->maxw;
+    if (PLAN_SPARSE && l > 0 && act == MBRL_ACT_RELU)
+      gemm_nn_sparse(o, w, h, ldh, km->wt[l] + woff, km->opad[l], MBRL_PLAN_GROUP, km->wpad[l],
+                     km->opad[l], km->bias[l] + woff, 0, 1);
+    else
+      gemm_nn(o, w, h, ldh, km->wt[l] + woff, km->opad[l], MBRL_PLAN_GROUP,
+              l == 0 ? in0 : km->wpad[l], km->opad[l], km->bias[l] + woff, 0,
+              act == MBRL_ACT_RELU);
+    if (act == MBRL_ACT_TANH)
+      for (int r = 0; r < MBRL_PLAN_GROUP; ++r)
+        for (int c = 0; c < km->opad[l]; c += VW) {
+          float *p = o + (size_t)r * w + c;
+          vf_store(p, v_tanh(vf_load(p)));
+        }
+    h = o;
+    ldh = w;
   }
-  /* s += unnormalize(delta) = s + (delta * std + mean) */
-  for (int i = 0; i < O; ++i) {
+  dot_rows(y, 1, ldy, h, ldh, km->wt[nl - 1] + woff, km->wpad[nl - 1], km->bias[nl - 1] + woff,
+           MBRL_PLAN_GROUP, nl == 1 ? in0 : km->wpad[nl - 1], out);
+}
+
+/* s += unnormalize(delta) = s + (delta * std + mean), S and dS (obs, BR). */
+static void add_delta(const mbrl_plan_kmodel *km, float *S, const float *dS) {
+  const mbrl_dataset_stats *st = &km->m->stats;
+  const int BR = MBRL_PLAN_BR;
+  for (int i = 0; i < km->m->obs_dim; ++i) {
     const vf sd = vf_set1(st->delta_state_std[i]), mu = vf_set1(st->delta_state_mean[i]);
     for (int v = 0; v < BR; v += VW) {
       float *s = S + (size_t)i * BR + v;
       vf_store(s, vf_add(vf_load(s), vf_mul_add(vf_load(dS + (size_t)i * BR + v), sd, mu)));
     }
   }
+}
+
+/* The learned model's step on the block: dS (obs, BR) = mlp(normalize(S, U)), then
+ * S += unnormalize(dS). */
+static void learned_step(const mbrl_plan_kmodel *km, float *S, const float *U, float *base,
+                         const mbrl_plan_scratch *L) {
+  const int in0 = km->m->obs_dim + km->m->act_dim, BR = MBRL_PLAN_BR;
+  float *X = base + L->X, *dS = base + L->dS;
+  normalize_rows(km, S, U, X);
+  for (int g = 0; g < BR; g += MBRL_PLAN_GROUP)
+    mlp_group(km, 0, X + (size_t)g * in0, in0, base + L->H0, base + L->H1, dS + g, BR,
+              km->m->obs_dim);
+  add_delta(km, S, dS);
+}
+
+/* An ensemble's step on a block of particle rows (mbrl/planner.h "particles"): EXPECTATION
+ * averages the elites' mean outputs over all rows; TS1/TSINF gives each row its member (drawn
+ * at h = 0 for TSINF and kept in mem for the block's later steps), groups the rows by member
+ * (each group padded to MBRL_PLAN_GROUP rows, so every network call is the single model's
+ * kernel with one member's weights), runs each member on its rows, and scatters the outputs
+ * back, adding a probabilistic member's Gaussian noise. */
+static void ensemble_step(const mbrl_plan_kmodel *km, const mbrl_plan_block *blk, int h, float *S,
+                          const float *U, float *base, const mbrl_plan_scratch *L) {
+  const mbrl_plan_model *m = km->m;
+  const int O = m->obs_dim, in0 = O + m->act_dim, BR = MBRL_PLAN_BR, M = m->members;
+  const size_t BRP = (size_t)MBRL_PLAN_BRP(M);
+  float *X = base + L->X, *dS = base + L->dS, *Xp = base + L->Xp, *Yp = base + L->Yp;
+  float *H0 = base + L->H0, *H1 = base + L->H1;
+  int *mem = (int *)(base + L->mem), *pos = (int *)(base + L->pos);
+  normalize_rows(km, S, U, X);
+  if (km->prop == MBRL_PLAN_PROP_EXPECTATION) {
+    for (size_t i = 0; i < (size_t)O * BR; ++i) dS[i] = 0.0f;
+    for (int q = 0; q < m->n_elites; ++q) {
+      const size_t woff = (size_t)m->elites[q] * km->mstride;
+      for (int g = 0; g < BR; g += MBRL_PLAN_GROUP)
+        mlp_group(km, woff, X + (size_t)g * in0, in0, H0, H1, Yp + g, BR, O);
+      for (size_t i = 0; i < (size_t)O * BR; ++i) dS[i] += Yp[i];
+    }
+    const float ne = (float)m->n_elites;
+    for (size_t i = 0; i < (size_t)O * BR; ++i) dS[i] = dS[i] / ne;
+    add_delta(km, S, dS);
+    return;
+  }
+  if (km->prop == MBRL_PLAN_PROP_TS1 || h == 0)
+    for (int r = 0; r < BR; ++r)
+      mem[r] = r < blk->R ? mbrl_planner_particle_member(blk->pseed, (uint64_t)(blk->k0 + r), h,
+                                                         km->prop, m->elites, m->n_elites)
+                          : m->elites[0];
+  int cnt[MBRL_PLAN_MAX_MEMBERS], start[MBRL_PLAN_MAX_MEMBERS], fill[MBRL_PLAN_MAX_MEMBERS];
+  for (int q = 0; q < M; ++q) cnt[q] = 0;
+  for (int r = 0; r < BR; ++r) ++cnt[mem[r]];
+  int off = 0;
+  for (int q = 0; q < M; ++q) {
+    start[q] = fill[q] = off;
+    off += (cnt[q] + MBRL_PLAN_GROUP - 1) / MBRL_PLAN_GROUP * MBRL_PLAN_GROUP;
+  }
+  for (int r = 0; r < BR; ++r) {
+    pos[r] = fill[mem[r]]++;
+    memcpy(Xp + (size_t)pos[r] * in0, X + (size_t)r * in0, (size_t)in0 * sizeof(float));
+  }
+  const int outw = km->sample ? 2 * O : O;
+  for (int q = 0; q < M; ++q) {
+    if (!cnt[q]) continue;
+    const int end = start[q] + (cnt[q] + MBRL_PLAN_GROUP - 1) / MBRL_PLAN_GROUP * MBRL_PLAN_GROUP;
+    for (int i = fill[q]; i < end; ++i) memset(Xp + (size_t)i * in0, 0, (size_t)in0 * sizeof(float));
+    for (int g = start[q]; g < end; g += MBRL_PLAN_GROUP)
+      mlp_group(km, (size_t)q * km->mstride, Xp + (size_t)g * in0, in0, H0, H1, Yp + g, BRP, outw);
+  }
+  const uint64_t nseed = km->sample ? mbrl_planner_seed(blk->pseed, MBRL_PLAN_NOISE_TAG, (uint64_t)h) : 0;
+  for (int r = 0; r < BR; ++r) {
+    float eps[MBRL_MAX_DIM];
+    if (km->sample && r < blk->R) mbrl_dyn_ensemble_noise(nseed, (uint64_t)(blk->k0 + r), O, eps);
+    for (int i = 0; i < O; ++i) {
+      float d = Yp[(size_t)i * BRP + pos[r]];
+      if (km->sample && r < blk->R) {
+        const float lv = mbrl_logvar_clamp(Yp[(size_t)(O + i) * BRP + pos[r]], m->max_logvar[i],
+                                           m->min_logvar[i], NULL);
+        d = mbrl_dyn_ensemble_sample1(d, lv, eps[i]);
+      }
+      dS[(size_t)i * BR + r] = d;
+    }
+  }
+  add_delta(km, S, dS);
 }
 
 /* ---------------------------------------------------------------- the per-env table */
@@ -254,7 +348,7 @@ static void SIMD_SYM(plan_block)(const mbrl_plan_kmodel *km, const mbrl_plan_blo
                                  void *scratch) {
   const mbrl_plan_model *m = km->m;
   const int O = m->obs_dim, BR = MBRL_PLAN_BR;
-  const mbrl_plan_scratch L = mbrl_plan_scratch_layout(O, m->act_dim, km->maxw);
+  const mbrl_plan_scratch L = mbrl_plan_scratch_layout(O, m->act_dim, km->maxw, m->members);
   const plan_env_ops ops = plan_env_ops_of(km->env);
   float *base = (float *)scratch;
   float *S = base + L.S, *U = base + L.A, *cost = base + L.cost, *S0 = base + L.S0;
@@ -274,7 +368,10 @@ static void SIMD_SYM(plan_block)(const mbrl_plan_kmodel *km, const mbrl_plan_blo
       ops.step_cost(S, U, S0, cost, alive, g, km->shaped, km->score_next);
     } else {
       memcpy(S0, S, sizeof(float) * (size_t)O * BR);
-      learned_step(km, S, U, base, &L);
+      if (m->members > 0)
+        ensemble_step(km, blk, h, S, U, base, &L);
+      else
+        learned_step(km, S, U, base, &L);
       if (km->reward_fn)
         custom_cost(km, blk, S0, U, S, cost, alive, g, base, &L);
       else
