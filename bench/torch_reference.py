@@ -14,6 +14,13 @@ Sections (all by default, or one with --only):
          mbrl.util.math.truncated_normal_, mean of the elites returned) on the folded learned
          model and on the oracle, batched over the population per horizon step, under no_grad;
          the twin of bench/bench_plan_opt.c.
+  pets   one PETS plan (issue 11's benchmark): the same CEM over a probabilistic ensemble of 5
+         members (4-64-64-6, BN folded: mean and log-variance heads, mbrl-lib's soft log-variance
+         bounds), 20 particles per sequence (rows repeated per particle as mbrl-lib's
+         TrajectoryEvaluation), TSinf propagation as mbrl-lib's GaussianMLP "fixed_model": rows
+         permuted once per plan, split into M equal groups and run through all members at once
+         with torch.baddbmm per layer, then sampled mean + exp(logvar / 2) * randn; a sequence's
+         cost is its particles' mean. The twin of bench_plan_opt's "pets" row.
   a2c    an SB3-configured A2C on CartPole-v1 in plain PyTorch: 8 envs stepped one after another in
          Python like SB3's DummyVecEnv (a transcription of Gymnasium's CartPole step), n_steps 5,
          separate actor/critic 64-64 tanh MLPs, orthogonal init, RMSprop(alpha 0.99, eps 1e-5).
@@ -418,6 +425,90 @@ def bench_cem(device, quick, pop=500, H=30, iters=5):
     return rows
 
 
+# ---------------------------------------------------------------- pets (CEM over an ensemble)
+
+
+class EnsembleFolded:
+    """M folded probabilistic members as stacked weights (M, in, out) for torch.baddbmm."""
+
+    def __init__(self, M, device, seed=0, hidden=64):
+        g = torch.Generator().manual_seed(seed)
+        sizes = [4, hidden, hidden, 6]
+        self.M = M
+        self.W = [(torch.randn(M, i, o, generator=g) / math.sqrt(i)).to(device)
+                  for i, o in zip(sizes[:-1], sizes[1:])]
+        self.b = [torch.zeros(M, 1, o, device=device) for o in sizes[1:]]
+        self.max_lv = torch.full((1, 3), 0.5, device=device)
+        self.min_lv = torch.full((1, 3), -10.0, device=device)
+        self.s_std = torch.tensor([0.7, 0.7, 3.0], device=device)
+        self.a_std = torch.tensor([1.15], device=device)
+        self.d_std = torch.tensor([0.1, 0.1, 0.6], device=device)
+        self.flops = sum(2 * i * o for i, o in zip(sizes[:-1], sizes[1:]))
+
+    def predict_next(self, states, actions, perm, inv, gen):
+        N = states.shape[0]
+        x = torch.cat((states / (self.s_std + 1e-8), actions / (self.a_std + 1e-8)), dim=-1)
+        x = x[perm].view(self.M, N // self.M, 4)
+        for l in range(3):
+            x = torch.baddbmm(self.b[l], x, self.W[l])
+            if l < 2:
+                x = torch.relu(x)
+        out = x.reshape(N, 6)[inv]
+        mean, raw = out[:, :3], out[:, 3:]
+        lv = self.max_lv - nn.functional.softplus(self.max_lv - raw)
+        lv = self.min_lv + nn.functional.softplus(lv - self.min_lv)
+        d = mean + torch.randn(mean.shape, generator=gen, device=mean.device) * torch.exp(0.5 * lv)
+        return states + d * self.d_std
+
+
+def pets_plan(ens, obs0, x0, pop, P, iters, elite_ratio, alpha, gen, device):
+    """One CEM plan whose populations are scored by P particles each over the ensemble (TSinf)."""
+    lo, hi = -2.0, 2.0
+    H = x0.shape[0]
+    mu = x0.clone()
+    var = torch.full_like(mu, (hi - lo) ** 2 / 16)
+    n_elite = int(math.ceil(pop * elite_ratio))
+    N = pop * P
+    for _ in range(iters):
+        mv = torch.min(torch.square((mu - lo) / 2), torch.square((hi - mu) / 2))
+        cv = torch.min(mv, var)
+        x = (truncated_normal((pop, H, 1), gen, device) * torch.sqrt(cv) + mu).clamp(lo, hi)
+        xr = x.repeat_interleave(P, dim=0)  # (pop * P, H, 1): particles of a sequence adjacent
+        perm = torch.randperm(N, generator=gen, device=device)
+        inv = torch.argsort(perm)
+        states = obs0.expand(N, 3)
+        costs = torch.zeros(N, device=device)
+        for h in range(H):
+            a = xr[:, h]
+            nxt = ens.predict_next(states, a, perm, inv, gen)
+            costs -= pendulum_reward_obs(states, a)
+            states = nxt
+        costs = costs.view(pop, P).mean(dim=1)
+        elite = x[torch.topk(-costs, n_elite).indices]
+        mu = alpha * mu + (1 - alpha) * elite.mean(dim=0)
+        var = alpha * var + (1 - alpha) * elite.var(dim=0)
+    return mu
+
+
+def bench_pets(device, quick, M=5, P=20, pop=500, H=30, iters=5):
+    ens = EnsembleFolded(M, device)
+    obs0 = torch.tensor([[math.cos(3.0), math.sin(3.0), 0.5]], device=device)
+    x0 = torch.zeros((H, 1), device=device)
+    gen = torch.Generator(device=device)
+    gen.manual_seed(0)
+    with torch.no_grad():
+        pets_plan(ens, obs0, x0, pop, P, iters, 0.1, 0.1, gen, device)  # warm-up
+
+        def run():
+            return pets_plan(ens, obs0, x0, pop, P, iters, 0.1, 0.1, gen, device)[0]
+        med, runs = time_runs(run, device, min_runs=3, min_total_s=0.3 if quick else 1.0)
+    log(f"pets {device} M={M} P={P} pop={pop} H={H} iters={iters}: {med * 1e3:9.3f} ms/plan")
+    return [{"bench": "plan_opt", "planner": "cem", "model": "pets", "device": device,
+             "population": pop, "H": H, "iterations": iters, "elite_ratio": 0.1, "alpha": 0.1,
+             "members": M, "particles": P, "propagation": "tsinf", "ms_per_plan": med * 1e3,
+             "gflops": ens.flops * P * pop * iters * H / med / 1e9, "runs": runs}]
+
+
 # ---------------------------------------------------------------- a2c (SB3 configuration)
 
 
@@ -587,7 +678,7 @@ def bench_a2c(device, total_steps, n_envs=8, n_steps=5, seed=0):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", choices=["train", "mpc", "cem", "a2c"], action="append",
+    ap.add_argument("--only", choices=["train", "mpc", "cem", "pets", "a2c"], action="append",
                     help="run only this section (repeatable); default: all")
     ap.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
     ap.add_argument("--device", choices=["auto", "cpu", "cuda", "all"], default="auto",
@@ -620,7 +711,7 @@ def main():
     Hs = int_list(args.mpc_H, "--mpc-H") if args.mpc_H else (
         [15, 100] if args.quick else [15, 30, 100])
     a2c_steps = args.a2c_steps or (10000 if args.quick else 20000)
-    sections = args.only or ["train", "mpc", "cem", "a2c"]
+    sections = args.only or ["train", "mpc", "cem", "pets", "a2c"]
 
     cuda = torch.cuda.is_available()
     if args.device == "cuda" and not cuda:
@@ -644,6 +735,8 @@ def main():
             out["results"] += bench_mpc(dev, Ks, Hs, args.quick)
         if "cem" in sections:
             out["results"] += bench_cem(dev, args.quick)
+        if "pets" in sections:
+            out["results"] += bench_pets(dev, args.quick)
         if "a2c" in sections:
             out["results"].append(bench_a2c(dev, a2c_steps))
     print(json.dumps(out, indent=1))
