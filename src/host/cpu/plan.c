@@ -171,6 +171,51 @@ static void learned_step(const mbrl_plan_kmodel *km, float *S, const float *U, f
   add_delta(km, S, dS);
 }
 
+/* softplus(x) = max(x, 0) + log(1 + exp(-|x|)) (branch-free; absolute error ~1e-7 where the
+ * scalar's log1p is exact). */
+SIMD_INLINE vf v_softplus(vf x) {
+  const vf ax = vf_max(x, vf_sub(vf_zero(), x));
+  return vf_add(vf_max(x, vf_zero()), v_log(vf_add(vf_set1(1.0f), v_exp(vf_sub(vf_zero(), ax)))));
+}
+
+/* A probabilistic member's sample for the block's rows: dS = mean + exp(logvar / 2) eps with
+ * logvar = mbrl_logvar_clamp(raw) and eps the normals of mbrl_dyn_ensemble_noise(
+ * mbrl_planner_seed(pseed, MBRL_PLAN_NOISE_TAG, h), row) (the same Philox words and
+ * Box-Muller formula, vector log/sin/cos within a few ulp). dS, raw (obs, BR); E: (obs, BR)
+ * scratch for the noise. */
+static void sample_rows(const mbrl_plan_kmodel *km, const mbrl_plan_block *blk, int h, float *dS,
+                        const float *raw, float *E) {
+  const mbrl_plan_model *m = km->m;
+  const int O = m->obs_dim, BR = MBRL_PLAN_BR;
+  const uint64_t nseed = mbrl_planner_seed(blk->pseed, MBRL_PLAN_NOISE_TAG, (uint64_t)h);
+  const float c = 2.3283064e-10f, c2pi = 2.3283064e-10f * 6.2831855f;
+  for (int b = 0; 4 * b < O + (O & 1); ++b)
+    for (int v = 0; v < BR; v += VW) {
+      vi w[4];
+      philox_rows(nseed, blk->k0 + v, (uint32_t)b, w);
+      for (int q = 0; q < 2; ++q) {
+        const int i0 = 4 * b + 2 * q;
+        if (i0 >= O) break;
+        const vf u = vf_add(vf_mul(vu_cvt_vf(w[2 * q]), vf_set1(c)), vf_set1(c / 2.0f));
+        const vf ang = vf_add(vf_mul(vu_cvt_vf(w[2 * q + 1]), vf_set1(c2pi)), vf_set1(c2pi / 2.0f));
+        const vf rad = vf_sqrt(vf_mul(vf_set1(-2.0f), v_log(u)));
+        vf sn, cs;
+        v_sincos(ang, &sn, &cs);
+        vf_store(E + (size_t)i0 * BR + v, vf_mul(rad, sn));
+        if (i0 + 1 < O) vf_store(E + (size_t)(i0 + 1) * BR + v, vf_mul(rad, cs));
+      }
+    }
+  for (int i = 0; i < O; ++i) {
+    const vf mx = vf_set1(m->max_logvar[i]), mn = vf_set1(m->min_logvar[i]);
+    for (int v = 0; v < BR; v += VW) {
+      const size_t at = (size_t)i * BR + v;
+      const vf l1 = vf_sub(mx, v_softplus(vf_sub(mx, vf_load(raw + at))));
+      const vf lv = vf_add(mn, v_softplus(vf_sub(l1, mn)));
+      vf_store(dS + at, vf_mul_add(v_exp(vf_mul(vf_set1(0.5f), lv)), vf_load(E + at), vf_load(dS + at)));
+    }
+  }
+}
+
 /* An ensemble's step on a block of particle rows (mbrl/planner.h "particles"): EXPECTATION
  * averages the elites' mean outputs over all rows; TS1/TSINF gives each row its member (drawn
  * at h = 0 for TSINF and kept in mem for the block's later steps), groups the rows by member
@@ -224,20 +269,13 @@ static void ensemble_step(const mbrl_plan_kmodel *km, const mbrl_plan_block *blk
     for (int g = start[q]; g < end; g += MBRL_PLAN_GROUP)
       mlp_group(km, (size_t)q * km->mstride, Xp + (size_t)g * in0, in0, H0, H1, Yp + g, BRP, outw);
   }
-  const uint64_t nseed = km->sample ? mbrl_planner_seed(blk->pseed, MBRL_PLAN_NOISE_TAG, (uint64_t)h) : 0;
-  for (int r = 0; r < BR; ++r) {
-    float eps[MBRL_MAX_DIM];
-    if (km->sample && r < blk->R) mbrl_dyn_ensemble_noise(nseed, (uint64_t)(blk->k0 + r), O, eps);
+  /* gather: means into dS, raw log-variances into X (both (obs, BR)); Yp is free afterwards */
+  for (int r = 0; r < BR; ++r)
     for (int i = 0; i < O; ++i) {
-      float d = Yp[(size_t)i * BRP + pos[r]];
-      if (km->sample && r < blk->R) {
-        const float lv = mbrl_logvar_clamp(Yp[(size_t)(O + i) * BRP + pos[r]], m->max_logvar[i],
-                                           m->min_logvar[i], NULL);
-        d = mbrl_dyn_ensemble_sample1(d, lv, eps[i]);
-      }
-      dS[(size_t)i * BR + r] = d;
+      dS[(size_t)i * BR + r] = Yp[(size_t)i * BRP + pos[r]];
+      if (km->sample) X[(size_t)i * BR + r] = Yp[(size_t)(O + i) * BRP + pos[r]];
     }
-  }
+  if (km->sample) sample_rows(km, blk, h, dS, X, Yp);
   add_delta(km, S, dS);
 }
 
