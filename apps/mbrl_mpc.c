@@ -99,6 +99,10 @@ static void usage(void) {
       "                      to --model), run --episodes episodes with it, append them to\n"
       "                      --data}, then train the final model on all data\n"
       "  --data FILE         the dataset the loop trains on and grows (from mbrl_collect)\n"
+      "  --ensemble M        --iterations: train ensembles of M members (bootstrapped, all\n"
+      "                      elites) instead of the single model, planned with particles (CPU)\n"
+      "  --probabilistic     --iterations: probabilistic members (mean and log-variance;\n"
+      "                      alone it means --ensemble 5)\n"
       "  --train-steps N     training steps per model in the loop (default 5000, batch 128,\n"
       "                      Adam lr 0.01 betas 0.99/0.999, the seed's 64-64 BatchNorm net)\n"
       "  --eval-episodes N   after the loop, evaluate the final model on N episodes with\n"
@@ -458,6 +462,47 @@ static void print_returns_json(const double *r, int n) {
 
 /* ---------------------------------------------------------------- training (loop mode) */
 
+/* --iterations --ensemble M [--probabilistic]: an ensemble (mbrl/dyn_ensemble.h) of M members
+ * of the same net on bootstrapped minibatches, all members elites (ranked on the data). */
+static int train_ensemble(const mbrl_dataset *ds, const mbrl_dataset_stats *stats, long steps,
+                          long batch, int members, int prob, uint64_t seed, mbrl_backend be,
+                          const char *out_path, mbrl_plan_model **pm) {
+  mbrl_dyn_ensemble_config c;
+  mbrl_dyn_ensemble_config_init(&c);
+  c.members = members;
+  c.probabilistic = prob;
+  mbrl_dyn_ensemble *e = NULL;
+  mbrl_dyn_ensemble_trainer *t = NULL;
+  mbrl_optim_config oc = mbrl_optim_adam_config(0.01f, 0.99f, 0.999f);
+  char cfg[512];
+  snprintf(cfg, sizeof cfg,
+           "{\"created_by\": \"mbrl_mpc --iterations --ensemble\", \"members\": %d, "
+           "\"probabilistic\": %d, \"steps\": %ld, \"batch\": %ld, \"lr\": 0.01, \"beta1\": "
+           "0.99, \"beta2\": 0.999, \"hidden\": [64, 64], \"batchnorm\": true, \"bootstrap\": "
+           "true, \"seed\": %llu, \"rows\": %zu}",
+           members, prob, steps, batch, (unsigned long long)seed, ds->n);
+  int rc = 1;
+  if (mbrl_dyn_ensemble_create(&e, ds->env_id, ds->obs_dim, ds->act_dim, stats, &c, be,
+                               batch > 1024 ? (int)batch : 1024, seed) != MBRL_OK ||
+      mbrl_dyn_ensemble_trainer_create(&t, e, ds, &oc, (int)batch, 1, seed ^ TRAIN_SAMPLER_KEY) !=
+          MBRL_OK ||
+      mbrl_dyn_ensemble_trainer_run(t, (int)steps, NULL) != MBRL_OK ||
+      mbrl_dyn_ensemble_select_elites(e, ds) != MBRL_OK ||
+      mbrl_dyn_ensemble_set_config(e, cfg) != MBRL_OK) {
+    fprintf(stderr, "%s: error: training the ensemble failed: %s\n", PROG, mbrl_last_error());
+  } else if (mbrl_dyn_ensemble_save(e, out_path) != MBRL_OK ||
+             mbrl_plan_model_from_ensemble(pm, e) != MBRL_OK) {
+    fprintf(stderr, "%s: error: %s\n", PROG, mbrl_last_error());
+  } else {
+    rc = 0;
+  }
+  mbrl_dyn_ensemble_trainer_free(t);
+  mbrl_dyn_ensemble_free(e);
+  return rc;
+}
+
+static int g_members = 0, g_probabilistic = 0; /* --ensemble / --probabilistic (loop mode) */
+
 static int train_model(const mbrl_dataset *ds, long steps, uint64_t seed, mbrl_backend be,
                        const char *out_path, mbrl_plan_model **pm) {
   mbrl_dataset_stats stats;
@@ -482,6 +527,9 @@ static int train_model(const mbrl_dataset *ds, long steps, uint64_t seed, mbrl_b
             ds->n);
     return 1;
   }
+  if (g_members > 0)
+    return train_ensemble(ds, &stats, steps, batch, g_members, g_probabilistic, seed, be, out_path,
+                          pm);
   if (mbrl_dynamics_create(&d, ds->env_id, ds->obs_dim, ds->act_dim, &stats, 2, hidden, 1, be,
                            (int)batch, seed) != MBRL_OK ||
       mbrl_dynamics_trainer_create(&t, d, ds, &oc, (int)batch, seed ^ TRAIN_SAMPLER_KEY) != MBRL_OK ||
@@ -601,6 +649,10 @@ int main(int argc, char **argv) {
       oc.sigma = (float)mbrl_cli_double(&c, 1e-9, 1e9);
     } else if (mbrl_cli_option(&c, "--beta")) {
       oc.beta = (float)mbrl_cli_double(&c, 1e-9, 1.0);
+    } else if (mbrl_cli_option(&c, "--ensemble")) {
+      g_members = (int)mbrl_cli_int(&c, 1, MBRL_DYN_ENSEMBLE_MAX_MEMBERS);
+    } else if (mbrl_cli_flag(&c, "--probabilistic")) {
+      g_probabilistic = 1;
     } else if (mbrl_cli_option(&c, "--particles")) {
       rc.particles = (int)mbrl_cli_int(&c, 1, MBRL_PLANNER_MAX_PARTICLES);
     } else if (mbrl_cli_option(&c, "--propagation")) {
@@ -738,7 +790,12 @@ int main(int argc, char **argv) {
   }
 
   /* an ensemble checkpoint (PETS): particles on the CPU planner */
-  rc.ensemble = !oracle && iterations == 0 && model_path && mbrl_dyn_ensemble_is_file(model_path);
+  if (g_probabilistic && !g_members) g_members = 5;
+  if (g_members && iterations == 0)
+    mbrl_cli_usage_error(PROG, "--ensemble / --probabilistic train the loop's models: use them "
+                         "with --iterations (a single run takes an ensemble --model FILE)");
+  rc.ensemble = !oracle && (iterations > 0 ? g_members > 0
+                                           : model_path && mbrl_dyn_ensemble_is_file(model_path));
   if (!rc.ensemble && (rc.particles > 1 || prop_set))
     mbrl_cli_usage_error(PROG, "--particles / --propagation / --no-sample need an ensemble model "
                          "(--model FILE from mbrl_train --ensemble M)");
@@ -853,7 +910,8 @@ int main(int argc, char **argv) {
              "\"cpu_kernels\": \"%s\", \"env\": \"%s\", \"cost\": \"%s\", \"seed\": %llu",
              rc.K, rc.H, (double)rc.gamma, dev_name, cpu_kernels, env->id,
              rc.cost == MBRL_PLAN_COST_SHAPED ? "shaped" : "reward", (unsigned long long)rc.seed);
-      printf(", \"planner\": %s", planner_json(&rc));
+      printf(", \"planner\": %s, \"ensemble_members\": %d, \"probabilistic\": %d",
+             planner_json(&rc), g_members, g_probabilistic);
       if (eval_episodes > 0) {
         printf(", \"eval\": {\"episodes\": %ld, \"reset_seed0\": %llu, \"returns\": ", eval_episodes,
                (unsigned long long)eval_seed);
