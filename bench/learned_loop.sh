@@ -9,14 +9,16 @@
 #
 #   bench/learned_loop.sh [--build DIR] [--seeds "1 2 3"] [--planners "cem mppi"]
 #                         [--iters 8] [--eps 3] [--eval 50] [--oracle-eps 3] [--skip-oracle]
-#                         [--skip-loop] [--out DIR]
+#                         [--skip-loop] [--out DIR] [--tag NAME] [--extra "FLAGS"]
+# --extra adds mbrl_mpc flags to the loop runs (e.g. "--ensemble 5 --probabilistic --particles
+# 10 --population 100 --opt-iterations 3" for PETS), --tag names their files (default: planner).
 # Runs single-threaded (OMP_NUM_THREADS=1) under nice -n 10 (the machine is shared). JSON of
 # every run goes to OUT (default bench/results/learned_loop-<date>, git-ignored); the
 # markdown is made from it by bench/learned_loop_md.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=build-cpu; seeds="1 2 3"; planners="cem mppi"; iters=8; eps=3; neval=50; oeps=3
-skip_oracle=0; skip_loop=0; out="bench/results/learned_loop-$(date +%Y%m%d-%H%M%S)"
+skip_oracle=0; skip_loop=0; tag=""; extra=""; out="bench/results/learned_loop-$(date +%Y%m%d-%H%M%S)"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build) build="$2"; shift 2 ;; --seeds) seeds="$2"; shift 2 ;;
@@ -24,6 +26,7 @@ while [[ $# -gt 0 ]]; do
     --eps) eps="$2"; shift 2 ;; --eval) neval="$2"; shift 2 ;;
     --oracle-eps) oeps="$2"; shift 2 ;; --skip-oracle) skip_oracle=1; shift ;;
     --skip-loop) skip_loop=1; shift ;; --out) out="$2"; shift 2 ;;
+    --tag) tag="$2"; shift 2 ;; --extra) extra="$2"; shift 2 ;;
     *) echo "learned_loop.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -34,15 +37,17 @@ run() { echo "+ $*" >&2; nice -n 10 "$@"; }
 if [[ $skip_loop == 0 ]]; then
   for pl in $planners; do
     for s in $seeds; do
-      d="$out/data_${pl}_$s.h5"; m="$out/model_${pl}_$s.h5"
+      name="${tag:-$pl}"
+      [[ -n $tag ]] && name="${tag}-$pl"
+      d="$out/data_${name}_$s.h5"; m="$out/model_${name}_$s.h5"
       rm -f "$d" "$m"
       run "$B/mbrl_collect" --env Pendulum-v1 --episodes 1 --seed "$s" --out "$d" >&2
       t0=$(date +%s.%N)
       run "$B/mbrl_mpc" --env Pendulum-v1 --iterations "$iters" --episodes "$eps" --data "$d" \
         --model "$m" --planner "$pl" --seed "$s" --eval-episodes "$neval" --eval-seed 0 --json \
-        > "$out/loop_${pl}_$s.json"
+        $extra > "$out/loop_${name}_$s.json"
       t1=$(date +%s.%N)
-      echo "{\"wall_s\": $(echo "$t1 - $t0" | bc), \"command\": \"mbrl_collect --env Pendulum-v1 --episodes 1 --seed $s --out D && mbrl_mpc --env Pendulum-v1 --iterations $iters --episodes $eps --data D --model M --planner $pl --seed $s --eval-episodes $neval --eval-seed 0 --json\"}" > "$out/loop_${pl}_$s.meta.json"
+      echo "{\"wall_s\": $(echo "$t1 - $t0" | bc), \"command\": \"mbrl_collect --env Pendulum-v1 --episodes 1 --seed $s --out D && mbrl_mpc --env Pendulum-v1 --iterations $iters --episodes $eps --data D --model M --planner $pl --seed $s --eval-episodes $neval --eval-seed 0 --json $extra\"}" > "$out/loop_${name}_$s.meta.json"
       rm -f "$d" "$m"
     done
   done

@@ -35,8 +35,8 @@ def main():
         print("## Learned whole loop, Pendulum-v1, from nothing\n")
         print("Per training seed S: 1 random episode (`mbrl_collect --episodes 1 --seed S`), then "
               "`mbrl_mpc --iterations I --episodes E --planner P --seed S --eval-episodes 50 "
-              "--eval-seed 0` (each iteration trains the seed's 64-64 BatchNorm model for 5000 "
-              "steps on all data so far, runs E MPC episodes with it and aggregates them; the final "
+              "--eval-seed 0` (each iteration trains the seed's 64-64 BatchNorm model, or with --ensemble an "
+              "ensemble of them, for 5000 steps on all data so far, runs E MPC episodes with it and aggregates them; the final "
               "model is trained on everything and evaluated on Gymnasium reset seeds 0..49, 200 "
               "steps). Environment steps counted: the random episode and the MPC episodes of the "
               "iterations (the evaluation episodes are not training data).\n")
@@ -46,6 +46,10 @@ def main():
             meta_p = p[:-5] + ".meta.json"
             meta = load(meta_p) if os.path.exists(meta_p) else {}
             pl = j["planner"]["planner"]
+            if j.get("ensemble_members"):
+                pl += (f" with PETS: --ensemble {j['ensemble_members']}"
+                       f"{' --probabilistic' if j.get('probabilistic') else ''}, "
+                       f"{j['planner'].get('particles')} particles, {j['planner'].get('propagation')}")
             by_pl.setdefault(pl, []).append((j, meta))
         for pl, runs in sorted(by_pl.items()):
             print(f"### --planner {pl}\n")
