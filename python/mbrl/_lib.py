@@ -177,7 +177,8 @@ class PlannerConfig(Structure):
     _c_name_ = "mbrl_planner_config"
     _full_ = True
     _fields_ = [("samples", c_int), ("horizon", c_int), ("gamma", c_float), ("max_envs", c_int),
-                ("backend", c_int), ("score_next", c_int), ("cost", c_int)]
+                ("backend", c_int), ("score_next", c_int), ("cost", c_int),
+                ("particles", c_int), ("propagation", c_int), ("no_sample", c_int)]
 
 
 class PlanResult(Structure):
