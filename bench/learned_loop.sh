@@ -10,6 +10,8 @@
 #   bench/learned_loop.sh [--build DIR] [--seeds "1 2 3"] [--planners "cem mppi"]
 #                         [--iters 8] [--eps 3] [--eval 50] [--oracle-eps 3] [--skip-oracle]
 #                         [--skip-loop] [--out DIR] [--tag NAME] [--extra "FLAGS"]
+# --bench also times one CEM and one PETS plan (bench_plan_opt and torch_reference.py --only
+# cem --only pets, 1 thread, side by side) into OUT.
 # --extra adds mbrl_mpc flags to the loop runs (e.g. "--ensemble 5 --probabilistic --particles
 # 10 --population 100 --opt-iterations 3" for PETS), --tag names their files (default: planner).
 # Runs single-threaded (OMP_NUM_THREADS=1) under nice -n 10 (the machine is shared). JSON of
@@ -18,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=build-cpu; seeds="1 2 3"; planners="cem mppi"; iters=8; eps=3; neval=50; oeps=3
-skip_oracle=0; skip_loop=0; tag=""; extra=""; out="bench/results/learned_loop-$(date +%Y%m%d-%H%M%S)"
+skip_oracle=0; skip_loop=0; tag=""; extra=""; do_bench=0; out="bench/results/learned_loop-$(date +%Y%m%d-%H%M%S)"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build) build="$2"; shift 2 ;; --seeds) seeds="$2"; shift 2 ;;
@@ -26,6 +28,7 @@ while [[ $# -gt 0 ]]; do
     --eps) eps="$2"; shift 2 ;; --eval) neval="$2"; shift 2 ;;
     --oracle-eps) oeps="$2"; shift 2 ;; --skip-oracle) skip_oracle=1; shift ;;
     --skip-loop) skip_loop=1; shift ;; --out) out="$2"; shift 2 ;;
+    --bench) do_bench=1; shift ;;
     --tag) tag="$2"; shift 2 ;; --extra) extra="$2"; shift 2 ;;
     *) echo "learned_loop.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -61,6 +64,11 @@ if [[ $skip_oracle == 0 ]]; then
         --seed 0 --json > "$out/oracle_${env}_$pl.json"
     done
   done
+fi
+if [[ $do_bench == 1 ]]; then
+  run "$B/bench_plan_opt" --threads 1 > "$out/bench_plan_opt.json"
+  run /usr/bin/python3 bench/torch_reference.py --only cem --only pets --threads 1 --device cpu \
+    > "$out/torch_plan_opt.json"
 fi
 /usr/bin/python3 bench/learned_loop_md.py "$out" > docs/learned_loop.md
 echo "wrote docs/learned_loop.md from $out" >&2

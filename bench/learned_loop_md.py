@@ -94,6 +94,22 @@ def main():
                   f"{j['mean_return']:.1f} | {j['std_return']:.1f} | "
                   f"{', '.join(f'{r:.0f}' for r in j['returns'])} | {j['plan_ms_median']:.2f} |")
         print()
+    bp, tp = os.path.join(out, "bench_plan_opt.json"), os.path.join(out, "torch_plan_opt.json")
+    if os.path.exists(bp) and os.path.exists(tp):
+        b, t = load(bp), load(tp)
+        print("## Plan latency, 1 thread, side by side (bench_plan_opt vs torch_reference.py)\n")
+        print(f"`{b['command']}` (CPU kernel path {b.get('cpu_kernels')}) and "
+              f"`{t['command']}` (PyTorch {t.get('machine', {}).get('torch', '')}), one after the "
+              "other on the shared machine. CEM population 500, H 30, 5 iterations; PETS: the same "
+              "over 5 probabilistic members x 20 particles (TSinf).\n")
+        print("| model | mbrl ms/plan | PyTorch ms/plan | speedup |")
+        print("|---|---|---|---|")
+        tm = {r["model"]: r for r in t["results"] if r.get("device") == "cpu"}
+        for r in b["results"]:
+            if r["model"] in tm:
+                print(f"| {r['model']} | {r['ms_per_plan']:.1f} | {tm[r['model']]['ms_per_plan']:.1f} | "
+                      f"{tm[r['model']]['ms_per_plan'] / r['ms_per_plan']:.1f}x |")
+        print()
 
 
 if __name__ == "__main__":
