@@ -326,3 +326,24 @@ TEST(PlannerPets, CheckpointLoadsAsAnEnsembleAndMpcPlansWithIt) {
   r = mbrl_test::run_bin("mbrl_mpc", "--oracle --particles 4 --max-steps 2");
   EXPECT_EQ(r.exit_code, 2) << r.err;
 }
+
+TEST(PlannerPets, LoopTrainsEnsemblesAndEvaluatesOnTheGivenSeeds) {
+  TempDir dir;
+  const std::string data = mbrl_test::collect_dataset(dir, "d.h5", 1, 40, 3);
+  const std::string model = dir.file("ens.h5");
+  RunResult r = mbrl_test::run_bin(
+      "mbrl_mpc", "--iterations 1 --episodes 1 --max-steps 10 --data '" + data + "' --model '" + model +
+                      "' --ensemble 2 --probabilistic --train-steps 30 --planner cem --population 20 "
+                      "--opt-iterations 1 --horizon 5 --particles 3 --eval-episodes 2 --eval-seed 7 "
+                      "--device cpu --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(mbrl_test::json_num(r.out, "ensemble_members"), 2);
+  EXPECT_EQ(mbrl_test::json_num(r.out, "particles"), 3);
+  EXPECT_EQ(mbrl_test::json_num(r.out, "reset_seed0"), 7);
+  EXPECT_EQ(mbrl_test::json_num(r.out, "total_env_steps"), 50);
+  EXPECT_EQ(mbrl_dyn_ensemble_is_file(model.c_str()), 1);
+  r = mbrl_test::run_bin("mbrl_mpc", "--oracle --ensemble 3 --max-steps 2");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  r = mbrl_test::run_bin("mbrl_mpc", "--oracle --eval-seed 3 --max-steps 2");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+}
