@@ -654,6 +654,105 @@ TEST(PlannerCustom, UserRewardEqualToThePendulumsGivesTheSamePlan) {
   EXPECT_EQ(mbrl_planner_set_reward(po.p, pendulum_reward_cb, nullptr, &ud), MBRL_ERR_INVALID_ARG);
 }
 
+// A system that is no registered env: a learned model of a 2-D point mass (x, v) with a user
+// reward -(x^2 + 0.1 v^2) and terminal |x| > 1.5: plans equal a scalar loop over the model
+// step and the callbacks; without a reward a plan is refused; discrete systems draw indices.
+namespace {
+void point_reward(void *, int n, int O, int A, const float *obs, const float *act,
+                  const float *next_obs, float *reward) {
+  (void)obs;
+  (void)act;
+  (void)A;
+  for (int r = 0; r < n; ++r) {
+    const float *s = next_obs + (size_t)r * O;
+    reward[r] = -(s[0] * s[0] + 0.1f * s[1] * s[1]);
+  }
+}
+void point_terminal(void *, int n, int O, const float *next_obs, uint8_t *terminal) {
+  for (int r = 0; r < n; ++r) terminal[r] = std::fabs(next_obs[(size_t)r * O]) > 1.5f;
+}
+}  // namespace
+
+TEST(PlannerCustom, SystemThatIsNoRegisteredEnv) {
+  for (int n_actions : {0, 3}) {
+    SCOPED_TRACE(n_actions ? "discrete" : "continuous");
+    int sizes[3] = {3, 16, 2};
+    mbrl_mlp_config mc;
+    mbrl_mlp_config_init(&mc, 2, sizes);
+    mc.seed = 12;
+    mbrl_mlp *mlp = nullptr;
+    ASSERT_EQ(mbrl_mlp_create(&mlp, &mc, MBRL_BACKEND_CPU, 1), MBRL_OK);
+    mbrl_dataset_stats st;
+    std::memset(&st, 0, sizeof st);
+    st.state_std[0] = st.state_std[1] = 1.0f;
+    st.delta_state_std[0] = st.delta_state_std[1] = 0.3f;
+    st.action_std[0] = 1.0f;
+    mbrl_plan_system sys;
+    std::memset(&sys, 0, sizeof sys);
+    sys.name = "PointMass";
+    sys.obs_dim = 2;
+    sys.act_dim = 1;
+    sys.n_actions = n_actions;
+    sys.act_low[0] = -1.0f;
+    sys.act_high[0] = 1.0f;
+    ModelPtr m;
+    ASSERT_EQ(mbrl_plan_model_from_mlp_system(&m.m, &sys, mlp, &st), MBRL_OK) << mbrl_last_error();
+    EXPECT_EQ(m.m->spec, nullptr);
+    sys.name = "CartPole-v1";  // a registered id is not a custom system
+    ModelPtr bad;
+    EXPECT_EQ(mbrl_plan_model_from_mlp_system(&bad.m, &sys, mlp, &st), MBRL_ERR_INVALID_ARG);
+    mbrl_mlp_free(mlp);
+    const int K = 200, H = 12;
+    PlannerPtr p;
+    auto c = cfg_of(K, H, 0.95f, 1, MBRL_BACKEND_CPU);
+    ASSERT_EQ(mbrl_planner_create(&p.p, m.m, &c), MBRL_OK) << mbrl_last_error();
+    const float obs[2] = {0.8f, -0.3f};
+    const uint64_t seed = 5;
+    mbrl_plan_result res;
+    EXPECT_EQ(mbrl_planner_plan(p.p, obs, &seed, 1, &res), MBRL_ERR_INVALID_ARG);
+    EXPECT_NE(std::string(mbrl_last_error()).find("mbrl_planner_set_reward"), std::string::npos);
+    ASSERT_EQ(mbrl_planner_set_reward(p.p, point_reward, point_terminal, nullptr), MBRL_OK);
+    ASSERT_EQ(mbrl_planner_plan(p.p, obs, &seed, 1, &res), MBRL_OK) << mbrl_last_error();
+    std::vector<float> costs(K), acts((size_t)K * H);
+    ASSERT_EQ(mbrl_planner_last_costs(p.p, costs.data()), MBRL_OK);
+    std::vector<float> ref(K);
+    for (int k = 0; k < K; ++k) {
+      mbrl_planner_draw(seed, k, H, 1, m.m->n_actions, m.m->act_low, m.m->act_high,
+                        &acts[(size_t)k * H]);
+      float s[2] = {obs[0], obs[1]}, nx[2], cst = 0.0f, g = 1.0f, r;
+      bool alive = true;
+      for (int h = 0; h < H; ++h) {
+        const float a = acts[(size_t)k * H + h];
+        if (n_actions) {
+          ASSERT_EQ(a, std::floor(a));
+          ASSERT_LT(a, 3.0f);
+        } else {
+          ASSERT_GT(a, -1.0f);
+          ASSERT_LE(a, 1.0f);
+        }
+        ASSERT_EQ(mbrl_plan_model_step(m.m, s, &a, 1, nx), MBRL_OK);
+        uint8_t term = 0;
+        point_reward(nullptr, 1, 2, 1, s, &a, nx, &r);
+        point_terminal(nullptr, 1, 2, nx, &term);
+        if (alive) {
+          cst = cst - g * r;
+          if (term) alive = false;
+        }
+        s[0] = nx[0];
+        s[1] = nx[1];
+        g = g * 0.95f;
+      }
+      ref[k] = cst;
+    }
+    EXPECT_LE(worst_ratio(costs.data(), ref.data(), K, 1e-4, 1e-5), 1.0);
+    int best = 0;
+    for (int k = 1; k < K; ++k)
+      if (costs[k] < costs[best]) best = k;
+    EXPECT_EQ(res.best_index, best);
+    EXPECT_EQ(res.action[0], acts[(size_t)best * H]);
+  }
+}
+
 TEST(PlannerCuda, CustomRewardIsRefusedNamingTheRegisteredEnvs) {
   MBRL_REQUIRE_GPU();
   DynPtr dp;

@@ -31,7 +31,8 @@
  *     is the first action of sequence best, its predicted return -cost[best] and the
  *     predicted next observation s_1 of sequence best.
  * Custom systems (CPU backend, learned models): mbrl_planner_set_reward replaces the env's
- * reward and terminal by the caller's callbacks over batches of predicted transitions.
+ * reward and terminal by the caller's callbacks over batches of predicted transitions; a
+ * system that is no registered env gets its model from mbrl_plan_model_from_mlp_system.
  * Backends: CPU (blocks of rows through the folded MLP on the CPU kernel path in use,
  * mbrl/cpu.h: avx512, avx2 or generic, the zeros of ReLU activations skipped; the env's step
  * and cost per block through a table with one entry per env (a vector pair for Pendulum-v1,
@@ -175,7 +176,8 @@ typedef struct mbrl_plan_model {
   int obs_dim, act_dim;
   float act_low[MBRL_MAX_DIM], act_high[MBRL_MAX_DIM]; /* (act_dim) sampling bounds */
   int n_actions;                      /* discrete env: number of action indices; 0 continuous */
-  const mbrl_env_spec *spec;          /* the registered env (mbrl_env_find(env_id)) */
+  const mbrl_env_spec *spec;          /* the registered env (mbrl_env_find(env_id)); NULL for a
+                                         custom system (mbrl_plan_model_from_mlp_system) */
   /* LEARNED only: */
   int n_layers;                       /* Linear layers, each but the last followed by act */
   int sizes[MBRL_MLP_MAX_LAYERS + 1]; /* sizes[0] = obs_dim + act_dim, sizes[L] = obs_dim */
@@ -210,6 +212,24 @@ mbrl_status mbrl_plan_model_from_mlp(mbrl_plan_model **out, const char *env_id, 
                                      int act_dim, const mbrl_mlp *mlp,
                                      const mbrl_dataset_stats *stats);
 
+/* A system that is not a registered env (a custom system): a name (not a registered id), the
+ * widths and the action space: continuous with bounds act_low/act_high (act_dim each), or
+ * discrete with n_actions > 0 (act_dim 1; the bounds are then 0 .. n_actions - 1). */
+typedef struct mbrl_plan_system {
+  const char *name;
+  int obs_dim, act_dim;
+  int n_actions; /* 0: continuous */
+  float act_low[MBRL_MAX_DIM], act_high[MBRL_MAX_DIM];
+} mbrl_plan_system;
+
+/* A learned model of a custom system (the mlp and normalizer as mbrl_plan_model_from_mlp;
+ * spec NULL). Its planners run on the CPU backend only and need mbrl_planner_set_reward
+ * before planning (there is no env reward to fall back to). Bad widths, bounds or a
+ * registered id as the name: MBRL_ERR_INVALID_ARG. */
+mbrl_status mbrl_plan_model_from_mlp_system(mbrl_plan_model **out, const mbrl_plan_system *sys,
+                                            const mbrl_mlp *mlp,
+                                            const mbrl_dataset_stats *stats);
+
 /* A learned model from a dynamics model (eval mode, BN folded; d's mlp may be on any
  * backend). Same checks as mbrl_plan_model_from_mlp. */
 mbrl_status mbrl_plan_model_from_dynamics(mbrl_plan_model **out, const mbrl_dynamics *d);
@@ -237,7 +257,7 @@ mbrl_status mbrl_plan_model_step(const mbrl_plan_model *m, const float *obs, con
                                  int B, float *next);
 
 /* Reference reward r(obs, act, next_obs) of the model's env on a transition of observations
- * (spec->reward_obs). */
+ * (spec->reward_obs; NAN for a custom system). */
 float mbrl_plan_model_reward(const mbrl_plan_model *m, const float *obs, const float *act,
                              const float *next_obs);
 

@@ -76,15 +76,76 @@ mbrl_status mbrl_plan_model_oracle(mbrl_plan_model **out, const char *env_id) {
   return MBRL_OK;
 }
 
+/* A custom system's model shell (spec NULL): its name, widths and action space. */
+static mbrl_plan_model *model_new_custom(const mbrl_plan_system *sys) {
+  mbrl_plan_model *m = (mbrl_plan_model *)calloc(1, sizeof *m);
+  if (!m) return NULL;
+  m->kind = MBRL_PLAN_MODEL_LEARNED;
+  snprintf(m->env_id, sizeof m->env_id, "%s", sys->name);
+  m->obs_dim = sys->obs_dim;
+  m->act_dim = sys->act_dim;
+  for (int j = 0; j < sys->act_dim; ++j) {
+    m->act_low[j] = sys->n_actions > 0 ? 0.0f : sys->act_low[j];
+    m->act_high[j] = sys->n_actions > 0 ? (float)(sys->n_actions - 1) : sys->act_high[j];
+  }
+  m->n_actions = sys->n_actions;
+  m->spec = NULL;
+  return m;
+}
+
+static mbrl_status from_mlp_impl(mbrl_plan_model **out, const mbrl_env_spec *spec,
+                                 const mbrl_plan_system *sys, const char *env_id, int obs_dim,
+                                 int act_dim, const mbrl_mlp *mlp,
+                                 const mbrl_dataset_stats *stats);
+
 mbrl_status mbrl_plan_model_from_mlp(mbrl_plan_model **out, const char *env_id, int obs_dim,
                                      int act_dim, const mbrl_mlp *mlp,
                                      const mbrl_dataset_stats *stats) {
   if (!out || !mlp || !stats)
     return mbrl_set_error(MBRL_ERR_INVALID_ARG, "plan_model_from_mlp: NULL argument");
   *out = NULL;
-  const mbrl_env_spec *spec;
+  const mbrl_env_spec *spec = NULL;
   mbrl_status st = check_env("plan_model_from_mlp", env_id, obs_dim, act_dim, &spec);
   if (st) return st;
+  return from_mlp_impl(out, spec, NULL, env_id, obs_dim, act_dim, mlp, stats);
+}
+
+mbrl_status mbrl_plan_model_from_mlp_system(mbrl_plan_model **out, const mbrl_plan_system *sys,
+                                            const mbrl_mlp *mlp,
+                                            const mbrl_dataset_stats *stats) {
+  if (!out || !sys || !sys->name || !mlp || !stats)
+    return mbrl_set_error(MBRL_ERR_INVALID_ARG, "plan_model_from_mlp_system: NULL argument");
+  *out = NULL;
+  if (strlen(sys->name) == 0 || strlen(sys->name) >= sizeof(((mbrl_plan_model *)0)->env_id))
+    return mbrl_set_error(MBRL_ERR_INVALID_ARG,
+                          "plan_model_from_mlp_system: give the system a name of 1..63 bytes");
+  if (mbrl_env_find(sys->name))
+    return mbrl_set_error(MBRL_ERR_INVALID_ARG,
+                          "plan_model_from_mlp_system: '%s' is a registered env; use "
+                          "mbrl_plan_model_from_mlp for it",
+                          sys->name);
+  if (sys->obs_dim < 1 || sys->obs_dim > MBRL_MAX_DIM || sys->act_dim < 1 ||
+      sys->act_dim > MBRL_MAX_DIM || sys->n_actions < 0 || (sys->n_actions > 0 && sys->act_dim != 1))
+    return mbrl_set_error(MBRL_ERR_INVALID_ARG,
+                          "plan_model_from_mlp_system: obs_dim %d, act_dim %d, n_actions %d; use "
+                          "widths 1..%d (a discrete system: act_dim 1, n_actions >= 1)",
+                          sys->obs_dim, sys->act_dim, sys->n_actions, MBRL_MAX_DIM);
+  if (sys->n_actions == 0)
+    for (int j = 0; j < sys->act_dim; ++j)
+      if (!(isfinite(sys->act_low[j]) && isfinite(sys->act_high[j]) &&
+            sys->act_low[j] < sys->act_high[j]))
+        return mbrl_set_error(MBRL_ERR_INVALID_ARG,
+                              "plan_model_from_mlp_system: action %d bounds [%g, %g]; give finite "
+                              "bounds with low < high",
+                              j, (double)sys->act_low[j], (double)sys->act_high[j]);
+  return from_mlp_impl(out, NULL, sys, sys->name, sys->obs_dim, sys->act_dim, mlp, stats);
+}
+
+static mbrl_status from_mlp_impl(mbrl_plan_model **out, const mbrl_env_spec *spec,
+                                 const mbrl_plan_system *sys, const char *env_id, int obs_dim,
+                                 int act_dim, const mbrl_mlp *mlp,
+                                 const mbrl_dataset_stats *stats) {
+  mbrl_status st;
   const mbrl_mlp_config *c = &mlp->cfg;
   const int L = c->n_layers;
   if (c->sizes[0] != obs_dim + act_dim || c->sizes[L] != obs_dim)
@@ -111,7 +172,7 @@ mbrl_status mbrl_plan_model_from_mlp(mbrl_plan_model **out, const char *env_id, 
     if (st) return st;
     src = folded;
   }
-  mbrl_plan_model *m = model_new(spec, MBRL_PLAN_MODEL_LEARNED);
+  mbrl_plan_model *m = spec ? model_new(spec, MBRL_PLAN_MODEL_LEARNED) : model_new_custom(sys);
   float *params = m ? (float *)malloc(src->n_params * sizeof(float)) : NULL;
   if (!m || !params) {
     free(m);
@@ -255,7 +316,7 @@ double mbrl_plan_model_flops(const mbrl_plan_model *m) {
 
 float mbrl_plan_model_reward(const mbrl_plan_model *m, const float *obs, const float *act,
                              const float *next_obs) {
-  return m->spec->reward_obs(obs, act, next_obs);
+  return m->spec ? m->spec->reward_obs(obs, act, next_obs) : NAN;
 }
 
 static float act_apply(float x, mbrl_act a) {
@@ -491,9 +552,12 @@ mbrl_status mbrl_planner_create(mbrl_planner **out, const mbrl_plan_model *model
                           "planner_create: cost %d; use MBRL_PLAN_COST_REWARD (0) or "
                           "MBRL_PLAN_COST_SHAPED (1)",
                           (int)cfg->cost);
-  const mbrl_env_spec *spec;
-  mbrl_status st = check_env("planner_create", model->env_id, model->obs_dim, model->act_dim, &spec);
-  if (st) return st;
+  const mbrl_env_spec *spec = model->spec;
+  mbrl_status st = MBRL_OK;
+  if (spec || model->kind != MBRL_PLAN_MODEL_LEARNED) {
+    st = check_env("planner_create", model->env_id, model->obs_dim, model->act_dim, &spec);
+    if (st) return st;
+  }
   if (model->kind == MBRL_PLAN_MODEL_LEARNED && !model->params)
     return mbrl_set_error(MBRL_ERR_INVALID_ARG, "planner_create: learned model without weights");
   mbrl_backend be;
@@ -527,7 +591,7 @@ mbrl_status mbrl_planner_create(mbrl_planner **out, const mbrl_plan_model *model
   p->km.H = p->H;
   p->km.gamma = p->gamma;
   p->km.score_next = cfg->score_next;
-  p->km.env = spec->kind;
+  p->km.env = spec ? spec->kind : MBRL_ENV_COUNT; /* custom: the callbacks only */
   p->km.shaped = cfg->cost == MBRL_PLAN_COST_SHAPED;
   p->km.maxw = model_maxw(model);
   p->P = resolve_particles(model, cfg);
@@ -568,6 +632,14 @@ mbrl_status mbrl_planner_create(mbrl_planner **out, const mbrl_plan_model *model
                           gib(host_need));
   }
   memset(p->scratch, 0, p->scratch_bytes * (size_t)nthreads);
+  if (!spec && be == MBRL_BACKEND_CUDA) {
+    mbrl_planner_free(p);
+    return mbrl_set_error(MBRL_ERR_UNSUPPORTED,
+                          "planner_create: '%s' is a custom system; the CUDA planner is compiled "
+                          "for the registered envs only (%s): plan it on the CPU backend with "
+                          "mbrl_planner_set_reward",
+                          model->env_id, mbrl_env_known_ids());
+  }
 #ifdef MBRL_HAVE_CUDA
   if (be == MBRL_BACKEND_CUDA) {
     st = mbrl_planner_cuda_create(&p->cuda, model, p->K, p->H, p->gamma, p->cfg.score_next,
@@ -682,6 +754,11 @@ mbrl_status mbrl_planner_plan_prior(mbrl_planner *p, const float *obs, const uin
     for (size_t i = 0; i < (size_t)E * p->H * A; ++i)
       if (!isfinite(prior[i]))
         return mbrl_set_error(MBRL_ERR_NUMERIC, "planner_plan: prior action %zu is not finite", i);
+  if (!m->spec && !p->km.reward_fn)
+    return mbrl_set_error(MBRL_ERR_INVALID_ARG,
+                          "planner_plan: '%s' is a custom system without a reward; set one with "
+                          "mbrl_planner_set_reward",
+                          m->env_id);
   p->last_E = E;
 #ifdef MBRL_HAVE_CUDA
   if (p->cfg.backend == MBRL_BACKEND_CUDA)
@@ -771,6 +848,11 @@ mbrl_status mbrl_planner_evaluate(mbrl_planner *p, const float *obs, const float
   if (K < 1 || K > p->K)
     return mbrl_set_error(MBRL_ERR_INVALID_ARG, "planner_evaluate: K = %d; use 1..%d (samples)", K,
                           p->K);
+  if (!p->m->spec && !p->km.reward_fn)
+    return mbrl_set_error(MBRL_ERR_INVALID_ARG,
+                          "planner_evaluate: '%s' is a custom system without a reward; set one "
+                          "with mbrl_planner_set_reward",
+                          p->m->env_id);
   rollout_src src = {actions, NULL, 0, 0};
   rollout_all(p, obs, &src, 1, K);
   memcpy(costs, p->costs, (size_t)K * sizeof(float));
