@@ -184,29 +184,57 @@ static void check_out(const char *out, int force) {
 
 /* ---------------------------------------------------------------- --predict mode */
 
+typedef struct predict_input {
+  int O, A;         /* the model's widths */
+  size_t n;         /* rows read */
+  float *obs, *act; /* (n, O), (n, A) */
+} predict_input;
+
+/* Read /observations and /actions of any HDF5 file (an mbrl_h5_read_fn). */
+static mbrl_status read_predict_input(const char *path, void *ctx) {
+  predict_input *in = (predict_input *)ctx;
+  in->n = 0, in->obs = in->act = NULL;
+  hid_t f;
+  mbrl_status st = mbrl_h5_open_read(path, &f);
+  if (st != MBRL_OK) return st;
+  hsize_t od[2] = {0, (hsize_t)in->O}, ad[2] = {0, (hsize_t)in->A};
+  if ((st = mbrl_h5_check_f32(f, path, "observations", 2, od)) == MBRL_OK &&
+      (st = mbrl_h5_check_f32(f, path, "actions", 2, ad)) == MBRL_OK &&
+      (od[0] != ad[0] || od[0] == 0 || od[0] > 100000000))
+    st = mbrl_set_error(MBRL_ERR_FORMAT,
+                        "'%s': /observations has %llu rows and /actions %llu; they must agree",
+                        path, (unsigned long long)od[0], (unsigned long long)ad[0]);
+  const size_t N = (size_t)od[0];
+  if (st == MBRL_OK) {
+    in->obs = malloc(N * (size_t)in->O * sizeof(float));
+    in->act = malloc(N * (size_t)in->A * sizeof(float));
+    if (!in->obs || !in->act) st = mbrl_set_error(MBRL_ERR_NOMEM, "out of memory for %zu rows", N);
+  }
+  if (st == MBRL_OK && (st = mbrl_h5_read_f32(f, path, "observations", in->obs)) == MBRL_OK)
+    st = mbrl_h5_read_f32(f, path, "actions", in->act);
+  H5Fclose(f);
+  if (st != MBRL_OK) {
+    free(in->obs), free(in->act);
+    in->obs = in->act = NULL;
+    return st;
+  }
+  in->n = N;
+  return MBRL_OK;
+}
+
 static int predict_mode(const char *model_path, const char *in_path, const char *out_path,
                         mbrl_backend backend, int force) {
   check_out(out_path, force);
   mbrl_dynamics *d = NULL;
   if (mbrl_dynamics_load(model_path, backend, 4096, &d) != MBRL_OK)
     mbrl_cli_fail(PROG, "%s", mbrl_last_error());
-  hid_t f;
-  if (mbrl_h5_open_read(in_path, &f) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
-  hsize_t od[2] = {0, (hsize_t)d->obs_dim}, ad[2] = {0, (hsize_t)d->act_dim};
-  if (mbrl_h5_check_f32(f, in_path, "observations", 2, od) != MBRL_OK ||
-      mbrl_h5_check_f32(f, in_path, "actions", 2, ad) != MBRL_OK)
+  predict_input in = {d->obs_dim, d->act_dim, 0, NULL, NULL};
+  if (mbrl_h5_guarded_read(in_path, read_predict_input, &in) != MBRL_OK)
     mbrl_cli_fail(PROG, "%s", mbrl_last_error());
-  if (od[0] != ad[0] || od[0] == 0 || od[0] > 100000000)
-    mbrl_cli_fail(PROG, "'%s': /observations has %llu rows and /actions %llu; they must agree",
-                  in_path, (unsigned long long)od[0], (unsigned long long)ad[0]);
-  const size_t N = (size_t)od[0], O = (size_t)d->obs_dim, A = (size_t)d->act_dim;
-  float *obs = malloc(N * O * sizeof(float)), *act = malloc(N * A * sizeof(float));
+  const size_t N = in.n, O = (size_t)d->obs_dim;
+  float *obs = in.obs, *act = in.act;
   float *next = malloc(N * O * sizeof(float)), *dn = malloc(N * O * sizeof(float));
-  if (!obs || !act || !next || !dn) mbrl_cli_fail(PROG, "out of memory for %zu rows", N);
-  if (mbrl_h5_read_f32(f, in_path, "observations", obs) != MBRL_OK ||
-      mbrl_h5_read_f32(f, in_path, "actions", act) != MBRL_OK)
-    mbrl_cli_fail(PROG, "%s", mbrl_last_error());
-  H5Fclose(f);
+  if (!next || !dn) mbrl_cli_fail(PROG, "out of memory for %zu rows", N);
   if (mbrl_dynamics_predict_next(d, obs, act, (int)N, next) != MBRL_OK ||
       mbrl_dynamics_predict_delta_normalized(d, obs, act, (int)N, dn) != MBRL_OK)
     mbrl_cli_fail(PROG, "%s", mbrl_last_error());

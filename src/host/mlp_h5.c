@@ -299,28 +299,43 @@ mbrl_status mbrl_mlp_save(const mbrl_mlp *m, const char *path) {
   if (st != MBRL_OK) return st;
   st = mbrl_mlp_write_h5(m, w.file, "/network");
   if (st == MBRL_OK) st = mbrl_h5_attr_write_str(w.file, "format", "mbrl.mlp");
-  if (st == MBRL_OK) st = mbrl_h5_attr_write_i64(w.file, "format_version", 1);
+  if (st == MBRL_OK) st = mbrl_h5_attr_write_i64(w.file, "format_version", 2);
   return mbrl_h5_writer_finish(&w, st);
+}
+
+typedef struct load_args {
+  const char *prefix;
+  mbrl_backend backend;
+  int max_batch;
+  mbrl_mlp *m;
+} load_args;
+
+/* The whole read (mbrl_h5_read_fn); the guard's checking child builds the mlp on the CPU. */
+static mbrl_status load_fn(const char *path, void *ctx) {
+  load_args *a = (load_args *)ctx;
+  a->m = NULL;
+  hid_t fid;
+  mbrl_status st = mbrl_h5_open_read(path, &fid);
+  if (st != MBRL_OK) return st;
+  mbrl_mlp_config cfg;
+  st = mbrl_mlp_config_from_h5(fid, a->prefix, &cfg);
+  const mbrl_backend b = mbrl_h5_guard_child() ? MBRL_BACKEND_CPU : a->backend;
+  if (!st) st = mbrl_mlp_create(&a->m, &cfg, b, a->max_batch);
+  if (!st) st = mbrl_mlp_read_h5(a->m, fid, a->prefix);
+  H5Fclose(fid);
+  if (st) {
+    mbrl_mlp_free(a->m);
+    a->m = NULL;
+  }
+  return st;
 }
 
 mbrl_status mbrl_mlp_load(const char *path, const char *prefix, mbrl_backend backend,
                           int max_batch, mbrl_mlp **out) {
   if (!path || !out) return mbrl_set_error(MBRL_ERR_INVALID_ARG, "mlp_load: NULL argument");
   *out = NULL;
-  hid_t fid;
-  mbrl_status st = mbrl_h5_open_read(path, &fid);
-  if (st != MBRL_OK) return st;
-  mbrl_mlp_config cfg;
-  const char *pre = prefix ? prefix : "/network";
-  st = mbrl_mlp_config_from_h5(fid, pre, &cfg);
-  mbrl_mlp *m = NULL;
-  if (!st) st = mbrl_mlp_create(&m, &cfg, backend, max_batch);
-  if (!st) st = mbrl_mlp_read_h5(m, fid, pre);
-  H5Fclose(fid);
-  if (st) {
-    mbrl_mlp_free(m);
-    return st;
-  }
-  *out = m;
-  return MBRL_OK;
+  load_args a = {prefix ? prefix : "/network", backend, max_batch, NULL};
+  mbrl_status st = mbrl_h5_guarded_read(path, load_fn, &a);
+  if (st == MBRL_OK) *out = a.m;
+  return st;
 }
