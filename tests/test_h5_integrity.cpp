@@ -468,3 +468,47 @@ TEST(Temporaries, KilledWritersLeftoversAreRemovedLiveOnesKept) {
   EXPECT_EQ(mbrl_h5_remove_stale_temporaries(path.c_str()), 1);
   EXPECT_FALSE(mbrl_test::file_exists(live));
 }
+
+// ------------------------------------------------------------------ claims vs file size
+
+// A policy file's attributes decide how much mbrl_a2c allocates before reading a weight: they
+// must describe networks that fit in the file.
+TEST(Claims, PolicyAttributesMustFitTheFile) {
+  TempDir dir;
+  const std::string path = dir.file("p.h5");
+  for (const char *attr : {"models", "hidden"}) {
+    std::ofstream(path, std::ios::binary) << read_file(v1_file("policy.h5"));  // unsealed
+    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    H5Adelete(f, attr);
+    if (!std::strcmp(attr, "models"))
+      ASSERT_EQ(mbrl_h5_attr_write_i64(f, "models", 1000), MBRL_OK);
+    else
+      ASSERT_EQ(mbrl_h5_attr_write_str(f, "hidden", "4096,4096,4096"), MBRL_OK);
+    H5Fclose(f);
+    mbrl_a2c_file_info info;
+    EXPECT_EQ(mbrl_a2c_file_info_read(path.c_str(), &info), MBRL_ERR_FORMAT) << attr;
+    EXPECT_TRUE(has(mbrl_last_error(), "'" + path + "' is damaged: it declares")) << mbrl_last_error();
+  }
+}
+
+// A network's widths come from its weights' shapes: a shape larger than the file is refused
+// before the model is allocated.
+TEST(Claims, NetworkShapesMustFitTheFile) {
+  TempDir dir;
+  const std::string path = dir.file("m.h5");
+  std::ofstream(path, std::ios::binary) << read_file(v1_file("dynamics.h5"));  // unsealed
+  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  ASSERT_GE(H5Ldelete(f, "model/network/6/weight", H5P_DEFAULT), 0);
+  hsize_t dims[2] = {300000, 8}, chunk[2] = {1024, 8};  // the last layer: 300000 outputs
+  hid_t sp = H5Screate_simple(2, dims, nullptr), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_chunk(dcpl, 2, chunk);  // nothing stored
+  hid_t d = H5Dcreate2(f, "model/network/6/weight", H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl,
+                       H5P_DEFAULT);
+  ASSERT_GE(d, 0);
+  H5Dclose(d), H5Pclose(dcpl), H5Sclose(sp), H5Fclose(f);
+  mbrl_dynamics *m = nullptr;
+  EXPECT_EQ(mbrl_dynamics_load(path.c_str(), MBRL_BACKEND_CPU, 4, &m), MBRL_ERR_FORMAT);
+  EXPECT_TRUE(has(mbrl_last_error(), "is damaged: it declares an MLP")) << mbrl_last_error();
+}

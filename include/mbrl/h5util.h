@@ -197,6 +197,11 @@ mbrl_status mbrl_h5_attr_read_f32(hid_t loc, const char *file, const char *name,
 mbrl_status mbrl_h5_attr_read_i64_array(hid_t loc, const char *file, const char *name,
                                         int64_t *out, int cap, int *n);
 
+/* Refuse (MBRL_ERR_FORMAT "'FILE' is damaged: it declares WHAT (N bytes) but holds only M")
+ * a size claimed by a file's metadata (e.g. layer widths and model counts, before allocating
+ * for them) when it exceeds twice the file's size plus 4 KiB: stored numbers take space. */
+mbrl_status mbrl_h5_check_claim(hid_t loc, const char *file, double bytes, const char *what);
+
 /* Check the root attributes format == expect_format and 1 <= format_version <= expect_version,
  * with messages like "FILE is not an mbrl.dataset file (format attribute is 'x')". A file of
  * format_version >= 2 must be sealed (versions from 2 on are always written sealed); version 1

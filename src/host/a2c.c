@@ -817,6 +817,22 @@ static mbrl_status read_info(hid_t f, const char *path, mbrl_a2c_file_info *info
   if (!st && !parse_hidden(buf, info->hidden, &info->n_hidden))
     st = mbrl_set_error(MBRL_ERR_FORMAT, "%s: attribute hidden is '%s' (e.g. '64,64' expected)",
                         path, buf);
+  /* the networks these attributes describe must fit in the file: callers allocate for them */
+  const mbrl_env_spec *spec = st ? NULL : mbrl_env_find(info->env_id);
+  if (spec) {
+    double per_model = 0.0;
+    for (int net = 0; net < 2; ++net) {
+      double in = spec->obs_dim;
+      for (int l = 0; l <= info->n_hidden; ++l) {
+        const double out = l < info->n_hidden ? info->hidden[l] : net ? 1 : spec->n_actions;
+        per_model += (in + 1.0) * out;
+        in = out;
+      }
+    }
+    char what[200];
+    snprintf(what, sizeof what, "%d models of hidden widths '%.100s'", info->models, buf);
+    st = mbrl_h5_check_claim(f, path, 4.0 * per_model * info->models, what);
+  }
   return st;
 }
 

@@ -283,6 +283,40 @@ static int dtype_ok(hid_t t, dtype_kind kind) {
   return 0;
 }
 
+/* In a sealed file (always written by mbrl: contiguous, unfiltered data) the stored bytes of
+ * dataset d must be exactly its elements and lie inside the file, so that no claimed shape
+ * makes a reader allocate more than the file holds. Other files pass (read under the guard). */
+static mbrl_status check_storage(hid_t d, const char *file, const char *name) {
+  if (!mbrl_h5_is_sealed(d)) return MBRL_OK;
+  hid_t dcpl = H5Dget_create_plist(d), t = H5Dget_type(d), sp = H5Dget_space(d);
+  const H5D_layout_t layout = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+  const int nfilters = dcpl >= 0 ? H5Pget_nfilters(dcpl) : -1;
+  hsize_t dims[H5S_MAX_RANK];
+  const int rank = sp >= 0 ? H5Sget_simple_extent_dims(sp, dims, NULL) : -1;
+  double npd = rank >= 0 ? 1.0 : -1.0; /* the element count, in double: no wrap-around */
+  for (int i = 0; i < rank; ++i) npd *= (double)dims[i];
+  const hssize_t np = npd >= 0.0 && npd < 9e18 ? (hssize_t)npd : -1;
+  const size_t tsize = t >= 0 ? H5Tget_size(t) : 0;
+  const hsize_t stored = H5Dget_storage_size(d);
+  hsize_t fsize = 0;
+  hid_t f = H5Iget_file_id(d);
+  if (f < 0 || H5Fget_filesize(f, &fsize) < 0) fsize = 0;
+  if (f >= 0) H5Fclose(f);
+  if (dcpl >= 0) H5Pclose(dcpl);
+  if (t >= 0) H5Tclose(t);
+  if (sp >= 0) H5Sclose(sp);
+  const int ok = (layout == H5D_CONTIGUOUS || layout == H5D_COMPACT) && nfilters == 0 &&
+                 np >= 0 && tsize > 0 && (hsize_t)np <= fsize / tsize &&
+                 stored == (hsize_t)np * tsize && stored <= fsize;
+  if (!ok)
+    return mbrl_set_error(MBRL_ERR_FORMAT,
+                          "'%s' is damaged: /%s claims %.4g elements of %zu bytes but stores "
+                          "%llu bytes (the file holds %llu)",
+                          file, name + (name[0] == '/'), npd, tsize,
+                          (unsigned long long)stored, (unsigned long long)fsize);
+  return MBRL_OK;
+}
+
 /* Open dataset `name` and check its dtype (kind) and shape (rank, dims as in
  * mbrl_h5_check_f32). On success the open dataset goes to *out when out != NULL (the
  * caller closes it), else it is closed. */
@@ -300,6 +334,7 @@ static mbrl_status check_dataset(hid_t loc, const char *file, const char *name, 
                         name + (name[0] == '/'), t >= 0 ? type_name(t) : "?", expected[kind]);
   else
     st = check_shape(d, file, name, rank, dims);
+  if (st == MBRL_OK) st = check_storage(d, file, name);
   if (t >= 0) H5Tclose(t);
   if (st == MBRL_OK && out)
     *out = d;
@@ -374,6 +409,8 @@ static mbrl_status verify_digest(hid_t d, const char *file, const char *name, co
  * they are read a second time unconverted. */
 static mbrl_status read_verified(hid_t d, const char *file, const char *name, hid_t mem_type,
                                  void *out) {
+  mbrl_status cs = check_storage(d, file, name);
+  if (cs != MBRL_OK) return cs;
   const int has = H5Aexists(d, DIGEST_ATTR) > 0;
   const int check = has || mbrl_h5_is_sealed(d);
   hid_t ft = H5Dget_type(d), sp = H5Dget_space(d);
@@ -630,6 +667,18 @@ mbrl_status mbrl_h5_attr_read_i64_array(hid_t loc, const char *file, const char 
                                         int64_t *out, int cap, int *n) {
   if (cap < 1) return mbrl_set_error(MBRL_ERR_INVALID_ARG, "attribute %s: capacity %d", name, cap);
   return read_num_attr(loc, file, name, H5T_NATIVE_INT64, 0, cap, out, n);
+}
+
+mbrl_status mbrl_h5_check_claim(hid_t loc, const char *file, double bytes, const char *what) {
+  hsize_t fsize = 0;
+  hid_t f = H5Iget_file_id(loc);
+  if (f < 0 || H5Fget_filesize(f, &fsize) < 0) fsize = 0;
+  if (f >= 0) H5Fclose(f);
+  if (bytes <= 2.0 * (double)fsize + 4096.0) return MBRL_OK;
+  return mbrl_set_error(MBRL_ERR_FORMAT,
+                        "'%s' is damaged: it declares %s (%.4g bytes of numbers) but holds only "
+                        "%llu bytes",
+                        file, what, bytes, (unsigned long long)fsize);
 }
 
 mbrl_status mbrl_h5_check_format(hid_t file_id, const char *file, const char *expect_format,

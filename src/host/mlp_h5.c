@@ -276,6 +276,10 @@ mbrl_status mbrl_mlp_config_from_h5(hid_t loc, const char *prefix, mbrl_mlp_conf
     return mbrl_set_error(MBRL_ERR_FORMAT,
                           "'%s': %d BatchNorm layers for %d Linear layers (need one per hidden layer)",
                           f, nbn, nlin);
+  double params = 0.0;
+  for (int l = 0; l < nlin; ++l) params += ((double)sizes[l] + 1.0 + 4.0) * (double)sizes[l + 1];
+  snprintf(name, sizeof name, "an MLP of %d layers under %s", nlin, prefix);
+  if ((st = mbrl_h5_check_claim(loc, f, 4.0 * params, name)) != MBRL_OK) return st;
   cfg->activation = gaps > 0 ? MBRL_ACT_RELU : MBRL_ACT_NONE;
   if ((st = read_arch_attrs(loc, f, prefix, cfg)) != MBRL_OK) return st;
   /* the module indices must be the ones this architecture produces */
