@@ -113,7 +113,7 @@ typedef mbrl_status (*mbrl_h5_read_fn)(const char *path, void *ctx);
 
 /* Run read(path, ctx) safely. A sealed file is read in this process (the seal is checked
  * first). A file without a seal is first read by a child process (fork) whose results are
- * dropped: if HDF5 crashes (a signal) or runs past the time limit (20 s + 1 s per 10 MB,
+ * dropped: if HDF5 crashes (a signal) or runs past the time limit (5 s + 1 s per 10 MB,
  * or MBRL_H5_GUARD_TIMEOUT seconds) the result is MBRL_ERR_FORMAT "'FILE' is damaged: ..."
  * and nothing is read here; if the child's read fails, its status and message are returned;
  * only when it succeeds does read run here. read must give the same result when run twice

@@ -615,7 +615,7 @@ mbrl_status mbrl_h5_guarded_read(const char *path, mbrl_h5_read_fn fn, void *ctx
   if (st != MBRL_OK) return st;
   if (mode == GUARD_OFF || (info.sealed && mode == GUARD_AUTO)) return run_read(path, fn, ctx);
 
-  double limit = 20.0 + (double)info.content_bytes / 10e6;
+  double limit = 5.0 + (double)info.content_bytes / 10e6;
   const char *tl = getenv("MBRL_H5_GUARD_TIMEOUT");
   if (tl && atof(tl) > 0) limit = atof(tl);
   int fds[2];
