@@ -174,6 +174,51 @@ static off_t find_hdf5_signature(int fd, off_t size) {
   return -1;
 }
 
+/* HDF5's metadata checksum: Bob Jenkins' lookup3 hashlittle() with initval 0 (the checksum
+ * the HDF5 file format specifies for superblock versions 2 and 3). */
+static uint32_t rot32(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
+static uint32_t hdf5_checksum(const unsigned char *k, size_t length) {
+  uint32_t a, b, c;
+  a = b = c = 0xdeadbeefu + (uint32_t)length;
+  while (length > 12) {
+    a += k[0] + ((uint32_t)k[1] << 8) + ((uint32_t)k[2] << 16) + ((uint32_t)k[3] << 24);
+    b += k[4] + ((uint32_t)k[5] << 8) + ((uint32_t)k[6] << 16) + ((uint32_t)k[7] << 24);
+    c += k[8] + ((uint32_t)k[9] << 8) + ((uint32_t)k[10] << 16) + ((uint32_t)k[11] << 24);
+    a -= c, a ^= rot32(c, 4), c += b;
+    b -= a, b ^= rot32(a, 6), a += c;
+    c -= b, c ^= rot32(b, 8), b += a;
+    a -= c, a ^= rot32(c, 16), c += b;
+    b -= a, b ^= rot32(a, 19), a += c;
+    c -= b, c ^= rot32(b, 4), b += a;
+    length -= 12, k += 12;
+  }
+  if (length == 0) return c;
+  unsigned char t[12] = {0};
+  memcpy(t, k, length);
+  a += t[0] + ((uint32_t)t[1] << 8) + ((uint32_t)t[2] << 16) + ((uint32_t)t[3] << 24);
+  b += t[4] + ((uint32_t)t[5] << 8) + ((uint32_t)t[6] << 16) + ((uint32_t)t[7] << 24);
+  c += t[8] + ((uint32_t)t[9] << 8) + ((uint32_t)t[10] << 16) + ((uint32_t)t[11] << 24);
+  c ^= b, c -= rot32(b, 14);
+  a ^= c, a -= rot32(c, 11);
+  b ^= a, b -= rot32(a, 25);
+  c ^= b, c -= rot32(b, 16);
+  a ^= c, a -= rot32(c, 4);
+  b ^= a, b -= rot32(a, 14);
+  c ^= b, c -= rot32(b, 24);
+  return c;
+}
+
+/* The image H5Fget_file_image returns for a superblock of version 2 (HDF5 1.10.8) carries a
+ * stale superblock checksum (the image's end-of-file address is patched in after the checksum
+ * was computed): recompute it. 8-byte addresses: the checksum follows 44 bytes. */
+static int fix_superblock_checksum(unsigned char *img, size_t n) {
+  if (n < 48 || memcmp(img, k_hdf5_sig, 8) != 0) return -1;
+  if (img[8] != 2 && img[8] != 3) return 0; /* older superblocks carry no checksum */
+  if (img[9] != 8 || img[10] != 8) return -1;
+  put_u32(img + 44, hdf5_checksum(img, 44));
+  return 0;
+}
+
 /* Check the seal of the open file fd (size bytes) named path. */
 static mbrl_status seal_check_fd(int fd, const char *path, off_t size, mbrl_h5_seal_info *info) {
   memset(info, 0, sizeof *info);
@@ -277,7 +322,8 @@ mbrl_status mbrl_h5_seal_check(const char *path, mbrl_h5_seal_info *info) {
 static void root_format(hid_t f, char *fmt, size_t cap, int64_t *version) {
   fmt[0] = '\0';
   *version = 0;
-  if (mbrl_h5_attr_read_str(f, "", "format", fmt, cap) != MBRL_OK) fmt[0] = '\0';
+  if (H5Aexists(f, "format") > 0 && mbrl_h5_attr_read_str(f, "", "format", fmt, cap) != MBRL_OK)
+    fmt[0] = '\0';
   if (H5Aexists(f, "format_version") > 0 &&
       mbrl_h5_attr_read_i64(f, "", "format_version", version) != MBRL_OK)
     *version = 0;
@@ -440,28 +486,26 @@ mbrl_status mbrl_h5_writer_open(mbrl_h5_writer *w, const char *path) {
   lock_fd(fd); /* without OFD locks a temporary is never taken for stale */
   w->lock_fd = fd;
 
+  /* HDF5 builds the file in memory (the core driver, no backing store): it never writes to
+   * the disk, so a full disk or an I/O error cannot leave HDF5 half-closed (it crashes at exit
+   * then). mbrl_h5_writer_commit writes the finished image with plain write()s. */
   hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   herr_t rc = fcpl < 0 || fapl < 0 ? -1 : 0;
-  /* no time stamps on the root group; the seal's user block; HDF5's 1.8 format, whose
-   * superblock and object headers carry checksums; our lock instead of HDF5's */
+  /* no time stamps on the root group; HDF5's 1.8 format, whose superblock and object headers
+   * carry checksums. The seal's 512 bytes are put in front of the image at commit: HDF5 finds
+   * the superblock at 512 and counts its addresses from there (as for h5jam's user blocks). */
   if (rc == 0 && (H5Pset_obj_track_times(fcpl, 0) < 0 ||
-                  H5Pset_userblock(fcpl, MBRL_H5_SEAL_BYTES) < 0 ||
+                  H5Pset_fapl_core(fapl, (size_t)1 << 20, 0) < 0 ||
                   H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0 ||
                   H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0))
     rc = -1;
-#if H5_VERSION_GE(1, 10, 7)
-  if (rc == 0 && H5Pset_file_locking(fapl, 0, 1) < 0) rc = -1;
-#endif
-  errno = 0;
   if (rc == 0) w->file = H5Fcreate(w->tmp_path, H5F_ACC_TRUNC, fcpl, fapl);
-  int e = errno;
   if (fcpl >= 0) H5Pclose(fcpl);
   if (fapl >= 0) H5Pclose(fapl);
   if (w->file < 0) {
     mbrl_h5_writer_abort(w);
-    return mbrl_set_error(MBRL_ERR_IO, "cannot create a temporary file next to '%s' (%s)", path,
-                          e ? strerror(e) : "HDF5 error");
+    return mbrl_set_error(MBRL_ERR_IO, "cannot create the HDF5 file for '%s' in memory", path);
   }
   return MBRL_OK;
 }
@@ -496,17 +540,43 @@ mbrl_status mbrl_h5_writer_commit(mbrl_h5_writer *w) {
   char fmt[64];
   int64_t version;
   root_format(w->file, fmt, sizeof fmt, &version);
-  herr_t rc = H5Fclose(w->file);
+  /* the finished file, from HDF5's memory, behind room for the seal */
+  const ssize_t n = H5Fflush(w->file, H5F_SCOPE_LOCAL) < 0 ? -1 : H5Fget_file_image(w->file, NULL, 0);
+  unsigned char *img = n > 0 ? (unsigned char *)malloc((size_t)n + MBRL_H5_SEAL_BYTES) : NULL;
+  int ok = img && H5Fget_file_image(w->file, img + MBRL_H5_SEAL_BYTES, (size_t)n) == n &&
+           fix_superblock_checksum(img + MBRL_H5_SEAL_BYTES, (size_t)n) == 0;
+  if (H5Fclose(w->file) < 0) ok = 0;
   w->file = H5I_INVALID_HID;
-  if (rc < 0) {
-    mbrl_h5_writer_abort(w);
-    return mbrl_set_error(MBRL_ERR_IO,
-                          "writing '%s' failed while closing the file (disk full?); nothing was "
-                          "written",
-                          w->path);
+  /* the image must open as HDF5 before it replaces anything */
+  if (ok) {
+    /* (a name that cannot exist on disk: the core driver refuses one that does) */
+    char name[sizeof w->tmp_path + 8];
+    snprintf(name, sizeof name, "%s/image", w->tmp_path);
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    hid_t f = fapl >= 0 && H5Pset_fapl_core(fapl, (size_t)1 << 20, 0) >= 0 &&
+                      H5Pset_file_image(fapl, img + MBRL_H5_SEAL_BYTES, (size_t)n) >= 0
+                  ? H5Fopen(name, H5F_ACC_RDONLY, fapl)
+                  : H5I_INVALID_HID;
+    if (f < 0 || H5Fclose(f) < 0) ok = 0;
+    if (fapl >= 0) H5Pclose(fapl);
   }
-  const char *step = "sealing";
-  int bad = seal_fd(w->lock_fd, fmt, version) != 0;
+  if (!ok) {
+    const int oom = n > 0 && !img;
+    free(img);
+    mbrl_h5_writer_abort(w);
+    return mbrl_set_error(oom ? MBRL_ERR_NOMEM : MBRL_ERR_IO,
+                          "writing '%s' failed: HDF5 could not finish the file (%s); nothing "
+                          "was written",
+                          w->path, oom ? "out of memory" : "HDF5 error");
+  }
+  /* seal it, write it, sync it, rename it over the target, sync the directory */
+  uint8_t cd[MBRL_SHA256_BYTES];
+  const uint64_t content = (uint64_t)n;
+  mbrl_sha256(img + MBRL_H5_SEAL_BYTES, (size_t)content, cd);
+  seal_build(img, content, cd, fmt, version);
+  const char *step = "write";
+  int bad = pwrite_full(w->lock_fd, img, (size_t)n + MBRL_H5_SEAL_BYTES, 0) != 0;
+  free(img);
   if (!bad) step = "fsync", bad = fsync(w->lock_fd) != 0;
   if (!bad) step = "rename", bad = rename(w->tmp_path, w->path) != 0;
   if (bad) {

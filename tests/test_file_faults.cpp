@@ -1,0 +1,266 @@
+// tests/test_file_faults.cpp - every kind of save under faults, through the programs:
+// - a full disk (tests/fault_shim.c, LD_PRELOAD: writes fail with ENOSPC after N bytes) during
+//   each save: exit 1, a message naming the file, the old file byte for byte, no temporary;
+// - SIGKILL at random moments of a save (the shim slows each write so that the kills land in
+//   the save): the target is the old file or the complete new one, byte for byte; a temporary
+//   left by the killed writer is removed by the next writer of that file;
+// - mbrl_check on sound and damaged files.
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "testing.h"
+
+using mbrl_test::has;
+using mbrl_test::list_dir;
+using mbrl_test::read_file;
+using mbrl_test::TempDir;
+
+namespace {
+
+void write_bytes(const std::string &path, const std::string &bytes) {
+  unlink(path.c_str());
+  std::ofstream(path, std::ios::binary).write(bytes.data(), (std::streamsize)bytes.size());
+}
+
+struct Proc {
+  int exit_code;  // -1: killed by a signal
+  std::string err;
+};
+
+// Start bin(args[0]) with args[1..] in dir, stderr to dir/err.txt, environment extended by env.
+pid_t spawn(const std::string &dir, const std::vector<std::string> &args,
+            const std::vector<std::string> &env) {
+  std::fflush(stdout);  // the child's freopen would flush a copy of our buffer
+  std::fflush(stderr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (chdir(dir.c_str()) != 0) _exit(126);
+    FILE *e = freopen("err.txt", "w", stderr);
+    FILE *o = freopen("/dev/null", "w", stdout);
+    (void)e, (void)o;
+    for (const std::string &kv : env) putenv(strdup(kv.c_str()));
+    std::vector<char *> argv;
+    std::string exe = mbrl_test::bin(args[0]);
+    argv.push_back(const_cast<char *>(exe.c_str()));
+    for (size_t i = 1; i < args.size(); ++i) argv.push_back(const_cast<char *>(args[i].c_str()));
+    argv.push_back(nullptr);
+    execv(exe.c_str(), argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+Proc wait_for(pid_t pid, const std::string &dir) {
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  Proc p;
+  p.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  p.err = read_file(dir + "/err.txt");
+  unlink((dir + "/err.txt").c_str());
+  return p;
+}
+
+std::vector<std::string> shim_env(const std::string &extra) {
+  // ASan builds: the shim is not instrumented and comes first in the preload list
+  return {std::string("LD_PRELOAD=") + MBRL_FAULT_SHIM, extra, "OMP_NUM_THREADS=1",
+          "OPENBLAS_NUM_THREADS=1", "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0"};
+}
+
+// The files of dir that are temporaries of `name`.
+std::vector<std::string> temporaries(const std::string &dir, const std::string &name) {
+  std::vector<std::string> t;
+  for (const std::string &n : list_dir(dir))
+    if (n.rfind(name + ".tmp.", 0) == 0) t.push_back(n);
+  return t;
+}
+
+// One kind of save: `args(seed)` writes `target` (in the run directory) from `seed`.
+struct Saver {
+  const char *what;
+  std::vector<std::string> (*args)(int seed);
+};
+
+// Inputs made once per directory: a dataset and a model for the savers that read them.
+void make_inputs(const std::string &dir) {
+  ASSERT_EQ(mbrl_test::run_bin("mbrl_collect", "--episodes 3 --max-steps 30 --seed 1 --out '" +
+                                                   dir + "/in_data.h5'").exit_code, 0);
+  ASSERT_EQ(mbrl_test::run_bin("mbrl_train", "--data '" + dir + "/in_data.h5' --out '" + dir +
+                                                 "/in_model.h5' --hidden 8,8 --steps 20 --batch 8 "
+                                                 "--device cpu").exit_code, 0);
+}
+
+std::vector<std::string> a_collect(int s) {
+  return {"mbrl_collect", "--episodes", "3", "--max-steps", "30", "--force", "--seed",
+          std::to_string(s), "--out", "target.h5"};
+}
+std::vector<std::string> a_append(int s) {
+  return {"mbrl_collect", "--append", "--episodes", "1", "--max-steps", "20", "--seed",
+          std::to_string(s), "--out", "target.h5"};
+}
+std::vector<std::string> a_train(int s) {
+  return {"mbrl_train", "--data", "in_data.h5", "--out", "target.h5", "--force", "--hidden",
+          "8,8", "--steps", "20", "--batch", "8", "--device", "cpu", "--seed", std::to_string(s)};
+}
+std::vector<std::string> a_predict(int) {
+  return {"mbrl_train", "--predict", "in_model.h5", "--data", "in_data.h5", "--out", "target.h5",
+          "--force", "--device", "cpu"};
+}
+std::vector<std::string> a_a2c(int s) {
+  return {"mbrl_a2c", "--hidden", "8,8", "--steps", "200", "--eval-every", "0", "--eval-episodes",
+          "1", "--device", "cpu", "--quiet", "--force", "--save", "target.h5", "--seed",
+          std::to_string(s)};
+}
+std::vector<std::string> a_ensemble(int s) {
+  return {"mbrl_a2c", "--ensemble", "3", "--hidden", "8", "--steps", "200", "--eval-every", "0",
+          "--eval-episodes", "1", "--device", "cpu", "--quiet", "--force", "--save", "target.h5",
+          "--seed", std::to_string(s)};
+}
+std::vector<std::string> a_record(int s) {
+  return {"mbrl_mpc", "--model", "in_model.h5", "--episodes", "1", "--max-steps", "10",
+          "--samples", "16", "--horizon", "3", "--device", "cpu", "--force", "--record",
+          "target.h5", "--seed", std::to_string(s)};
+}
+std::vector<std::string> a_append_data(int s) {
+  return {"mbrl_mpc", "--model", "in_model.h5", "--episodes", "1", "--max-steps", "10",
+          "--samples", "16", "--horizon", "3", "--device", "cpu", "--append-data", "target.h5",
+          "--seed", std::to_string(s)};
+}
+
+const Saver kSavers[] = {
+    {"dataset (mbrl_collect --out)", a_collect},
+    {"dataset (mbrl_collect --append)", a_append},
+    {"dataset (mbrl_mpc --append-data)", a_append_data},
+    {"dynamics checkpoint (mbrl_train --out)", a_train},
+    {"predictions (mbrl_train --predict --out)", a_predict},
+    {"policy (mbrl_a2c --save)", a_a2c},
+    {"ensemble (mbrl_a2c --ensemble --save)", a_ensemble},
+    {"trajectory (mbrl_mpc --record)", a_record},
+};
+
+// Run saver s with `seed` to completion in dir (target.h5 starting as `start`); the result.
+std::string complete_run(const std::string &dir, const Saver &s, int seed, const std::string &start) {
+  write_bytes(dir + "/target.h5", start);
+  Proc p = wait_for(spawn(dir, s.args(seed), {"OMP_NUM_THREADS=1"}), dir);
+  EXPECT_EQ(p.exit_code, 0) << s.what << ": " << p.err;
+  return read_file(dir + "/target.h5");
+}
+
+// The old file (what seed 1 makes, or the input dataset where seeds change nothing) and the
+// new one (what seed 2 makes from the old one).
+void old_and_new(const std::string &dir, const Saver &s, std::string *old, std::string *fresh) {
+  const std::string input = read_file(dir + "/in_data.h5");
+  *old = complete_run(dir, s, 1, input);
+  *fresh = complete_run(dir, s, 2, *old);
+  if (*fresh == *old) {
+    *old = input;
+    *fresh = complete_run(dir, s, 2, *old);
+  }
+}
+
+}  // namespace
+
+// A full disk during every kind of save: exit 1, the file named, the old file kept, nothing left.
+TEST(FullDisk, EverySaveFailsCleanlyAndKeepsTheOldFile) {
+  TempDir dir;
+  make_inputs(dir.path);
+  for (const Saver &s : kSavers) {
+    std::string old, fresh;
+    old_and_new(dir.path, s, &old, &fresh);
+    ASSERT_NE(fresh, old) << s.what;
+    const size_t size = fresh.size();
+    for (size_t budget : {(size_t)0, (size_t)600, size / 3, size - 600, size - 1}) {
+      write_bytes(dir.file("target.h5"), old);
+      const std::vector<std::string> before = list_dir(dir.path);
+      Proc p = wait_for(spawn(dir.path, s.args(2),
+                              shim_env("MBRL_SHIM_FAIL_AFTER=" + std::to_string(budget))),
+                        dir.path);
+      EXPECT_EQ(p.exit_code, 1) << s.what << ", disk full after " << budget << " bytes: " << p.err;
+      EXPECT_TRUE(has(p.err, "target.h5")) << s.what << ": the message does not name the file: "
+                                           << p.err;
+      EXPECT_FALSE(has(p.err, "HDF5-DIAG")) << p.err;
+      EXPECT_TRUE(read_file(dir.file("target.h5")) == old)
+          << s.what << ": the old file changed (disk full after " << budget << " bytes)";
+      EXPECT_EQ(list_dir(dir.path), before) << s.what << ": a temporary or new file was left";
+    }
+  }
+}
+
+namespace {
+// SIGKILL `runs` writers of each kind at uniformly random moments of [0, 1.2 T] (T: a whole
+// run with slowed writes). After each kill the target is the old or the new file, byte for
+// byte. Kills that left a temporary (inside the save) must occur; the next complete run removes
+// every temporary.
+void kill_test(int runs) {
+  TempDir dir;
+  make_inputs(dir.path);
+  std::mt19937 rng(15);
+  std::vector<std::string> env = shim_env("MBRL_SHIM_SLOW_US=200");
+  env.push_back("MBRL_SHIM_CHUNK=256");  // many short writes: kills land inside the writing
+  int partial_total = 0;
+  for (const Saver &s : kSavers) {
+    std::string old, fresh;
+    old_and_new(dir.path, s, &old, &fresh);
+    ASSERT_NE(fresh, old) << s.what;
+    // how long a whole run takes with slow writes
+    write_bytes(dir.file("target.h5"), old);
+    const auto t0 = std::chrono::steady_clock::now();
+    Proc full = wait_for(spawn(dir.path, s.args(2), env), dir.path);
+    const double T = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ASSERT_EQ(full.exit_code, 0) << full.err;
+    ASSERT_TRUE(read_file(dir.file("target.h5")) == fresh) << s.what << ": not deterministic";
+    int kept_old = 0, got_new = 0, in_save = 0, partial = 0;
+    std::uniform_real_distribution<double> when(0.0, 1.2 * T);
+    for (int i = 0; i < runs; ++i) {
+      write_bytes(dir.file("target.h5"), old);
+      for (const std::string &t : temporaries(dir.path, "target.h5"))
+        unlink(dir.file(t).c_str());  // each run starts clean: count this kill's leftovers
+      pid_t pid = spawn(dir.path, s.args(2), env);
+      std::this_thread::sleep_for(std::chrono::duration<double>(when(rng)));
+      kill(pid, SIGKILL);
+      wait_for(pid, dir.path);
+      const std::string now = read_file(dir.file("target.h5"));
+      ASSERT_TRUE(now == old || now == fresh)
+          << s.what << ": after a SIGKILL the target is neither the old nor the new file (run "
+          << i << ", " << now.size() << " bytes)";
+      (now == old ? kept_old : got_new)++;
+      const std::vector<std::string> left = temporaries(dir.path, "target.h5");
+      ASSERT_LE(left.size(), 1u);
+      if (!left.empty()) {
+        ASSERT_EQ(left[0], "target.h5.tmp." + std::to_string(pid)) << "not the killed writer's";
+        in_save++;
+        const size_t sz = read_file(dir.file(left[0])).size();
+        if (sz > 0 && sz < fresh.size()) partial++;
+      }
+    }
+    std::printf("  %-42s T %.3f s: %d kills kept the old file (%d inside the save: a temporary "
+                "left, %d of them half written), %d found the new one\n",
+                s.what, T, kept_old, in_save, partial, got_new);
+    partial_total += partial;
+    EXPECT_GE(in_save, runs / 20) << s.what << ": too few kills landed inside the save";
+    // the next writer removes the killed writer's temporary
+    write_bytes(dir.file("target.h5"), old);
+    Proc p = wait_for(spawn(dir.path, s.args(2), {"OMP_NUM_THREADS=1"}), dir.path);
+    EXPECT_EQ(p.exit_code, 0) << p.err;
+    EXPECT_TRUE(read_file(dir.file("target.h5")) == fresh);
+    EXPECT_TRUE(temporaries(dir.path, "target.h5").empty()) << s.what << ": a temporary is left";
+  }
+  EXPECT_GE(partial_total, runs / 10) << "too few kills landed while the file was being written";
+}
+}  // namespace
+
+TEST(CrashConsistency, SigkillDuringSavesQuick) { kill_test(12); }
+
+// The 100 runs of every kind (Release build only: *Slow*).
+TEST(CrashConsistency, SigkillDuringSaves100RunsPerKindSlow) { kill_test(100); }
