@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -213,13 +214,16 @@ void kill_test(int runs) {
     std::string old, fresh;
     old_and_new(dir.path, s, &old, &fresh);
     ASSERT_NE(fresh, old) << s.what;
-    // how long a whole run takes with slow writes
-    write_bytes(dir.file("target.h5"), old);
-    const auto t0 = std::chrono::steady_clock::now();
-    Proc full = wait_for(spawn(dir.path, s.args(2), env), dir.path);
-    const double T = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    ASSERT_EQ(full.exit_code, 0) << full.err;
-    ASSERT_TRUE(read_file(dir.file("target.h5")) == fresh) << s.what << ": not deterministic";
+    // how long a whole run takes with slow writes (the longest of 3: the machine is shared)
+    double T = 0.0;
+    for (int k = 0; k < 3; ++k) {
+      write_bytes(dir.file("target.h5"), old);
+      const auto t0 = std::chrono::steady_clock::now();
+      Proc full = wait_for(spawn(dir.path, s.args(2), env), dir.path);
+      T = std::max(T, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      ASSERT_EQ(full.exit_code, 0) << full.err;
+      ASSERT_TRUE(read_file(dir.file("target.h5")) == fresh) << s.what << ": not deterministic";
+    }
     int kept_old = 0, got_new = 0, in_save = 0, partial = 0;
     std::uniform_real_distribution<double> when(0.0, 1.2 * T);
     for (int i = 0; i < runs; ++i) {
