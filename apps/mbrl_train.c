@@ -33,7 +33,8 @@ static void usage(void) {
       "Usage: mbrl_train [--data FILE] [--out FILE] [--steps N] [--batch B] [--lr LR]\n"
       "                  [--beta1 B1] [--beta2 B2] [--hidden W1,W2,...] [--no-batchnorm]\n"
       "                  [--val-frac F] [--seed S] [--device auto|cpu|cuda] [--logdir DIR]\n"
-      "                  [--eval-every N] [--json] [--drop-nonfinite] [--force]\n"
+      "                  [--eval-every N] [--checkpoint-every N] [--json] [--drop-nonfinite]\n"
+      "                  [--force]\n"
       "       mbrl_train --predict MODEL --data IN --out OUT [--device D] [--force]\n"
       "\n"
       "Train the dynamics model of seed 003 (input concat(normalize(s), normalize(a));\n"
@@ -49,7 +50,8 @@ static void usage(void) {
       "  --data FILE       mbrl.dataset file (default data/pendulum_random.h5)\n"
       "  --out FILE        checkpoint to write (default data/<env>_model.h5, e.g.\n"
       "                    data/pendulum_model.h5); written atomically\n"
-      "  --force           overwrite FILE if it exists (a failed run never touches it)\n"
+      "  --force           overwrite FILE if it exists (a failed run never touches it, unless\n"
+      "                    --checkpoint-every wrote it)\n"
       "  --steps N         training steps, 1..100000000 (default %d: the validation loss of\n"
       "                    the default 4000-transition Pendulum dataset has flattened by then)\n"
       "  --batch B         minibatch size, 2..65536 and at most the training rows (default 128)\n"
@@ -67,6 +69,10 @@ static void usage(void) {
       "                    train_model/loss every %d steps, val/loss at every evaluation)\n"
       "  --eval-every N    validation loss every N steps for the log and progress line\n"
       "                    (default 500)\n"
+      "  --checkpoint-every N  write the checkpoint to --out every N steps as well (each one\n"
+      "                    complete, replacing the last); if the loss turns NaN or Inf the run\n"
+      "                    stops and --out holds the last weights whose losses were finite\n"
+      "                    (default: write only at the end; a failed run writes nothing)\n"
       "  --drop-nonfinite  drop rows holding NaN or Inf (default: refuse such a dataset); a\n"
       "                    dropped row ends its episode\n"
       "  --json            print one JSON object on stdout instead of the text summary\n"
@@ -175,6 +181,24 @@ static void text_rmse(const char *heading, const char *env_id, int O, const doub
 
 /* Fail unless `out` can be written: it must not exist (unless force) and its directory must
  * be writable. Checked before any work, so a bad --out costs nothing. */
+/* The checkpoint's config attribute: the JSON prefix `cfg` ("": none) closed with the steps
+ * trained and, when the run stopped early, why. */
+static mbrl_status set_config(mbrl_dynamics *d, const char *cfg, long trained, const char *stop) {
+  if (!cfg[0]) return MBRL_OK;
+  char buf[2200];
+  snprintf(buf, sizeof buf, "%s, \"trained_steps\": %ld%s%s%s}", cfg, trained,
+           stop ? ", \"stopped\": \"" : "", stop ? stop : "", stop ? "\"" : "");
+  return mbrl_dynamics_set_config(d, buf);
+}
+
+/* Are all of m's state values (host copy `state`) finite? */
+static int state_finite(const float *state, const mbrl_mlp *m) {
+  const size_t n = mbrl_mlp_state_size(m);
+  for (size_t i = 0; i < n; ++i)
+    if (!isfinite(state[i])) return 0;
+  return 1;
+}
+
 static void check_out(const char *out, int force) {
   struct stat sb;
   if (stat(out, &sb) == 0 && !force)
@@ -297,7 +321,7 @@ static int eval_mode(const char *model_path, const char *data_path, mbrl_backend
 int main(int argc, char **argv) {
   const char *data_path = "data/pendulum_random.h5", *out_arg = NULL, *logdir = NULL;
   const char *predict_model = NULL, *eval_model = NULL;
-  long steps = DEFAULT_STEPS, batch = 128, eval_every = 500;
+  long steps = DEFAULT_STEPS, batch = 128, eval_every = 500, checkpoint_every = 0;
   double lr = 0.01, beta1 = 0.99, beta2 = 0.999, val_frac = 0.1;
   long hidden_l[MBRL_DYNAMICS_MAX_HIDDEN] = {64, 64};
   int n_hidden = 2, batchnorm = 1, json = 0, drop_nonfinite = 0, force = 0;
@@ -337,6 +361,8 @@ int main(int argc, char **argv) {
       logdir = mbrl_cli_path(&c, "runs");
     } else if (mbrl_cli_option(&c, "--eval-every")) {
       eval_every = mbrl_cli_int(&c, 1, 100000000);
+    } else if (mbrl_cli_option(&c, "--checkpoint-every")) {
+      checkpoint_every = mbrl_cli_int(&c, 1, 100000000);
     } else if (mbrl_cli_flag(&c, "--json")) {
       json = 1;
     } else if (mbrl_cli_flag(&c, "--drop-nonfinite")) {
@@ -441,8 +467,8 @@ int main(int argc, char **argv) {
   for (int i = 0; i < n_hidden; ++i)
     snprintf(hid_txt + strlen(hid_txt), sizeof hid_txt - strlen(hid_txt), "%s%d", i ? "," : "",
              hidden[i]);
+  char cfg[2048] = ""; /* the config JSON without its closing brace ("" if it does not fit) */
   {
-    char cfg[2048];
     int n = snprintf(cfg, sizeof cfg,
                      "{\"created_by\": \"%s %s\", \"optimizer\": \"adam\", \"lr\": %.9g, "
                      "\"betas\": [%.9g, %.9g], \"eps\": 1e-08, \"batch\": %ld, \"steps\": %ld, "
@@ -452,11 +478,9 @@ int main(int argc, char **argv) {
                      PROG, MBRL_VERSION, lr, beta1, beta2, batch, steps,
                      (unsigned long long)seed, val_frac, hid_txt, batchnorm ? "true" : "false",
                      mbrl_backend_name(backend), train.n, val.n, n_bad);
-    if (n > 0 && (size_t)n < sizeof cfg &&
-        mbrl_cli_json_append(cfg, sizeof cfg - 1, data_path) == 0) { /* room for the '}' */
-      strcat(cfg, "}");
-      if (mbrl_dynamics_set_config(d, cfg) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
-    } else {
+    if (!(n > 0 && (size_t)n < sizeof cfg &&
+          mbrl_cli_json_append(cfg, sizeof cfg - 64, data_path) == 0)) { /* room for the tail */
+      cfg[0] = '\0';
       fprintf(stderr, "%s: warning: the --data path is too long to record; the checkpoint's "
               "config attribute stays {}\n", PROG);
     }
@@ -477,6 +501,15 @@ int main(int argc, char **argv) {
           backend == MBRL_BACKEND_CUDA ? mbrl_cuda_device_name() : "", steps, batch);
 
   /* ---- train ---- */
+  /* With --checkpoint-every N the checkpoint is written every N steps, and the weights are
+   * kept in memory after every chunk whose losses were finite: if the loss turns NaN or Inf,
+   * the last good weights are written and the run stops (exit 1). */
+  float *good = NULL;
+  long good_step = -1, saved_step = -1;
+  if (checkpoint_every > 0) {
+    good = malloc(mbrl_mlp_state_size(d->mlp) * sizeof(float));
+    if (!good) mbrl_cli_fail(PROG, "out of memory");
+  }
   mbrl_progress prog;
   mbrl_progress_init(&prog, stderr, "train", 0, steps, MBRL_PROGRESS_AUTO, 10.0);
   float losses[LOG_EVERY * 10];
@@ -487,6 +520,10 @@ int main(int argc, char **argv) {
     int n = (int)(steps - done < chunk ? steps - done : chunk);
     const long next_eval = (done / eval_every + 1) * eval_every;
     if (next_eval > done && next_eval - done < n) n = (int)(next_eval - done);
+    if (checkpoint_every > 0) {
+      const long next_ckpt = (done / checkpoint_every + 1) * checkpoint_every;
+      if (next_ckpt > done && next_ckpt - done < n) n = (int)(next_ckpt - done);
+    }
     const double t0 = mbrl_log_now();
     mbrl_status st = mbrl_dynamics_trainer_run(tr, n, losses);
     train_s += mbrl_log_now() - t0;
@@ -495,10 +532,25 @@ int main(int argc, char **argv) {
       snprintf(msg, sizeof msg, "%s", mbrl_last_error());
       mbrl_progress_finish(&prog, mbrl_dynamics_trainer_steps(tr), "loss", last_loss);
       if (lg) mbrl_log_close(lg); /* keeps the rows logged so far */
+      if (good_step > 0 && st == MBRL_ERR_NUMERIC) {
+        /* the last good weights become the checkpoint */
+        if (mbrl_mlp_set_state(d->mlp, good) == MBRL_OK &&
+            set_config(d, cfg, good_step, "the loss turned non-finite") == MBRL_OK &&
+            mbrl_dynamics_save(d, out) == MBRL_OK)
+          mbrl_cli_fail(PROG, "%s (--lr %g); training stopped. '%s' holds the last good "
+                        "weights, of step %ld", msg, lr, out, good_step);
+        mbrl_cli_fail(PROG, "%s (--lr %g); training stopped, and the last good weights (step "
+                      "%ld) could not be written: %s", msg, lr, good_step, mbrl_last_error());
+      }
       struct stat sb;
       const int kept = stat(out, &sb) == 0;
-      mbrl_cli_fail(PROG, "%s (--lr %g); nothing was written%s%s%s", msg, lr, kept ? ", '" : "",
-                    kept ? out : "", kept ? "' is unchanged" : "");
+      if (saved_step > 0)
+        mbrl_cli_fail(PROG, "%s; '%s' holds the checkpoint of step %ld", msg, out, saved_step);
+      mbrl_cli_fail(PROG, "%s (--lr %g); nothing was written%s%s%s%s", msg, lr, kept ? ", '" : "",
+                    kept ? out : "", kept ? "' is unchanged" : "",
+                    st == MBRL_ERR_NUMERIC && checkpoint_every == 0
+                        ? " (--checkpoint-every N keeps the last good weights of a long run)"
+                        : "");
     }
     for (int i = 0; i < n; ++i) {
       const long s = done + i;
@@ -507,6 +559,13 @@ int main(int argc, char **argv) {
     }
     done += n;
     last_loss = losses[n - 1];
+    if (good && mbrl_mlp_get_state(d->mlp, good) == MBRL_OK && state_finite(good, d->mlp))
+      good_step = done;
+    if (checkpoint_every > 0 && done % checkpoint_every == 0 && done < steps && good_step == done) {
+      if (set_config(d, cfg, done, NULL) != MBRL_OK || mbrl_dynamics_save(d, out) != MBRL_OK)
+        mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+      saved_step = done;
+    }
     if (done % eval_every == 0 || done == steps) {
       double vl;
       if (val.n && mbrl_dynamics_eval_mse(d, &val, &vl) == MBRL_OK) {
@@ -517,6 +576,8 @@ int main(int argc, char **argv) {
     mbrl_progress_update(&prog, done, "loss", last_loss);
   }
   mbrl_progress_finish(&prog, steps, "loss", last_loss);
+  free(good);
+  if (set_config(d, cfg, steps, NULL) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
 
   /* ---- evaluate ---- */
   const int O = all.obs_dim;
