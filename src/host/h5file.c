@@ -93,7 +93,7 @@ static int pwrite_full(int fd, const void *buf, size_t n, off_t off) {
 
 /* SHA-256 of bytes [off, off + n) of fd. 0 ok, -1 read error (errno). */
 static int digest_range(int fd, off_t off, uint64_t n, uint8_t out[MBRL_SHA256_BYTES]) {
-  enum { CHUNK = 1 << 20 };
+  enum { CHUNK = 1 << 16 };
   unsigned char *buf = (unsigned char *)malloc(CHUNK);
   if (!buf) {
     errno = ENOMEM;
