@@ -1,7 +1,16 @@
-/* sha256.c - SHA-256 as FIPS 180-4 specifies it (section 6.2), portable C. */
+/* sha256.c - SHA-256 as FIPS 180-4 specifies it (section 6.2): portable C, and the x86 SHA
+ * extensions (SHA-NI) when the CPU has them, chosen at run time; MBRL_SHA256=generic|shani
+ * forces one (an unsupported choice falls back to generic). */
 #include "host/sha256.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define MBRL_SHA256_X86 1
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
 
 static const uint32_t K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
@@ -18,7 +27,7 @@ static const uint32_t K[64] = {
 static inline uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 
 /* Process `nblocks` 64-byte blocks. */
-static void compress(uint32_t h[8], const uint8_t *p, size_t nblocks) {
+static void compress_generic(uint32_t h[8], const uint8_t *p, size_t nblocks) {
   for (; nblocks; --nblocks, p += 64) {
     uint32_t w[64];
     for (int t = 0; t < 16; ++t)
@@ -38,6 +47,93 @@ static void compress(uint32_t h[8], const uint8_t *p, size_t nblocks) {
     }
     h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += k;
   }
+}
+
+#ifdef MBRL_SHA256_X86
+/* The same compression with the SHA extensions: the state as ABEF/CDGH, four rounds per
+ * message group W[4i..4i+3] (two sha256rnds2), the schedule by sha256msg1/msg2:
+ * W[t] = s1(W[t-2]) + W[t-7] + s0(W[t-15]) + W[t-16]. */
+__attribute__((target("sha,sse4.1,ssse3"))) static void compress_shani(uint32_t h[8],
+                                                                        const uint8_t *p,
+                                                                        size_t nblocks) {
+  const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+  __m128i t = _mm_loadu_si128((const __m128i *)&h[0]);  /* D C B A */
+  __m128i s1 = _mm_loadu_si128((const __m128i *)&h[4]); /* H G F E */
+  t = _mm_shuffle_epi32(t, 0xB1);                       /* C D A B */
+  s1 = _mm_shuffle_epi32(s1, 0x1B);                     /* E F G H */
+  __m128i s0 = _mm_alignr_epi8(t, s1, 8);               /* A B E F */
+  s1 = _mm_blend_epi16(s1, t, 0xF0);                    /* C D G H */
+  for (; nblocks; --nblocks, p += 64) {
+    const __m128i abef = s0, cdgh = s1;
+    __m128i w[16];
+    for (int i = 0; i < 16; ++i) {
+      if (i < 4) {
+        w[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)), bswap);
+      } else {
+        __m128i m = _mm_sha256msg1_epu32(w[i - 4], w[i - 3]);
+        m = _mm_add_epi32(m, _mm_alignr_epi8(w[i - 1], w[i - 2], 4));
+        w[i] = _mm_sha256msg2_epu32(m, w[i - 1]);
+      }
+      __m128i msg = _mm_add_epi32(w[i], _mm_loadu_si128((const __m128i *)&K[4 * i]));
+      s1 = _mm_sha256rnds2_epu32(s1, s0, msg);
+      msg = _mm_shuffle_epi32(msg, 0x0E);
+      s0 = _mm_sha256rnds2_epu32(s0, s1, msg);
+    }
+    s0 = _mm_add_epi32(s0, abef);
+    s1 = _mm_add_epi32(s1, cdgh);
+  }
+  t = _mm_shuffle_epi32(s0, 0x1B);      /* F E B A */
+  s1 = _mm_shuffle_epi32(s1, 0xB1);     /* D C H G */
+  s0 = _mm_blend_epi16(t, s1, 0xF0);    /* D C B A */
+  s1 = _mm_alignr_epi8(s1, t, 8);       /* H G F E */
+  _mm_storeu_si128((__m128i *)&h[0], s0);
+  _mm_storeu_si128((__m128i *)&h[4], s1);
+}
+
+static int cpu_has_shani(void) {
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 19)) || !(c & (1u << 9))) return 0;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+  return (b >> 29) & 1u;
+}
+#endif
+
+typedef void (*compress_fn)(uint32_t h[8], const uint8_t *p, size_t nblocks);
+
+/* The compression chosen once: SHA-NI when present unless MBRL_SHA256=generic. */
+static compress_fn g_compress;
+
+static compress_fn pick(void) {
+  const char *e = getenv("MBRL_SHA256");
+#ifdef MBRL_SHA256_X86
+  if (!(e && strcmp(e, "generic") == 0) && cpu_has_shani()) return compress_shani;
+#endif
+  (void)e;
+  return compress_generic;
+}
+
+static void compress(uint32_t h[8], const uint8_t *p, size_t nblocks) {
+  if (!g_compress) g_compress = pick();
+  g_compress(h, p, nblocks);
+}
+
+const char *mbrl_sha256_impl(void) {
+  if (!g_compress) g_compress = pick();
+  return g_compress == compress_generic ? "generic" : "shani";
+}
+
+int mbrl_sha256_select(const char *impl) {
+  if (impl && strcmp(impl, "generic") == 0) {
+    g_compress = compress_generic;
+    return 0;
+  }
+#ifdef MBRL_SHA256_X86
+  if (impl && strcmp(impl, "shani") == 0 && cpu_has_shani()) {
+    g_compress = compress_shani;
+    return 0;
+  }
+#endif
+  return -1;
 }
 
 void mbrl_sha256_init(mbrl_sha256_ctx *s) {

@@ -1,6 +1,7 @@
 /* src/host/sha256.h - private: SHA-256 (FIPS 180-4), the digest that seals mbrl's files and
- * every dataset in them (h5util.c). Portable C; Python's hashlib gives the same digests
- * (tests/test_h5_integrity.cpp checks the FIPS example vectors and long inputs).
+ * every dataset in them (h5util.c). Portable C, and the x86 SHA extensions when present
+ * (MBRL_SHA256=generic forces the portable path); Python's hashlib gives the same digests
+ * (tests/test_h5_integrity.cpp checks the FIPS example vectors and both paths agree).
  * Implemented in sha256.c. */
 #ifndef MBRL_HOST_SHA256_H
 #define MBRL_HOST_SHA256_H
@@ -33,6 +34,13 @@ void mbrl_sha256_final(mbrl_sha256_ctx *s, uint8_t out[MBRL_SHA256_BYTES]);
 
 /* One-shot digest of n bytes. */
 void mbrl_sha256(const void *data, size_t n, uint8_t out[MBRL_SHA256_BYTES]);
+
+/* Which compression runs: "shani" (x86 SHA extensions) or "generic". */
+const char *mbrl_sha256_impl(void);
+
+/* Force "generic" or "shani" (tests); -1 when this CPU or build cannot run it. Not thread-safe:
+ * call before hashing starts. */
+int mbrl_sha256_select(const char *impl);
 
 /* The digest as 64 lowercase hex digits, NUL-ended (hashlib's hexdigest()). */
 void mbrl_sha256_hex(const uint8_t d[MBRL_SHA256_BYTES], char hex[MBRL_SHA256_HEX]);
