@@ -6,6 +6,7 @@
 //   left by the killed writer is removed by the next writer of that file;
 // - mbrl_check on sound and damaged files.
 #include <signal.h>
+#include <math.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -268,3 +269,80 @@ TEST(CrashConsistency, SigkillDuringSavesQuick) { kill_test(12); }
 
 // The issue's 100 runs of every kind (Release build only: *Slow*).
 TEST(CrashConsistency, SigkillDuringSaves100RunsPerKindSlow) { kill_test(100); }
+
+// ------------------------------------------------------------------ mbrl_check
+
+extern "C" {
+#include "mbrl/dataset.h"
+}
+
+TEST(CheckCli, SoundOldAndDamagedFiles) {
+  TempDir dir;
+  const std::string v1 = std::string(MBRL_TEST_DATA_DIR) + "/v1/dataset.h5";
+  mbrl_test::RunResult r = mbrl_test::run_bin("mbrl_check", "'" + v1 + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(has(r.out, "ok mbrl.dataset v1 unsealed (no checksums to verify): 20 rows")) << r.out;
+  // the same rows written by this mbrl: version 2, sealed, the same numbers
+  mbrl_dataset ds;
+  ASSERT_EQ(mbrl_dataset_load(&ds, v1.c_str()), MBRL_OK);
+  const std::string v2 = dir.file("v2.h5");
+  ASSERT_EQ(mbrl_dataset_save(&ds, v2.c_str(), "t"), MBRL_OK);
+  mbrl_dataset_free(&ds);
+  r = mbrl_test::run_bin("mbrl_check", "--values '" + v1 + "' '" + v2 + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(has(r.out, v2 + ": ok mbrl.dataset v2 sealed (SHA-256 verified)")) << r.out;
+  const size_t a = r.out.find("values sha256 "), b = r.out.rfind("values sha256 ");
+  ASSERT_NE(a, b) << r.out;
+  EXPECT_EQ(r.out.substr(a, 78), r.out.substr(b, 78)) << "v1 and v2 load different numbers";
+  // every kind of the old format
+  for (const char *k : {"dynamics", "policy", "ensemble", "trajectory"}) {
+    r = mbrl_test::run_bin("mbrl_check", "'" + std::string(MBRL_TEST_DATA_DIR) + "/v1/" + k + ".h5'");
+    EXPECT_EQ(r.exit_code, 0) << k << ": " << r.err;
+  }
+  // one changed byte: refused, the file named
+  std::string bytes = read_file(v2);
+  bytes[bytes.size() / 2] ^= 0x10;
+  write_bytes(dir.file("bad.h5"), bytes);
+  r = mbrl_test::run_bin("mbrl_check", "--json '" + v2 + "' '" + dir.file("bad.h5") + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(has(r.out, "\"ok\": true")) << r.out;
+  EXPECT_TRUE(has(r.out, "\"ok\": false, \"error\": \"'" + dir.file("bad.h5") + "' is damaged"))
+      << r.out;
+  EXPECT_EQ(mbrl_test::run_bin("mbrl_check", "").exit_code, 2);
+  EXPECT_EQ(mbrl_test::run_bin("mbrl_check", "--nope x").exit_code, 2);
+}
+
+// ------------------------------------------------------------------ NaN rows everywhere
+
+// A dataset holding NaN/Inf rows is refused by every program that loads one, naming the
+// first bad row; nothing is written.
+TEST(NonFiniteCli, EveryDatasetReaderNamesTheFirstBadRow) {
+  TempDir dir;
+  const std::string good = mbrl_test::collect_dataset(dir, "good.h5", 4, 40);
+  mbrl_dataset ds;
+  ASSERT_EQ(mbrl_dataset_load(&ds, good.c_str()), MBRL_OK);
+  ds.rewards[77] = NAN;
+  ds.observations[3 * 120] = INFINITY;
+  const std::string bad = dir.file("bad.h5");
+  ASSERT_EQ(mbrl_dataset_save(&ds, bad.c_str(), "t"), MBRL_OK);
+  mbrl_dataset_free(&ds);
+  ASSERT_EQ(mbrl_test::run_bin("mbrl_train", "--data '" + good + "' --out '" + dir.file("m.h5") +
+                                                 "' --steps 20 --batch 16 --device cpu").exit_code, 0);
+  const std::string before = read_file(bad);
+  const std::string want = "'" + bad + "': 2 of 160 rows hold NaN or Inf; the first is row 77 (in /rewards)";
+  const std::string cmds[] = {
+      "mbrl_collect --append --out '" + bad + "' --episodes 1",
+      "mbrl_mpc --model '" + dir.file("m.h5") + "' --episodes 1 --max-steps 3 --samples 8 "
+          "--device cpu --append-data '" + bad + "'",
+      "mbrl_mpc --iterations 1 --data '" + bad + "' --model '" + dir.file("m2.h5") + "' --device cpu",
+      "mbrl_train --eval '" + dir.file("m.h5") + "' --data '" + bad + "' --device cpu",
+  };
+  for (const std::string &c : cmds) {
+    const size_t sp = c.find(' ');
+    mbrl_test::RunResult r = mbrl_test::run_bin(c.substr(0, sp), c.substr(sp + 1));
+    EXPECT_EQ(r.exit_code, 1) << c << ": " << r.err;
+    EXPECT_TRUE(has(r.err, want)) << c << ": " << r.err;
+    EXPECT_EQ(read_file(bad), before) << c;
+    EXPECT_FALSE(mbrl_test::file_exists(dir.file("m2.h5"))) << c;
+  }
+}
