@@ -25,6 +25,7 @@ extern "C" {
 #include "mbrl/dataset.h"
 #include "mbrl/dynamics.h"
 #include "mbrl/h5util.h"
+#include "mbrl/philox.h"
 #include "mbrl/trajectory.h"
 }
 
@@ -418,13 +419,17 @@ TEST(FormatV1, UnsealedFilesOpenOnlyUnderTheGuard) {
 namespace {
 struct Probe {
   int child_runs_seen;  // set in the parent only
-  const char *what;     // "crash", "hang" or "ok"
+  const char *what;     // "crash", "hang", "openmp" or "ok"
 };
 mbrl_status probe_read(const char *, void *ctx) {
   Probe *p = (Probe *)ctx;
   if (mbrl_h5_guard_child()) {
     if (!std::strcmp(p->what, "crash")) raise(SIGKILL);
     if (!std::strcmp(p->what, "hang")) pause();
+    if (!std::strcmp(p->what, "openmp")) {  // an OpenMP parallel region inside the child
+      std::vector<float> v(1 << 20);
+      return mbrl_philox_fill_uniform(v.data(), v.size(), 1, 0, 0);
+    }
     return MBRL_OK;
   }
   p->child_runs_seen++;
@@ -448,6 +453,19 @@ TEST(Guard, CrashAndHangOfTheReaderBecomeErrorsNamingTheFile) {
   EXPECT_TRUE(has(mbrl_last_error(), "did not finish within")) << mbrl_last_error();
   unsetenv("MBRL_H5_GUARD_TIMEOUT");
   EXPECT_EQ(hang.child_runs_seen, 0);
+}
+
+// A reader may run OpenMP code in the child although the parent's OpenMP threads do not exist
+// there (GCC's libgomp would wait for them forever).
+TEST(Guard, OpenMpInTheChildAfterTheParentUsedIt) {
+  std::vector<float> v(1 << 20);
+  ASSERT_EQ(mbrl_philox_fill_uniform(v.data(), v.size(), 1, 0, 0), MBRL_OK);  // starts the team
+  setenv("MBRL_H5_GUARD_TIMEOUT", "20", 1);
+  Probe omp{0, "openmp"};
+  EXPECT_EQ(mbrl_h5_guarded_read(v1_file("dataset.h5").c_str(), probe_read, &omp), MBRL_OK)
+      << mbrl_last_error();
+  unsetenv("MBRL_H5_GUARD_TIMEOUT");
+  EXPECT_EQ(omp.child_runs_seen, 1);
 }
 
 TEST(Guard, SealedFilesAreReadInProcessUnlessAlways) {

@@ -15,6 +15,7 @@
  * Python: hashlib.sha256(open(f, 'rb').read()[512:]).digest() == seal[32:64]. */
 #define _GNU_SOURCE /* F_OFD_SETLK */
 #include <dirent.h>
+#include <omp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -705,6 +706,9 @@ mbrl_status mbrl_h5_guarded_read(const char *path, mbrl_h5_read_fn fn, void *ctx
   if (pid == 0) { /* the child: read, report, leave without running any exit handler */
     close(fds[0]);
     g_guard_child = 1;
+    /* only this thread exists here: an OpenMP team of the parent's size would wait forever
+     * for its threads (GCC's libgomp after fork) */
+    omp_set_num_threads(1);
     guard_report r;
     memset(&r, 0, sizeof r);
     r.status = (int32_t)run_read(path, fn, ctx);
