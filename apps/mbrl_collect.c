@@ -23,6 +23,19 @@ static const char *PROG = "mbrl_collect";
 #define ACTION_STREAM_BASE (1ULL << 32)
 
 static void usage(void) {
+  char envs[2048];
+  size_t k = 0;
+  envs[0] = '\0';
+  for (int i = 0; mbrl_env_at(i) && k < sizeof envs; ++i) {
+    const mbrl_env_spec *e = mbrl_env_at(i);
+    if (e->discrete)
+      k += (size_t)snprintf(envs + k, sizeof envs - k, "                     %-25s %4d  %d actions\n",
+                            e->id, e->max_steps, e->n_actions);
+    else
+      k += (size_t)snprintf(envs + k, sizeof envs - k,
+                            "                     %-25s %4d  continuous [%g, %g]\n", e->id,
+                            e->max_steps, (double)e->act_low[0], (double)e->act_high[0]);
+  }
   printf(
       "Usage: mbrl_collect [--env ID] [--episodes N] [--max-steps T] [--seed S]\n"
       "                    [--out FILE] [--force | --append] [--json]\n"
@@ -31,19 +44,21 @@ static void usage(void) {
       "statistics, to an HDF5 dataset (format mbrl.dataset, readable with h5py).\n"
       "\n"
       "Options:\n"
-      "  --env ID         environment: %s (default Pendulum-v1)\n"
+      "  --env ID         environment (default Pendulum-v1): id, time limit, actions\n"
+      "%s"
+      "                   a continuous action is drawn uniform in its bounds, a discrete\n"
+      "                   one as a uniform action index (stored as a float)\n"
       "  --episodes N     episodes to collect, 1..1000000 (default 20)\n"
       "  --max-steps T    cap on an episode's length, 1..1000000 (default: the env's own\n"
-      "                   time limit, 200 for Pendulum-v1, 500 for CartPole-v1, which also\n"
-      "                   ends an episode when T is larger); a capped episode ends with\n"
-      "                   timeouts = 1 on its last row\n"
+      "                   time limit, which also ends an episode when T is larger); a\n"
+      "                   capped episode ends with timeouts = 1 on its last row\n"
       "  --seed S         seed, 0..2^64-1 (default 999; with --append: the file's seed).\n"
       "                   Episode 0 starts from Gymnasium's env.reset(seed=S), episode i\n"
       "                   from the i-th env.reset() after it (numpy PCG64, as Gymnasium);\n"
       "                   actions come from Philox(S, 2^32 + i). The same seed gives the\n"
       "                   same file, bit for bit\n"
       "  --out FILE       output file (default data/<env>_random.h5, e.g.\n"
-      "                   data/pendulum_random.h5, data/cartpole_random.h5)\n"
+      "                   data/pendulum_random.h5, data/mountaincarcontinuous_random.h5)\n"
       "  --force          overwrite FILE if it exists\n"
       "  --append         add the episodes to the existing dataset FILE of the same env\n"
       "                   (new episodes continue the episode count, statistics are recomputed)\n"
@@ -54,7 +69,7 @@ static void usage(void) {
       "\n"
       "Progress (one line per episode) goes to stderr, the summary to stdout.\n"
       "Exit status: 0 ok, 1 runtime failure (files), 2 bad usage.\n",
-      mbrl_env_known_ids());
+      envs);
 }
 
 int main(int argc, char **argv) {

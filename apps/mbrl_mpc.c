@@ -32,8 +32,8 @@ static const char *PROG = "mbrl_mpc";
 
 static void usage(void) {
   printf(
-      "Usage: mbrl_mpc (--model FILE | --oracle) [--episodes N] [--samples K] [--horizon H]\n"
-      "                [--gamma G] [--seed S] [--max-steps T] [--init-state TH,THDOT]\n"
+      "Usage: mbrl_mpc [--env ID] (--model FILE | --oracle) [--episodes N] [--samples K]\n"
+      "                [--horizon H] [--gamma G] [--seed S] [--max-steps T] [--init-state S,..]\n"
       "                [--device auto|cpu|cuda] [--record FILE [--force]] [--append-data FILE]\n"
       "                [--json] [--warm-start] [--reward-on current|next]\n"
       "       mbrl_mpc --iterations N --data FILE --model FILE [--episodes N] [--force]\n"
@@ -46,9 +46,12 @@ static void usage(void) {
       "the best one.\n"
       "\n"
       "Options:\n"
+      "  --env ID            the environment to control (default Pendulum-v1; known: %s).\n"
+      "                      The planner has a reward for Pendulum-v1 only so far; a --model\n"
+      "                      made for another env than ID is refused (exit 1)\n"
       "  --model FILE        learned dynamics checkpoint (mbrl_train's output; BatchNorm is\n"
       "                      folded, eval mode). In --iterations mode: where the model is saved\n"
-      "  --oracle            plan with the true pendulum dynamics instead of a model\n"
+      "  --oracle            plan with the env's true dynamics instead of a model\n"
       "  --episodes N        episodes to run, 1..100000 (default 10; --iterations: episodes\n"
       "                      collected per iteration, default 5)\n"
       "  --samples K         action sequences per step, 1..%d (default 1024)\n"
@@ -56,8 +59,9 @@ static void usage(void) {
       "  --gamma G           discount of the planning cost, in (0, 1] (default 1.0)\n"
       "  --seed S            seed, 0..2^64-1 (default 0): episode i resets with seed S + i and\n"
       "                      its plans draw from Philox keyed by (S + i, step)\n"
-      "  --max-steps T       steps per episode, 1..200 (default 200, the time limit)\n"
-      "  --init-state TH,THDOT  start every episode from this state (e.g. 3.14159,0: hanging)\n"
+      "  --max-steps T       steps per episode, 1..the env's time limit (default: the limit)\n"
+      "  --init-state S,..   start every episode from this state, the env's state values\n"
+      "                      (Pendulum-v1: TH,THDOT, e.g. 3.14159,0: hanging)\n"
       "  --warm-start        make sequence 1 the previous step's best sequence shifted by one\n"
       "                      step (instead of a random draw); off by default (the seed's method)\n"
       "  --reward-on WHICH   current: r(s_h, a_h) on the pre-step observation (default, the\n"
@@ -68,7 +72,7 @@ static void usage(void) {
       "                      return, predicted and true next observation) to an HDF5 file;\n"
       "                      an existing FILE is refused before any episode unless --force\n"
       "  --append-data FILE  add the transitions to the dataset FILE (created if missing); an\n"
-      "                      existing FILE must be a Pendulum-v1 mbrl.dataset, checked before\n"
+      "                      existing FILE must be an mbrl.dataset of the env, checked before\n"
       "                      any episode runs\n"
       "  --json              print one JSON object on stdout instead of the text summary\n"
       "  --iterations N      model-based loop, 1..100: N times {train a model on --data (saved\n"
@@ -86,7 +90,7 @@ static void usage(void) {
       "\n"
       "Results go to stdout, progress and errors to stderr. Exit status: 0 ok, 1 runtime\n"
       "failure (files, device), 2 bad usage.\n",
-      MBRL_PLANNER_MAX_SAMPLES, MBRL_PLANNER_MAX_HORIZON);
+      mbrl_env_known_ids(), MBRL_PLANNER_MAX_SAMPLES, MBRL_PLANNER_MAX_HORIZON);
 }
 
 /* ---------------------------------------------------------------- small helpers */
@@ -141,7 +145,7 @@ static mbrl_status traj_to_dataset(const mbrl_trajectory *t, const char *env_id,
 typedef struct run_cfg {
   int K, H, max_steps, have_init, score_next, warm;
   float gamma;
-  double init_th, init_thdot;
+  double init[MBRL_ENV_MAX_STATE]; /* --init-state: the env's state (state_dim values) */
   uint64_t seed;
   int quiet, json;
 } run_cfg;
@@ -176,8 +180,7 @@ static int run_episodes(mbrl_planner *p, const mbrl_plan_model *m, const run_cfg
     float o[MBRL_MAX_DIM], no[MBRL_MAX_DIM];
     mbrl_env_reset(&e, o);
     if (rc->have_init) {
-      double s[2] = {rc->init_th, rc->init_thdot};
-      mbrl_env_set_state(&e, s);
+      mbrl_env_set_state(&e, rc->init);
       mbrl_env_obs(&e, o);
     }
     double ret = 0.0, ep_ms = 0.0;
@@ -313,6 +316,8 @@ static int make_planner(const mbrl_plan_model *m, const run_cfg *rc, mbrl_backen
 
 int main(int argc, char **argv) {
   const char *model_path = NULL, *record = NULL, *append = NULL, *data = NULL;
+  const char *env_id = "Pendulum-v1";
+  int n_init = 0;
   int oracle = 0, json = 0, force = 0, episodes_set = 0;
   long episodes = 10, iterations = 0, eval_episodes = 0, train_steps = 5000;
   run_cfg rc;
@@ -320,14 +325,19 @@ int main(int argc, char **argv) {
   rc.K = 1024;
   rc.H = 15;
   rc.gamma = 1.0f;
-  rc.max_steps = MBRL_PENDULUM_MAX_STEPS;
+  rc.max_steps = 0; /* 0: the env's time limit */
   mbrl_backend req = MBRL_BACKEND_AUTO;
 
   mbrl_cli c;
   mbrl_cli_init(&c, PROG, argc, argv);
   while (mbrl_cli_next(&c)) {
     mbrl_cli_help_version(&c, usage);
-    if (mbrl_cli_option(&c, "--model")) {
+    if (mbrl_cli_option(&c, "--env")) {
+      if (!mbrl_env_find(c.value))
+        mbrl_cli_usage_error(PROG, "--env: '%s' is not a known environment; use one of: %s",
+                             c.value, mbrl_env_known_ids());
+      env_id = c.value;
+    } else if (mbrl_cli_option(&c, "--model")) {
       model_path = c.value;
     } else if (mbrl_cli_flag(&c, "--oracle")) {
       oracle = 1;
@@ -352,14 +362,10 @@ int main(int argc, char **argv) {
     } else if (mbrl_cli_option(&c, "--seed")) {
       rc.seed = mbrl_cli_u64(&c);
     } else if (mbrl_cli_option(&c, "--max-steps")) {
-      rc.max_steps = (int)mbrl_cli_int(&c, 1, MBRL_PENDULUM_MAX_STEPS);
+      rc.max_steps = (int)mbrl_cli_int(&c, 1, 1000000);
     } else if (mbrl_cli_option(&c, "--init-state")) {
-      double v[2];
-      if (mbrl_cli_double_list(&c, v, 2, -1e6, 1e6) != 2)
-        mbrl_cli_usage_error(PROG, "--init-state: '%s' must be two numbers TH,THDOT", c.value);
+      n_init = mbrl_cli_double_list(&c, rc.init, MBRL_ENV_MAX_STATE, -1e6, 1e6);
       rc.have_init = 1;
-      rc.init_th = v[0];
-      rc.init_thdot = v[1];
     } else if (mbrl_cli_option(&c, "--device")) {
       req = mbrl_cli_device(&c);
     } else if (mbrl_cli_option(&c, "--record")) {
@@ -383,6 +389,14 @@ int main(int argc, char **argv) {
     }
   }
   rc.json = json;
+  const mbrl_env_spec *env = mbrl_env_find(env_id);
+  if (rc.max_steps == 0) rc.max_steps = env->max_steps;
+  if (rc.max_steps > env->max_steps)
+    mbrl_cli_usage_error(PROG, "--max-steps: %d is past %s's time limit; use 1..%d", rc.max_steps,
+                         env->id, env->max_steps);
+  if (rc.have_init && n_init != env->state_dim)
+    mbrl_cli_usage_error(PROG, "--init-state: %s's state has %d values; give them comma-separated "
+                         "(Pendulum-v1: TH,THDOT)", env->id, env->state_dim);
   if (iterations > 0) {
     if (!data || !model_path)
       mbrl_cli_usage_error(PROG, "--iterations needs --data FILE (the dataset to grow) and "
@@ -415,26 +429,24 @@ int main(int argc, char **argv) {
   }
   if (append) {
     if (file_exists(append)) {
-      /* it must load as a dataset the transitions can join: Pendulum-v1, the same widths */
-      const mbrl_env_spec *pend = mbrl_env_find("Pendulum-v1");
+      /* it must load as a dataset the transitions can join: the same env and widths */
       mbrl_dataset old;
       if (mbrl_dataset_load(&old, append) != MBRL_OK)
-        mbrl_cli_fail(PROG, "--append-data: %s (give a Pendulum-v1 dataset from mbrl_collect, "
-                      "or a new file name)", mbrl_last_error());
-      const int same_env = strcmp(old.env_id, pend->id) == 0;
-      const int same_dims = old.obs_dim == pend->obs_dim && old.act_dim == pend->act_dim;
+        mbrl_cli_fail(PROG, "--append-data: %s (give a %s dataset from mbrl_collect, or a new "
+                      "file name)", mbrl_last_error(), env->id);
+      const int same_env = strcmp(old.env_id, env->id) == 0;
+      const int same_dims = old.obs_dim == env->obs_dim && old.act_dim == env->act_dim;
       char old_env[64];
       snprintf(old_env, sizeof old_env, "%s", old.env_id);
       const int O = old.obs_dim, A = old.act_dim;
       mbrl_dataset_free(&old);
       if (!same_env)
-        mbrl_cli_fail(PROG, "--append-data: '%s' holds %s data; mbrl_mpc adds Pendulum-v1 "
-                      "transitions: give a Pendulum-v1 dataset or a new file name", append,
-                      old_env);
+        mbrl_cli_fail(PROG, "--append-data: '%s' holds %s data; mbrl_mpc adds %s transitions: "
+                      "give a %s dataset or a new file name", append, old_env, env->id, env->id);
       if (!same_dims)
         mbrl_cli_fail(PROG, "--append-data: '%s' has %d observation and %d action values per "
-                      "row; Pendulum-v1 has %d and %d", append, O, A, pend->obs_dim,
-                      pend->act_dim);
+                      "row; %s has %d and %d", append, O, A, env->id, env->obs_dim,
+                      env->act_dim);
     }
     if (mbrl_h5_check_writable(append) != MBRL_OK)
       mbrl_cli_fail(PROG, "--append-data: %s", mbrl_last_error());
@@ -455,9 +467,9 @@ int main(int argc, char **argv) {
       mbrl_cli_fail(PROG, "--model: %s", mbrl_last_error());
     mbrl_dataset ds;
     if (mbrl_dataset_load(&ds, data) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
-    const mbrl_env_spec *spec = mbrl_env_find(ds.env_id);
-    if (!spec || spec->kind != MBRL_ENV_PENDULUM)
-      mbrl_cli_fail(PROG, "%s holds %s data; the planner controls Pendulum-v1 only", data, ds.env_id);
+    if (strcmp(ds.env_id, env->id) != 0)
+      mbrl_cli_fail(PROG, "%s holds %s data, not %s (give --env %s, or a %s dataset)", data,
+                    ds.env_id, env->id, ds.env_id, env->id);
     long env_steps = (long)ds.n;
     typedef struct it_row {
       size_t rows;
@@ -572,8 +584,8 @@ int main(int argc, char **argv) {
   /* ------------------------------------------------ a single run */
   mbrl_plan_model *m = NULL;
   if (oracle) {
-    if (mbrl_plan_model_oracle(&m, "Pendulum-v1") != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
-  } else if (mbrl_plan_model_load(&m, model_path, "Pendulum-v1") != MBRL_OK) {
+    if (mbrl_plan_model_oracle(&m, env->id) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  } else if (mbrl_plan_model_load(&m, model_path, env->id) != MBRL_OK) {
     mbrl_cli_fail(PROG, "--model: %s", mbrl_last_error());
   }
   mbrl_planner *p = NULL;

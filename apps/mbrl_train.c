@@ -97,11 +97,10 @@ static void usage(void) {
       OPEN_LOOP_K, DEFAULT_STEPS, MBRL_DYNAMICS_MAX_HIDDEN, LOG_EVERY, OPEN_LOOP_K);
 }
 
+/* The env's name for observation value j (its spec's obs_names), else "s<j>". */
 static const char *dim_name(const char *env_id, int j, char *buf, size_t cap) {
-  static const char *const pend[3] = {"cos", "sin", "thdot"};
-  static const char *const cart[4] = {"x", "x_dot", "theta", "theta_dot"};
-  if (strcmp(env_id, "Pendulum-v1") == 0 && j < 3) return pend[j];
-  if (strcmp(env_id, "CartPole-v1") == 0 && j < 4) return cart[j];
+  const mbrl_env_spec *spec = mbrl_env_find(env_id);
+  if (spec && j < spec->obs_dim && spec->obs_names[j]) return spec->obs_names[j];
   snprintf(buf, cap, "s%d", j);
   return buf;
 }

@@ -1,15 +1,16 @@
 /* bench_env.c - environment steps per second, single env and batched (SoA), CPU (+ CUDA).
  *
  * Usage: bench_env [--threads N] [--quick] [--seconds S] [--runs R]
- * Runs Pendulum-v1 and CartPole-v1: one mbrl_env (step + reset when done, mode "single") and
+ * Runs every registered env (Pendulum-v1, CartPole-v1, MountainCarContinuous-v0,
+ * MountainCar-v0, Acrobot-v1): one mbrl_env (step + reset when done, mode "single") and
  * mbrl_env_batch with B = 1, 64, 4096 (auto-reset inside, mode "batch_autoreset"). A case is
  * one warm-up run then R timed runs (default 5, --quick 3), each running whole chunks until
  * S seconds (default 0.2, --quick 0.05) have passed; the row reports the median rate. The env
  * code is single-threaded: --threads is accepted (run_all.sh passes it) and reported, rows
  * say threads 1. Actions are drawn in advance (uniform in the action bounds), so only the env
- * is timed. With the CUDA backend and a GPU, also times mbrl_pendulum_batch_step_cuda
- * (physics + reward, no reset) for B = 4096 and 1M. Prints ONE JSON object on stdout in
- * bench/README.md's schema. */
+ * is timed. With the CUDA backend and a GPU, also times mbrl_env_batch_physics_cuda
+ * (step + observation + reward, no reset) of every env for B = 4096 and 1M. Prints ONE JSON
+ * object on stdout in bench/README.md's schema. */
 #include "bench_common.h"
 
 #include <stdint.h>
@@ -19,7 +20,6 @@
 
 #include "mbrl/device.h"
 #include "mbrl/env.h"
-#include "mbrl/pendulum.h"
 
 #ifdef MBRL_HAVE_CUDA
 #include <cuda_runtime_api.h>
@@ -125,32 +125,34 @@ static void print_row(const char *id, const char *mode, const char *device, int 
 }
 
 #ifdef MBRL_HAVE_CUDA
-/* Median rate of the CUDA pendulum op over B envs (device memory, events around 100 steps). */
-static int cuda_rate(int B, int runs, double *rate) {
-  double *th = NULL, *td = NULL;
+/* Median rate of the CUDA physics op of env `spec` over B states (device memory, events
+ * around 100 steps; states from the env's resets, actions drawn as on the CPU). */
+static int cuda_rate(const mbrl_env_spec *spec, int B, int runs, double *rate) {
+  const size_t D = (size_t)spec->state_dim, O = (size_t)spec->obs_dim, n = (size_t)B;
+  double *s = NULL;
   float *u = NULL, *obs = NULL, *rew = NULL;
-  float *hu = malloc((size_t)B * sizeof *hu);
-  double *hs = malloc((size_t)B * sizeof *hs);
+  float *hu = malloc(n * sizeof *hu);
+  double *hs = malloc(D * n * sizeof *hs);
   cudaEvent_t e0 = NULL, e1 = NULL;
   int rc = 1;
   if (!hu || !hs) goto done;
-  if (cudaMalloc((void **)&th, (size_t)B * sizeof *th) != cudaSuccess ||
-      cudaMalloc((void **)&td, (size_t)B * sizeof *td) != cudaSuccess ||
-      cudaMalloc((void **)&u, (size_t)B * sizeof *u) != cudaSuccess ||
-      cudaMalloc((void **)&obs, (size_t)B * 3 * sizeof *obs) != cudaSuccess ||
-      cudaMalloc((void **)&rew, (size_t)B * sizeof *rew) != cudaSuccess) {
+  if (cudaMalloc((void **)&s, D * n * sizeof *s) != cudaSuccess ||
+      cudaMalloc((void **)&u, n * sizeof *u) != cudaSuccess ||
+      cudaMalloc((void **)&obs, n * O * sizeof *obs) != cudaSuccess ||
+      cudaMalloc((void **)&rew, n * sizeof *rew) != cudaSuccess) {
     mbrl_set_error(MBRL_ERR_CUDA, "bench_env: cudaMalloc for %d envs failed", B);
     goto done;
   }
-  mbrl_philox r;
-  mbrl_philox_init(&r, 5, 0, 0);
-  for (int b = 0; b < B; ++b) {
-    hs[b] = mbrl_philox_range_double(&r, -MBRL_PI, MBRL_PI);
-    hu[b] = mbrl_philox_range_float(&r, -2.0f, 2.0f);
+  mbrl_env e;
+  if (mbrl_env_init(&e, spec->id, 5, 0) != MBRL_OK) goto done;
+  for (size_t b = 0; b < n; ++b) {
+    float o[MBRL_MAX_DIM];
+    mbrl_env_reset(&e, o);
+    for (size_t k = 0; k < D; ++k) hs[k * n + b] = e.state[k];
   }
-  if (cudaMemcpy(th, hs, (size_t)B * sizeof *hs, cudaMemcpyHostToDevice) != cudaSuccess ||
-      cudaMemset(td, 0, (size_t)B * sizeof *td) != cudaSuccess ||
-      cudaMemcpy(u, hu, (size_t)B * sizeof *hu, cudaMemcpyHostToDevice) != cudaSuccess ||
+  draw_actions(spec, hu, n);
+  if (cudaMemcpy(s, hs, D * n * sizeof *hs, cudaMemcpyHostToDevice) != cudaSuccess ||
+      cudaMemcpy(u, hu, n * sizeof *hu, cudaMemcpyHostToDevice) != cudaSuccess ||
       cudaEventCreate(&e0) != cudaSuccess || cudaEventCreate(&e1) != cudaSuccess) {
     mbrl_set_error(MBRL_ERR_CUDA, "bench_env: CUDA set-up failed");
     goto done;
@@ -160,7 +162,7 @@ static int cuda_rate(int B, int runs, double *rate) {
   for (int i = -1; i < runs; ++i) {
     cudaEventRecord(e0, NULL);
     for (int k = 0; k < iters; ++k)
-      if (mbrl_pendulum_batch_step_cuda(B, th, td, u, obs, rew, NULL) != MBRL_OK) goto done;
+      if (mbrl_env_batch_physics_cuda(spec, B, s, u, obs, rew, NULL, NULL) != MBRL_OK) goto done;
     cudaEventRecord(e1, NULL);
     if (cudaEventSynchronize(e1) != cudaSuccess) {
       mbrl_set_error(MBRL_ERR_CUDA, "bench_env: CUDA kernel failed");
@@ -176,8 +178,7 @@ static int cuda_rate(int B, int runs, double *rate) {
 done:
   if (e0) cudaEventDestroy(e0);
   if (e1) cudaEventDestroy(e1);
-  cudaFree(th);
-  cudaFree(td);
+  cudaFree(s);
   cudaFree(u);
   cudaFree(obs);
   cudaFree(rew);
@@ -189,7 +190,7 @@ done:
 
 static void usage(FILE *f) {
   fprintf(f, "usage: bench_env [--threads N] [--quick] [--seconds S] [--runs R]\n"
-             "  env steps/s (Pendulum-v1, CartPole-v1; single env and batches of 1, 64, 4096);\n"
+             "  env steps/s (every registered env; single env and batches of 1, 64, 4096);\n"
              "  one JSON object on stdout\n");
 }
 
@@ -214,24 +215,26 @@ int main(int argc, char **argv) {
          " \"command\": ", threads, date, min_s, runs);
   bench_print_command(argc, argv);
   printf(",\n \"results\": [");
-  const char *ids[2] = {"Pendulum-v1", "CartPole-v1"};
   const int Bs[3] = {1, 64, 4096};
-  for (int k = 0; k < 2; ++k) {
+  for (int k = 0; k < MBRL_ENV_COUNT; ++k) {
+    const char *id = mbrl_env_at(k)->id;
     double rate;
-    if (median_rate(ids[k], 0, min_s, runs, &rate)) goto fail;
-    print_row(ids[k], "single", "cpu", 1, rate, runs);
+    if (median_rate(id, 0, min_s, runs, &rate)) goto fail;
+    print_row(id, "single", "cpu", 1, rate, runs);
     for (int j = 0; j < 3; ++j) {
-      if (median_rate(ids[k], Bs[j], min_s, runs, &rate)) goto fail;
-      print_row(ids[k], "batch_autoreset", "cpu", Bs[j], rate, runs);
+      if (median_rate(id, Bs[j], min_s, runs, &rate)) goto fail;
+      print_row(id, "batch_autoreset", "cpu", Bs[j], rate, runs);
     }
   }
 #ifdef MBRL_HAVE_CUDA
   if (gpus > 0) {
     const int cB[2] = {4096, 1 << 20};
-    for (int j = 0; j < 2; ++j) {
-      double rate;
-      if (cuda_rate(cB[j], runs, &rate)) goto fail;
-      print_row("Pendulum-v1", "batch_physics_only", "cuda", cB[j], rate, runs);
+    for (int k = 0; k < MBRL_ENV_COUNT; ++k) {
+      for (int j = 0; j < 2; ++j) {
+        double rate;
+        if (cuda_rate(mbrl_env_at(k), cB[j], runs, &rate)) goto fail;
+        print_row(mbrl_env_at(k)->id, "batch_physics_only", "cuda", cB[j], rate, runs);
+      }
     }
   }
 #endif

@@ -453,8 +453,16 @@ TEST(A2cTrainer, RefusesUnknownAndContinuousEnvs) {
   EXPECT_TRUE(has(mbrl_last_error(), "continuous")) << mbrl_last_error();
   EXPECT_TRUE(has(mbrl_last_error(), "Pendulum-v1")) << mbrl_last_error();
   EXPECT_EQ(a, nullptr);
-  EXPECT_EQ(mbrl_a2c_create(&a, &c, "MountainCar-v0", 1, MBRL_BACKEND_CPU), MBRL_ERR_INVALID_ARG);
+  EXPECT_EQ(mbrl_a2c_create(&a, &c, "MountainCar-v9", 1, MBRL_BACKEND_CPU), MBRL_ERR_INVALID_ARG);
   EXPECT_TRUE(has(mbrl_last_error(), "CartPole-v1")) << mbrl_last_error();
+  // every discrete-action env of the registry trains (3 actions for these two)
+  for (const char *id : {"MountainCar-v0", "Acrobot-v1"}) {
+    ASSERT_EQ(mbrl_a2c_create(&a, &c, id, 1, MBRL_BACKEND_CPU), MBRL_OK) << mbrl_last_error();
+    mbrl_a2c_stats st;
+    EXPECT_EQ(mbrl_a2c_iterate(a, &st), MBRL_OK) << id << ": " << mbrl_last_error();
+    mbrl_a2c_free(a);
+    a = nullptr;
+  }
   c.n_steps = 0;
   EXPECT_EQ(mbrl_a2c_create(&a, &c, "CartPole-v1", 1, MBRL_BACKEND_CPU), MBRL_ERR_INVALID_ARG);
   EXPECT_TRUE(has(mbrl_last_error(), "n_steps")) << mbrl_last_error();

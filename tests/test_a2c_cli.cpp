@@ -201,7 +201,7 @@ TEST(A2cCli, LogdirHasCsvAndTensorBoardFiles) {
 }
 
 TEST(A2cCli, BadFlagsAreUsageErrors) {
-  expect_usage_error("--env MountainCar-v0", "CartPole-v1");
+  expect_usage_error("--env MountainCar-v9", "CartPole-v1");
   expect_usage_error("--env Pendulum-v1", "continuous");
   expect_usage_error("--steps abc", "--steps");
   expect_usage_error("--steps -5", "--steps");

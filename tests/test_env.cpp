@@ -13,9 +13,7 @@
 #include "testing.h"
 
 extern "C" {
-#include "mbrl/cartpole.h"
 #include "mbrl/env.h"
-#include "mbrl/pendulum.h"
 }
 
 #ifdef MBRL_HAVE_CUDA
@@ -33,10 +31,31 @@ mbrl_env make_env(const char *id, uint64_t seed = 1, uint64_t stream = 0) {
 }
 
 struct StepOut {
-  float obs[4];
+  float obs[MBRL_MAX_DIM];
   float reward;
   int terminated, truncated;
 };
+
+// A random action of the env: an index for a discrete env; for a continuous one uniform in
+// 1.25 x its bounds, so that clipping is exercised too.
+float random_action(const mbrl_env_spec *spec, mbrl_philox *r) {
+  if (spec->discrete) return (float)mbrl_philox_below(r, (uint32_t)spec->n_actions);
+  const float lo = spec->act_low[0], hi = spec->act_high[0], pad = 0.125f * (hi - lo);
+  return mbrl_philox_range_float(r, lo - pad, hi + pad);
+}
+
+// An energy-pumping action from an observation, so that episodes reach their terminal
+// states (MountainCar's goal, Acrobot's line) and CartPole stays up for long.
+float pump_action(const mbrl_env_spec *spec, const float *o) {
+  switch (spec->kind) {
+    case MBRL_ENV_PENDULUM: return o[2] >= 0 ? 2.5f : -2.5f;
+    case MBRL_ENV_CARTPOLE: return o[2] + 0.5f * o[3] > 0 ? 1.0f : 0.0f;
+    case MBRL_ENV_MOUNTAINCAR_CONTINUOUS: return o[1] >= 0 ? 1.5f : -1.5f;
+    case MBRL_ENV_MOUNTAINCAR: return o[1] >= 0 ? 2.0f : 0.0f;
+    case MBRL_ENV_ACROBOT: return o[5] >= 0 ? 2.0f : 0.0f;
+    default: return 0.0f;
+  }
+}
 
 StepOut step(mbrl_env *e, float a) {
   StepOut s{};
@@ -370,15 +389,18 @@ TEST(EnvReset, RangesOverManyDraws) {
 }
 
 TEST(EnvDeterminism, SameSeedSameNumbersOtherStreamOtherNumbers) {
-  for (const char *id : {"Pendulum-v1", "CartPole-v1"}) {
+  for (int i = 0; i < MBRL_ENV_COUNT; ++i) {
+    const char *id = mbrl_env_at(i)->id;
     mbrl_env a = make_env(id, 9, 3), b = make_env(id, 9, 3), c = make_env(id, 9, 4);
-    float oa[4] = {0}, ob[4] = {0}, oc[4] = {0};
+    float oa[MBRL_MAX_DIM] = {0}, ob[MBRL_MAX_DIM] = {0}, oc[MBRL_MAX_DIM] = {0};
     mbrl_env_reset(&a, oa);
     mbrl_env_reset(&b, ob);
     mbrl_env_reset(&c, oc);
-    EXPECT_NE(a.state[0], c.state[0]);
-    for (int t = 0; t < 300; ++t) {
-      float act = (t % 3 == 0) ? 1.0f : (t % 3 == 1 ? 0.0f : -1.3f);
+    EXPECT_NE(a.state[0], c.state[0]) << id;
+    mbrl_philox pol;
+    mbrl_philox_init(&pol, 5, 0, 0);
+    for (int t = 0; t < 600; ++t) {
+      const float act = random_action(a.spec, &pol);
       StepOut sa = step(&a, act), sb = step(&b, act);
       ASSERT_EQ(0, std::memcmp(&sa, &sb, sizeof sa)) << id << " t=" << t;
       if (sa.terminated || sa.truncated) {
@@ -412,9 +434,7 @@ static void batch_equals_singles(const char *id, int B, int T, bool with_next_ob
   mbrl_philox_init(&pol, 77, 0, 0);
   int episodes_done = 0;
   for (int t = 0; t < T; ++t) {
-    for (int b = 0; b < B; ++b)
-      act[b] = eb.spec->discrete ? (float)mbrl_philox_below(&pol, 2)
-                                 : mbrl_philox_range_float(&pol, -2.5f, 2.5f);
+    for (int b = 0; b < B; ++b) act[b] = random_action(eb.spec, &pol);
     mbrl_env_batch_step(&eb, act.data(), obs.data(), with_next_obs ? nobs.data() : nullptr,
                         rew.data(), term.data(), trunc.data());
     for (int b = 0; b < B; ++b) {
@@ -444,13 +464,15 @@ static void batch_equals_singles(const char *id, int B, int T, bool with_next_ob
   mbrl_env_batch_free(&eb);  // safe twice
 }
 
-TEST(EnvBatch, PendulumEqualsSingles) { batch_equals_singles("Pendulum-v1", 5, 450, true); }
-TEST(EnvBatch, PendulumEqualsSinglesWithoutNextObs) {
-  batch_equals_singles("Pendulum-v1", 3, 420, false);
-}
-TEST(EnvBatch, CartPoleEqualsSingles) { batch_equals_singles("CartPole-v1", 7, 300, true); }
-TEST(EnvBatch, CartPoleEqualsSinglesWithoutNextObs) {
-  batch_equals_singles("CartPole-v1", 4, 200, false);
+TEST(EnvBatch, EveryEnvEqualsSingles) {
+  // long enough for every env to cross auto-resets (MountainCarContinuous: 999 steps)
+  for (int i = 0; i < MBRL_ENV_COUNT; ++i) {
+    const mbrl_env_spec *spec = mbrl_env_at(i);
+    SCOPED_TRACE(spec->id);
+    const int T = spec->max_steps * 5 / 2;
+    batch_equals_singles(spec->id, 5, T, true);
+    batch_equals_singles(spec->id, 3, T, false);
+  }
 }
 
 // Gymnasium's vector-env convention: envs.reset(seed=s) seeds env b with s + b, and an
@@ -533,34 +555,14 @@ TEST(EnvBatch, BadArguments) {
   mbrl_env_batch eb;
   EXPECT_EQ(mbrl_env_batch_init(&eb, "Pendulum-v1", 0, 1, 0), MBRL_ERR_INVALID_ARG);
   EXPECT_NE(std::string(mbrl_last_error()).find("B=0"), std::string::npos) << mbrl_last_error();
-  EXPECT_EQ(mbrl_env_batch_init(&eb, "Acrobot-v1", 4, 1, 0), MBRL_ERR_INVALID_ARG);
+  EXPECT_EQ(mbrl_env_batch_init(&eb, "Acrobot-v0", 4, 1, 0), MBRL_ERR_INVALID_ARG);
   EXPECT_EQ(eb.s[0], nullptr);
   mbrl_env_batch_free(&eb);
-  EXPECT_EQ(mbrl_pendulum_batch_step(-1, nullptr, nullptr, nullptr, nullptr, nullptr),
+  EXPECT_EQ(mbrl_env_batch_physics(mbrl_env_find("Pendulum-v1"), -1, nullptr, nullptr, nullptr,
+                                   nullptr, nullptr),
             MBRL_ERR_INVALID_ARG);
-}
-
-TEST(PendulumBatchOp, MatchesScalarFunctions) {
-  const int B = 64;
-  std::vector<double> th(B), td(B);
-  std::vector<float> u(B), obs(B * 3), rew(B);
-  mbrl_philox r;
-  mbrl_philox_init(&r, 1, 2, 3);
-  for (int b = 0; b < B; ++b) {
-    th[b] = mbrl_philox_range_double(&r, -10, 10);
-    td[b] = mbrl_philox_range_double(&r, -8, 8);
-    u[b] = mbrl_philox_range_float(&r, -3, 3);
-  }
-  std::vector<double> th0 = th, td0 = td;
-  ASSERT_EQ(mbrl_pendulum_batch_step(B, th.data(), td.data(), u.data(), obs.data(), rew.data()),
-            MBRL_OK);
-  for (int b = 0; b < B; ++b) {
-    EXPECT_EQ(rew[b], (float)mbrl_pendulum_reward(th0[b], td0[b], u[b]));
-    mbrl_pendulum_step(&th0[b], &td0[b], u[b]);
-    EXPECT_EQ(th[b], th0[b]);
-    EXPECT_EQ(td[b], td0[b]);
-    EXPECT_EQ(obs[b * 3 + 2], (float)td0[b]);
-  }
+  EXPECT_EQ(mbrl_env_batch_physics(nullptr, 1, nullptr, nullptr, nullptr, nullptr, nullptr),
+            MBRL_ERR_INVALID_ARG);
 }
 
 // ---------------------------------------------------------------- spec lookup
@@ -588,7 +590,8 @@ TEST(EnvSpec, LookupById) {
   EXPECT_EQ(c->act_low[0], 0.0f);
   EXPECT_EQ(c->act_high[0], 1.0f);
   EXPECT_EQ(c->obs_high[0], 4.8f);
-  EXPECT_EQ(c->obs_high[1], FLT_MAX);
+  EXPECT_EQ(c->obs_high[1], INFINITY);
+  EXPECT_EQ(c->obs_low[3], -INFINITY);
   EXPECT_EQ(c->obs_high[2], (float)(2 * 12 * 2 * kPi / 360));
   EXPECT_EQ(c->max_steps, 500);
 }
@@ -605,63 +608,362 @@ TEST(EnvSpec, UnknownIdIsAnErrorNamingKnownIds) {
   EXPECT_NE(std::string(mbrl_last_error()).find("CartPole-v0"), std::string::npos);
 }
 
-// ---------------------------------------------------------------- CUDA twin
+
+// ---------------------------------------------------------------- the registry
+
+TEST(EnvRegistry, EveryEnvIsCompleteAndFoundById) {
+  const std::string ids = mbrl_env_known_ids();
+  EXPECT_EQ(ids, "Pendulum-v1, CartPole-v1, MountainCarContinuous-v0, MountainCar-v0, Acrobot-v1");
+  EXPECT_EQ(MBRL_ENV_COUNT, 5);
+  for (int i = 0; i < MBRL_ENV_COUNT; ++i) {
+    const mbrl_env_spec *s = mbrl_env_at(i);
+    ASSERT_NE(s, nullptr);
+    SCOPED_TRACE(s->id);
+    EXPECT_EQ((int)s->kind, i);
+    EXPECT_EQ(mbrl_env_find(s->id), s);
+    EXPECT_NE(ids.find(s->id), std::string::npos);
+    EXPECT_GE(s->obs_dim, 1);
+    EXPECT_LE(s->obs_dim, MBRL_MAX_DIM);
+    EXPECT_EQ(s->act_dim, 1);
+    EXPECT_GE(s->state_dim, 1);
+    EXPECT_LE(s->state_dim, MBRL_ENV_MAX_STATE);
+    EXPECT_GE(s->reset_draws, 1);
+    EXPECT_GT(s->max_steps, 0);
+    EXPECT_EQ(s->discrete, s->n_actions > 0);
+    if (s->discrete) {
+      EXPECT_EQ(s->act_low[0], 0.0f);
+      EXPECT_EQ(s->act_high[0], (float)(s->n_actions - 1));
+    } else {
+      EXPECT_LT(s->act_low[0], s->act_high[0]);
+    }
+    for (int k = 0; k < s->obs_dim; ++k) {
+      EXPECT_LT(s->obs_low[k], s->obs_high[k]) << k;
+      ASSERT_NE(s->obs_names[k], nullptr) << k;
+      EXPECT_GT(std::strlen(s->obs_names[k]), 0u) << k;
+    }
+    ASSERT_NE(s->shaped_cost_doc, nullptr);
+    EXPECT_GT(std::strlen(s->shaped_cost_doc), 10u);
+    EXPECT_TRUE(s->reset_state && s->step_state && s->obs_from_state && s->reward_obs &&
+                s->terminal_obs && s->oracle_step && s->shaped_cost);
+  }
+  EXPECT_EQ(mbrl_env_at(-1), nullptr);
+  EXPECT_EQ(mbrl_env_at(MBRL_ENV_COUNT), nullptr);
+  // Gymnasium's spaces and time limits of the three envs added with the registry
+  const mbrl_env_spec *mcc = mbrl_env_find("MountainCarContinuous-v0");
+  ASSERT_NE(mcc, nullptr);
+  EXPECT_EQ(mcc->max_steps, 999);
+  EXPECT_EQ(mcc->act_low[0], -1.0f);
+  EXPECT_EQ(mcc->obs_high[1], 0.07f);
+  const mbrl_env_spec *mc = mbrl_env_find("MountainCar-v0");
+  ASSERT_NE(mc, nullptr);
+  EXPECT_EQ(mc->n_actions, 3);
+  EXPECT_EQ(mc->max_steps, 200);
+  EXPECT_EQ(mc->obs_low[0], -1.2f);
+  const mbrl_env_spec *ac = mbrl_env_find("Acrobot-v1");
+  ASSERT_NE(ac, nullptr);
+  EXPECT_EQ(ac->n_actions, 3);
+  EXPECT_EQ(ac->obs_dim, 6);
+  EXPECT_EQ(ac->max_steps, 500);
+  EXPECT_EQ(ac->obs_high[5], (float)(9 * kPi));
+}
+
+TEST(EnvRegistry, ActionIndexOfAFloat) {
+  EXPECT_EQ(mbrl_env_action_index(0.0f, 3), 0);
+  EXPECT_EQ(mbrl_env_action_index(1.0f, 3), 1);
+  EXPECT_EQ(mbrl_env_action_index(2.0f, 3), 2);
+  EXPECT_EQ(mbrl_env_action_index(0.5f, 3), 0);
+  EXPECT_EQ(mbrl_env_action_index(std::nextafter(0.5f, 1.0f), 3), 1);
+  EXPECT_EQ(mbrl_env_action_index(1.5f, 3), 1);
+  EXPECT_EQ(mbrl_env_action_index(1.51f, 3), 2);
+  EXPECT_EQ(mbrl_env_action_index(-4.0f, 3), 0);
+  EXPECT_EQ(mbrl_env_action_index(9.0f, 3), 2);
+  EXPECT_EQ(mbrl_env_action_index(NAN, 3), 0);
+  EXPECT_EQ(mbrl_env_action_index(0.9f, 2), 1);
+  EXPECT_EQ(mbrl_env_action_index(7.0f, 2), 1);
+}
+
+// ---------------------------------------------------------------- every env: resets, steps
+
+TEST(EnvReset, EveryEnvStreamSkipsEarlierResets) {
+  for (int i = 0; i < MBRL_ENV_COUNT; ++i) {
+    const mbrl_env_spec *spec = mbrl_env_at(i);
+    SCOPED_TRACE(spec->id);
+    mbrl_env ref = make_env(spec->id, 21, 0);
+    float want[MBRL_MAX_DIM], got[MBRL_MAX_DIM];
+    for (uint64_t k = 0; k < 6; ++k) {
+      mbrl_env_reset(&ref, want);
+      mbrl_env e = make_env(spec->id, 21, k);
+      mbrl_env_reset(&e, got);
+      for (int j = 0; j < spec->state_dim; ++j) ASSERT_EQ(e.state[j], ref.state[j]) << k;
+      for (int j = 0; j < spec->obs_dim; ++j) ASSERT_EQ(got[j], want[j]) << k;
+    }
+    mbrl_env a = make_env(spec->id, 3, 1ull << 40), b = make_env(spec->id, 3, (1ull << 40) - 1);
+    mbrl_env_reset(&a, got);
+    mbrl_env_reset(&b, want);
+    mbrl_env_reset(&b, want);
+    for (int j = 0; j < spec->state_dim; ++j) EXPECT_EQ(a.state[j], b.state[j]);
+  }
+}
+
+TEST(EnvReset, EveryEnvResetsInsideItsObservationSpace) {
+  for (int i = 0; i < MBRL_ENV_COUNT; ++i) {
+    const mbrl_env_spec *spec = mbrl_env_at(i);
+    SCOPED_TRACE(spec->id);
+    mbrl_env e = make_env(spec->id, 5, 0);
+    float obs[MBRL_MAX_DIM], again[MBRL_MAX_DIM];
+    for (int n = 0; n < 2000; ++n) {
+      mbrl_env_reset(&e, obs);
+      mbrl_env_obs(&e, again);
+      for (int k = 0; k < spec->obs_dim; ++k) {
+        ASSERT_GE(obs[k], spec->obs_low[k]) << k;
+        ASSERT_LE(obs[k], spec->obs_high[k]) << k;
+        // Acrobot's reset observation is numpy's float32 cos/sin: within one float32 ulp
+        ASSERT_LE(std::fabs(obs[k] - again[k]), std::nextafter(std::fabs(again[k]), 2.0f) -
+                                                     std::fabs(again[k]))
+            << k;
+      }
+    }
+  }
+}
+
+TEST(EnvStep, MountainCarLeftWallStopsTheCar) {
+  for (const char *id : {"MountainCar-v0", "MountainCarContinuous-v0"}) {
+    mbrl_env e = make_env(id);
+    const double st[2] = {-1.19, -0.05};
+    mbrl_env_set_state(&e, st);
+    StepOut o = step(&e, 0.0f);  // push left (or no force): the car hits the wall
+    const bool f32 = std::string(id) == "MountainCarContinuous-v0";  // stores float32
+    EXPECT_EQ(e.state[0], f32 ? (double)(float)-1.2 : -1.2) << id;
+    EXPECT_EQ(e.state[1], 0.0) << id;
+    EXPECT_EQ(o.obs[0], -1.2f) << id;
+    EXPECT_EQ(o.obs[1], 0.0f) << id;
+    EXPECT_EQ(o.terminated, 0);
+  }
+  mbrl_env e = make_env("MountainCar-v0");
+  const double st[2] = {-1.19, -0.05};
+  mbrl_env_set_state(&e, st);
+  EXPECT_EQ(step(&e, 0.0f).reward, -1.0f);
+}
+
+TEST(EnvStep, MountainCarContinuousRewardUsesTheUnclippedAction) {
+  mbrl_env a = make_env("MountainCarContinuous-v0"), b = make_env("MountainCarContinuous-v0");
+  const double st[2] = {-0.5, 0.01};
+  mbrl_env_set_state(&a, st);
+  mbrl_env_set_state(&b, st);
+  StepOut oa = step(&a, 3.0f), ob = step(&b, 1.0f);
+  EXPECT_EQ(a.state[0], b.state[0]) << "the force is clipped to 1";
+  EXPECT_EQ(a.state[1], b.state[1]);
+  EXPECT_EQ(oa.reward, (float)(0.0 - 9.0 * 0.1)) << "the reward is not";
+  EXPECT_EQ(ob.reward, (float)(0.0 - 1.0 * 0.1));
+  // reaching the goal: +100, terminated
+  const double goal[2] = {0.449, 0.05};
+  mbrl_env_set_state(&a, goal);
+  oa = step(&a, 0.5f);
+  EXPECT_EQ(oa.terminated, 1);
+  EXPECT_EQ(oa.reward, (float)(100.0 - 0.25 * 0.1));
+}
+
+TEST(EnvStep, AcrobotWrapsAnglesAndBoundsVelocities) {
+  mbrl_env e = make_env("Acrobot-v1");
+  const double st[4] = {3.1, -3.1, 12.0, -27.0};
+  mbrl_env_set_state(&e, st);
+  StepOut o = step(&e, 2.0f);
+  EXPECT_GE(e.state[0], -kPi);
+  EXPECT_LE(e.state[0], kPi);
+  EXPECT_GE(e.state[1], -kPi);
+  EXPECT_LE(e.state[1], kPi);
+  EXPECT_LE(std::fabs(e.state[2]), 4 * kPi);
+  EXPECT_LE(std::fabs(e.state[3]), 9 * kPi);
+  EXPECT_EQ(o.reward, o.terminated ? 0.0f : -1.0f);
+  const double fast[4] = {0.0, 0.0, 100.0, -100.0};
+  mbrl_env_set_state(&e, fast);
+  step(&e, 1.0f);
+  EXPECT_EQ(std::fabs(e.state[2]), 4 * kPi);
+  EXPECT_EQ(std::fabs(e.state[3]), 9 * kPi);
+  // the tip above the line terminates with reward 0: both links up
+  const double up[4] = {kPi - 0.01, 0.0, 0.0, 0.0};
+  mbrl_env_set_state(&e, up);
+  o = step(&e, 1.0f);
+  EXPECT_EQ(o.terminated, 1);
+  EXPECT_EQ(o.reward, 0.0f);
+}
+
+// The planner's functions of each env (on observations, in float) against the exact env on
+// its own transitions (episodes to their end, of uniform random and of energy-pumping
+// actions in turn): reward_obs equals
+// the step's reward (float) within REWARD_TOL, terminal_obs equals `terminated` exactly,
+// the oracle step is within ORACLE_TOL of the env's next observation (|a-b| <= atol +
+// rtol |b|, the worst ratio printed), shaped_cost is finite. tests/py_gym_envs.py does the
+// same against Gymnasium itself.
+TEST(EnvPlannerFunctions, TrackTheExactEnvOnItsTransitions) {
+  struct Tol {
+    double reward_atol, reward_rtol, oracle_atol, oracle_rtol;
+  };
+  const Tol tol[MBRL_ENV_COUNT] = {
+      {1e-5, 1e-6, 2e-6, 2e-6},  // Pendulum: float reward from atan2 of float cos/sin
+      {0, 0, 1e-6, 1e-6},        // CartPole
+      {1e-6, 1e-6, 1e-7, 1e-6},  // MountainCarContinuous
+      {0, 0, 1e-7, 1e-6},        // MountainCar
+      {0, 0, 1e-5, 1e-5},        // Acrobot: rk4 in float from atan2 angles
+  };
+  for (int i = 0; i < MBRL_ENV_COUNT; ++i) {
+    const mbrl_env_spec *spec = mbrl_env_at(i);
+    SCOPED_TRACE(spec->id);
+    const int O = spec->obs_dim;
+    mbrl_env e = make_env(spec->id, 40 + i, 0);
+    mbrl_philox pol;
+    mbrl_philox_init(&pol, 8, (uint64_t)i, 0);
+    float obs[MBRL_MAX_DIM], next[MBRL_MAX_DIM], oracle[MBRL_MAX_DIM];
+    mbrl_env_reset(&e, obs);
+    double worst_r = 0, worst_o = 0;
+    int terminals = 0, steps = 0;
+    int episode = 0;
+    for (; steps < 20000; ++steps) {
+      const float a = episode % 2 ? pump_action(spec, obs) : random_action(spec, &pol);
+      float r;
+      int te, tr;
+      mbrl_env_step(&e, &a, next, &r, &te, &tr);
+      const float ro = spec->reward_obs(obs, &a, next);
+      if (tol[i].reward_atol == 0) {
+        ASSERT_EQ(ro, r) << "step " << steps;
+      } else {
+        worst_r = std::max(worst_r, std::fabs((double)ro - r) /
+                                        (tol[i].reward_atol + tol[i].reward_rtol * std::fabs(r)));
+      }
+      ASSERT_EQ(spec->terminal_obs(next), te) << "step " << steps;
+      spec->oracle_step(obs, &a, oracle);
+      worst_o = std::max(worst_o, mbrl_test::worst_ratio(oracle, next, (size_t)O,
+                                                         tol[i].oracle_atol, tol[i].oracle_rtol));
+      ASSERT_TRUE(std::isfinite(spec->shaped_cost(obs, &a, next))) << "step " << steps;
+      terminals += te;
+      if (te || tr) {
+        ++episode;
+        mbrl_env_reset(&e, obs);
+      } else {
+        std::memcpy(obs, next, sizeof obs);
+      }
+    }
+    std::printf("%-26s %d steps, %d terminations: reward error/tol %.3g, oracle error/tol %.3g\n",
+                spec->id, steps, terminals, worst_r, worst_o);
+    EXPECT_LE(worst_r, 1.0);
+    EXPECT_LE(worst_o, 1.0);
+  }
+}
+
+// The physics op (B states at once, no time limit) equals B single envs stepped from the
+// same states, for every env; on CUDA it tracks the CPU twin (device sin/cos/FMA differ in
+// the last bits).
+static void physics_inputs(const mbrl_env_spec *spec, int B, std::vector<double> *s,
+                           std::vector<float> *act, uint64_t seed) {
+  mbrl_env e = make_env(spec->id, seed, 0);
+  mbrl_philox pol;
+  mbrl_philox_init(&pol, seed, 1, 0);
+  s->assign((size_t)spec->state_dim * B, 0.0);
+  act->resize((size_t)B);
+  float obs[MBRL_MAX_DIM];
+  mbrl_env_reset(&e, obs);
+  for (int b = 0; b < B; ++b) {  // states along random-policy episodes
+    const float a = random_action(spec, &pol);
+    float r;
+    int te, tr;
+    mbrl_env_step(&e, &a, obs, &r, &te, &tr);
+    if (te || tr) mbrl_env_reset(&e, obs);
+    for (int k = 0; k < spec->state_dim; ++k) (*s)[(size_t)k * B + b] = e.state[k];
+    (*act)[b] = random_action(spec, &pol);
+  }
+}
+
+TEST(EnvPhysics, EqualsSingleEnvSteps) {
+  const int B = 300;
+  for (int i = 0; i < MBRL_ENV_COUNT; ++i) {
+    const mbrl_env_spec *spec = mbrl_env_at(i);
+    SCOPED_TRACE(spec->id);
+    const int O = spec->obs_dim, D = spec->state_dim;
+    std::vector<double> s;
+    std::vector<float> act;
+    physics_inputs(spec, B, &s, &act, 60 + i);
+    const std::vector<double> s0 = s;
+    std::vector<float> obs((size_t)B * O), rew(B);
+    std::vector<uint8_t> te(B);
+    ASSERT_EQ(mbrl_env_batch_physics(spec, B, s.data(), act.data(), obs.data(), rew.data(),
+                                     te.data()),
+              MBRL_OK)
+        << mbrl_last_error();
+    for (int b = 0; b < B; ++b) {
+      mbrl_env e = make_env(spec->id);
+      double st[MBRL_ENV_MAX_STATE];
+      for (int k = 0; k < D; ++k) st[k] = s0[(size_t)k * B + b];
+      mbrl_env_set_state(&e, st);
+      StepOut o = step(&e, act[b]);
+      for (int k = 0; k < D; ++k) ASSERT_EQ(s[(size_t)k * B + b], e.state[k]) << b;
+      for (int k = 0; k < O; ++k) ASSERT_EQ(obs[(size_t)b * O + k], o.obs[k]) << b;
+      ASSERT_EQ(rew[b], o.reward) << b;
+      ASSERT_EQ(te[b], o.terminated) << b;
+    }
+    // NULL outputs are skipped; B = 0 does nothing
+    ASSERT_EQ(mbrl_env_batch_physics(spec, B, s.data(), act.data(), nullptr, nullptr, nullptr),
+              MBRL_OK);
+    ASSERT_EQ(mbrl_env_batch_physics(spec, 0, nullptr, nullptr, nullptr, nullptr, nullptr), MBRL_OK);
+  }
+}
 
 #ifdef MBRL_HAVE_CUDA
 #define CUDA_OK(x) ASSERT_EQ((x), cudaSuccess) << #x
 #endif
 
-TEST(PendulumCuda, BatchStepMatchesCpuTwin) {
+TEST(EnvPhysicsCuda, EveryEnvMatchesTheCpuTwin) {
   MBRL_REQUIRE_GPU();
 #ifdef MBRL_HAVE_CUDA
-  const int B = 10007, steps = 50;
-  std::vector<double> th(B), td(B);
-  std::vector<float> u(B);
-  mbrl_philox r;
-  mbrl_philox_init(&r, 2024, 0, 0);
-  for (int b = 0; b < B; ++b) {
-    th[b] = mbrl_philox_range_double(&r, -4 * kPi, 4 * kPi);
-    td[b] = mbrl_philox_range_double(&r, -9, 9);
+  const int B = 10007, steps = 20;
+  for (int i = 0; i < MBRL_ENV_COUNT; ++i) {
+    const mbrl_env_spec *spec = mbrl_env_at(i);
+    SCOPED_TRACE(spec->id);
+    const int O = spec->obs_dim, D = spec->state_dim;
+    std::vector<double> s, gs((size_t)D * B);
+    std::vector<float> act;
+    physics_inputs(spec, B, &s, &act, 90 + i);
+    double *d_s;
+    float *d_a, *d_obs, *d_rew;
+    uint8_t *d_te;
+    CUDA_OK(cudaMalloc(&d_s, s.size() * sizeof(double)));
+    CUDA_OK(cudaMalloc(&d_a, (size_t)B * sizeof(float)));
+    CUDA_OK(cudaMalloc(&d_obs, (size_t)B * O * sizeof(float)));
+    CUDA_OK(cudaMalloc(&d_rew, (size_t)B * sizeof(float)));
+    CUDA_OK(cudaMalloc(&d_te, (size_t)B));
+    CUDA_OK(cudaMemcpy(d_s, s.data(), s.size() * sizeof(double), cudaMemcpyHostToDevice));
+    CUDA_OK(cudaMemcpy(d_a, act.data(), (size_t)B * sizeof(float), cudaMemcpyHostToDevice));
+    std::vector<float> obs((size_t)B * O), rew(B), gobs((size_t)B * O), grew(B);
+    std::vector<uint8_t> te(B), gte(B);
+    double worst_obs = 0, worst_rew = 0;
+    int term_differ = 0;
+    for (int t = 0; t < steps; ++t) {
+      // each step restarts from the CPU's state, so the comparison stays one step deep
+      CUDA_OK(cudaMemcpy(d_s, s.data(), s.size() * sizeof(double), cudaMemcpyHostToDevice));
+      ASSERT_EQ(mbrl_env_batch_physics(spec, B, s.data(), act.data(), obs.data(), rew.data(),
+                                       te.data()),
+                MBRL_OK);
+      ASSERT_EQ(mbrl_env_batch_physics_cuda(spec, B, d_s, d_a, d_obs, d_rew, d_te, nullptr),
+                MBRL_OK)
+          << mbrl_last_error();
+      CUDA_OK(cudaDeviceSynchronize());
+      CUDA_OK(cudaMemcpy(gobs.data(), d_obs, gobs.size() * sizeof(float), cudaMemcpyDeviceToHost));
+      CUDA_OK(cudaMemcpy(grew.data(), d_rew, grew.size() * sizeof(float), cudaMemcpyDeviceToHost));
+      CUDA_OK(cudaMemcpy(gte.data(), d_te, (size_t)B, cudaMemcpyDeviceToHost));
+      // device sin/cos and FMA contraction differ from glibc by a few ulps
+      worst_obs = std::max(worst_obs, mbrl_test::worst_ratio(gobs.data(), obs.data(), gobs.size(), 1e-5, 1e-5));
+      worst_rew = std::max(worst_rew, mbrl_test::worst_ratio(grew.data(), rew.data(), (size_t)B, 1e-5, 1e-5));
+      for (int b = 0; b < B; ++b) term_differ += gte[b] != te[b];
+    }
+    EXPECT_LE(worst_obs, 1.0);
+    EXPECT_LE(worst_rew, 1.0);
+    EXPECT_LE(term_differ, 2) << "terminations may differ only at the boundary";
+    std::printf("%s cuda vs cpu: worst obs ratio %.3g, reward ratio %.3g, %d terminations differ\n",
+                spec->id, worst_obs, worst_rew, term_differ);
+    cudaFree(d_s);
+    cudaFree(d_a);
+    cudaFree(d_obs);
+    cudaFree(d_rew);
+    cudaFree(d_te);
   }
-  double *d_th, *d_td;
-  float *d_u, *d_obs, *d_rew;
-  CUDA_OK(cudaMalloc(&d_th, B * sizeof(double)));
-  CUDA_OK(cudaMalloc(&d_td, B * sizeof(double)));
-  CUDA_OK(cudaMalloc(&d_u, B * sizeof(float)));
-  CUDA_OK(cudaMalloc(&d_obs, B * 3 * sizeof(float)));
-  CUDA_OK(cudaMalloc(&d_rew, B * sizeof(float)));
-  CUDA_OK(cudaMemcpy(d_th, th.data(), B * sizeof(double), cudaMemcpyHostToDevice));
-  CUDA_OK(cudaMemcpy(d_td, td.data(), B * sizeof(double), cudaMemcpyHostToDevice));
-  std::vector<float> obs(B * 3), rew(B), gobs(B * 3), grew(B);
-  std::vector<double> gth(B), gtd(B);
-  double worst_obs = 0, worst_rew = 0, worst_state = 0;
-  for (int s = 0; s < steps; ++s) {
-    for (int b = 0; b < B; ++b) u[b] = mbrl_philox_range_float(&r, -3.0f, 3.0f);
-    CUDA_OK(cudaMemcpy(d_u, u.data(), B * sizeof(float), cudaMemcpyHostToDevice));
-    ASSERT_EQ(mbrl_pendulum_batch_step(B, th.data(), td.data(), u.data(), obs.data(), rew.data()),
-              MBRL_OK);
-    ASSERT_EQ(mbrl_pendulum_batch_step_cuda(B, d_th, d_td, d_u, d_obs, d_rew, nullptr), MBRL_OK)
-        << mbrl_last_error();
-    CUDA_OK(cudaDeviceSynchronize());
-    CUDA_OK(cudaMemcpy(gobs.data(), d_obs, B * 3 * sizeof(float), cudaMemcpyDeviceToHost));
-    CUDA_OK(cudaMemcpy(grew.data(), d_rew, B * sizeof(float), cudaMemcpyDeviceToHost));
-    CUDA_OK(cudaMemcpy(gth.data(), d_th, B * sizeof(double), cudaMemcpyDeviceToHost));
-    CUDA_OK(cudaMemcpy(gtd.data(), d_td, B * sizeof(double), cudaMemcpyDeviceToHost));
-    // device sin/cos and FMA contraction differ from glibc by a few ulps: atol 1e-6 + rtol 1e-6
-    worst_obs = std::max(worst_obs, mbrl_test::worst_ratio(gobs.data(), obs.data(), B * 3, 1e-6, 1e-6));
-    worst_rew = std::max(worst_rew, mbrl_test::worst_ratio(grew.data(), rew.data(), B, 1e-6, 1e-6));
-    for (int b = 0; b < B; ++b)
-      worst_state = std::max(worst_state, std::fabs(gth[b] - th[b]) + std::fabs(gtd[b] - td[b]));
-  }
-  EXPECT_LE(worst_obs, 1.0);
-  EXPECT_LE(worst_rew, 1.0);
-  EXPECT_LE(worst_state, 1e-9);
-  std::printf("cuda vs cpu: worst obs ratio %.3g, reward ratio %.3g, state abs %.3g\n", worst_obs,
-              worst_rew, worst_state);
-  cudaFree(d_th);
-  cudaFree(d_td);
-  cudaFree(d_u);
-  cudaFree(d_obs);
-  cudaFree(d_rew);
 #endif
 }

@@ -298,7 +298,8 @@ TEST(MpcCli, HelpNamesForceForRecordAndIterations) {
   EXPECT_TRUE(has(r.out, "--record FILE [--force]")) << r.out;
   EXPECT_TRUE(has(r.out, "the --record FILE of a single run")) << r.out;
   EXPECT_TRUE(has(r.out, "the --model FILE that --iterations writes")) << r.out;
-  EXPECT_TRUE(has(r.out, "must be a Pendulum-v1 mbrl.dataset")) << r.out;
+  EXPECT_TRUE(has(r.out, "must be an mbrl.dataset of the env")) << r.out;
+  EXPECT_TRUE(has(r.out, "--env ID")) << r.out;
 }
 
 TEST(MpcCli, LearnedModelRuns) {
@@ -354,11 +355,36 @@ TEST(MpcCli, UsageErrors) {
                        "--oracle --data d.h5",          "--oracle --init-state 1,2,3",
                        "--oracle --reward-on later",    "--oracle --eval-episodes 3",
                        "--oracle --force",              // --force without a file to overwrite
-                       "--oracle --record r.h5 --append-data r.h5"};
+                       "--oracle --record r.h5 --append-data r.h5",
+                       "--env Pendulum-v9 --oracle",    // unknown env
+                       "--env CartPole-v1 --oracle --max-steps 501",  // past its time limit
+                       "--env Acrobot-v1 --oracle --init-state 1,2"};  // Acrobot has 4 values
   for (const char *b : bad) {
     RunResult r = mpc(b);
     EXPECT_EQ(r.exit_code, 2) << b << "\n" << r.err;
     EXPECT_TRUE(has(r.err, "mbrl_mpc: error: ")) << b << "\n" << r.err;
+  }
+}
+
+// A checkpoint records its env; mbrl_mpc --env ID refuses one made for another env (exit 1,
+// a message naming both), whichever the two are, before any episode runs.
+TEST(MpcCli, RefusesAModelMadeForAnotherEnv) {
+  TempDir dir;
+  std::string pend = train(dir, collect_dataset(dir, "p.h5", 2, 20), "pm.h5", "--steps 5 --batch 8");
+  std::string mcar = train(dir, collect_dataset(dir, "mc.h5", 2, 20, 1, "MountainCar-v0"), "mcm.h5",
+                           "--steps 5 --batch 8");
+  struct Case {
+    std::string args, model_env, env;
+  } cases[] = {{"--env Acrobot-v1 --model " + pend, "Pendulum-v1", "Acrobot-v1"},
+               {"--env CartPole-v1 --model " + pend, "Pendulum-v1", "CartPole-v1"},
+               {"--model " + mcar, "MountainCar-v0", "Pendulum-v1"},  // default --env
+               {"--env MountainCarContinuous-v0 --model " + mcar, "MountainCar-v0",
+                "MountainCarContinuous-v0"}};
+  for (const Case &c : cases) {
+    RunResult r = mpc(c.args + " --episodes 1 --samples 8 --horizon 2 --max-steps 2 --device cpu");
+    EXPECT_EQ(r.exit_code, 1) << c.args << "\n" << r.err;
+    EXPECT_TRUE(has(r.err, "the model is for " + c.model_env + ", not " + c.env)) << r.err;
+    EXPECT_FALSE(has(r.out, "mean return")) << r.out;
   }
 }
 

@@ -199,6 +199,29 @@ TEST(TrainCli, EvalAndPredictModes) {
   EXPECT_TRUE(has(r.err, "CartPole-v1")) << r.err;
 }
 
+// Every registered env's random-policy data trains; the checkpoint records the env and the
+// report names its observation values.
+TEST(TrainCli, TrainsOnEveryEnvsData) {
+  TempDir dir;
+  struct Case {
+    const char *env, *first_dim;
+  } cases[] = {{"CartPole-v1", "x_dot"},
+               {"MountainCarContinuous-v0", "velocity"},
+               {"MountainCar-v0", "position"},
+               {"Acrobot-v1", "cos_theta1"}};
+  for (const Case &c : cases) {
+    const std::string data = collect_dataset(dir, std::string(c.env) + ".h5", 4, 30, 3, c.env);
+    const std::string out = dir.file(std::string(c.env) + "_model.h5");
+    RunResult r = train("--data " + data + " --out " + out + " --steps 20 --batch 16 --device cpu");
+    ASSERT_EQ(r.exit_code, 0) << c.env << "\n" << r.err;
+    EXPECT_TRUE(has(r.out, c.first_dim)) << c.env << "\n" << r.out;
+    mbrl_dynamics *d = nullptr;
+    ASSERT_EQ(mbrl_dynamics_load(out.c_str(), MBRL_BACKEND_CPU, 2, &d), MBRL_OK) << mbrl_last_error();
+    EXPECT_STREQ(d->env_id, c.env);
+    mbrl_dynamics_free(d);
+  }
+}
+
 TEST(TrainCli, RefusesMissingForeignAndDamagedData) {
   TempDir dir;
   std::string out = dir.file("m.h5");

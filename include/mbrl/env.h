@@ -1,22 +1,36 @@
-/* mbrl/env.h - Pendulum-v1 and CartPole-v1 with Gymnasium's semantics, single and batched.
+/* mbrl/env.h - the environments: a registry of Gymnasium's classic-control set, exact, and
+ * single and batched (SoA) stepping with Gymnasium's semantics.
  *
- * Semantics (Gymnasium + its TimeLimit wrapper):
+ * Every environment is one header, mbrl/envs/<name>.h, of MBRL_HD inline functions (its
+ * exact double step, its observation, and what a planner needs: reward and terminal on
+ * observations, a float oracle step, a shaped cost); mbrl/envs/registry.h describes that
+ * interface and lists them (MBRL_ENV_LIST). This module turns the list into a run-time
+ * table (mbrl_env_spec: the spec and the function pointers) and steps envs by it; it holds
+ * no env-specific code. Known ids: Pendulum-v1, CartPole-v1, MountainCarContinuous-v0,
+ * MountainCar-v0, Acrobot-v1.
+ *
+ * Semantics (Gymnasium 1.4.0 + its TimeLimit wrapper; float64 math as numpy 1.x does it):
  * - step returns the observation after the step, the reward, `terminated` (CartPole left
- *   the allowed region; Pendulum never terminates) and `truncated` (t >= max_steps after
- *   the step: 200 Pendulum, 500 CartPole). Both can be 1 on the same step (CartPole falling
- *   on step 500), exactly as Gymnasium returns them.
- * - CartPole: +1 on every step including the terminating one; stepping a terminated env
- *   again (without reset) gives 0 (steps_beyond_terminated, Gymnasium's "undefined behavior").
+ *   the allowed region, a mountain car reached the goal, Acrobot's tip the line; Pendulum
+ *   never terminates) and `truncated` (t >= max_steps after the step: 200 Pendulum and
+ *   MountainCar, 500 CartPole and Acrobot, 999 MountainCarContinuous). Both can be 1 on the
+ *   same step, exactly as Gymnasium returns them.
+ * - Stepping a terminated env again (without reset) continues the dynamics, as Gymnasium
+ *   does; CartPole then pays 0 (steps_beyond_terminated, Gymnasium's "undefined behavior").
+ * - Observations and rewards equal Gymnasium's bit for bit (float32 of its float64 values;
+ *   tests/py_gym_envs.py checks every env against the real Gymnasium) where numpy's sin/cos
+ *   are libm's: numpy's AVX-512 (SVML) float64 sin/cos round differently from libm in the
+ *   last bit, which makes Gymnasium itself differ between machines.
  * - Resets draw Gymnasium's start states bit for bit, from the generator Gymnasium's
- *   env.reset(seed=s) makes: numpy's PCG64(SeedSequence(s)) (mbrl/nprandom.h), with
- *   Generator.uniform: Pendulum uniform(low=-[pi, 1], high=[pi, 1]) (th then thdot, 2 doubles);
- *   CartPole uniform(-0.05, 0.05, size=(4,)) (x, x_dot, theta, theta_dot, 4 doubles). A later
+ *   env.reset(seed=s) makes: numpy's PCG64(SeedSequence(s)) (mbrl/nprandom.h) with
+ *   Generator.uniform, as each env header says (reset_draws doubles per reset). A later
  *   reset continues the same generator, as Gymnasium's env.reset() without a seed does.
  *   (Only the reset generator is Gymnasium's: a caller's random actions are its own, e.g.
  *   mbrl_collect draws them from Philox; Gymnasium's action_space.sample() uses another
  *   generator.)
- * - Actions are float: Pendulum torque (clipped to [-2, 2]); CartPole the action index
- *   stored as a float, action[0] > 0.5 means 1 (push right), else 0 (push left).
+ * - Actions are float (act_dim of them): a continuous env clips as Gymnasium does; a
+ *   discrete env (discrete = 1, act_dim 1) reads the action index from action[0]
+ *   (mbrl_env_action_index: 0.0, 1.0, 2.0 -> 0, 1, 2; thresholds at k - 0.5).
  * - State in double, observations float32. */
 #ifndef MBRL_ENV_H
 #define MBRL_ENV_H
@@ -24,51 +38,72 @@
 #include <stdint.h>
 
 #include "mbrl/common.h"
+#include "mbrl/envs/registry.h"
 #include "mbrl/nprandom.h"
 #include "mbrl/philox.h" /* kept for includers that use Philox next to the envs */
 #include "mbrl/status.h"
 
 MBRL_EXTERN_C_BEGIN
 
-typedef enum mbrl_env_kind { MBRL_ENV_PENDULUM = 0, MBRL_ENV_CARTPOLE = 1 } mbrl_env_kind;
+/* One value per registered env, in MBRL_ENV_LIST's order: MBRL_ENV_PENDULUM = 0,
+ * MBRL_ENV_CARTPOLE, MBRL_ENV_MOUNTAINCAR_CONTINUOUS, MBRL_ENV_MOUNTAINCAR,
+ * MBRL_ENV_ACROBOT; MBRL_ENV_COUNT envs. */
+#define MBRL_ENV_KIND_(NAME, name) MBRL_ENV_##NAME,
+typedef enum mbrl_env_kind { MBRL_ENV_LIST(MBRL_ENV_KIND_) MBRL_ENV_COUNT } mbrl_env_kind;
+#undef MBRL_ENV_KIND_
 
-/* What a user needs to know about an env. Bounds are Gymnasium's spaces (float32).
- * Pendulum-v1: obs 3, act 1, continuous, act [-2, 2], obs [-1,-1,-8]..[1,1,8], max 200.
- * CartPole-v1: obs 4, act_dim 1 (the action index as a float 0.0 / 1.0), discrete,
- *   n_actions 2, act_low 0, act_high 1, obs +-[4.8, FLT_MAX, 24 deg, FLT_MAX], max 500. */
+/* An env: what a user needs to know (bounds are Gymnasium's spaces, float32; a discrete
+ * env's action is its index as a float, act bounds 0 .. n_actions-1) and its functions, the
+ * env header's inline functions by address (mbrl/envs/registry.h says what each does). */
 typedef struct mbrl_env_spec {
   const char *id;       /* Gymnasium id, e.g. "Pendulum-v1" */
   mbrl_env_kind kind;
   int obs_dim;          /* observation width */
-  int act_dim;          /* action width (1 for both envs) */
+  int act_dim;          /* action width (1 for every registered env) */
   int discrete;         /* 1: action[0] is an index in [0, n_actions) */
   int n_actions;        /* number of discrete actions (0 when continuous) */
   float act_low[MBRL_MAX_DIM], act_high[MBRL_MAX_DIM]; /* (act_dim) */
-  float obs_low[MBRL_MAX_DIM], obs_high[MBRL_MAX_DIM]; /* (obs_dim) */
+  float obs_low[MBRL_MAX_DIM], obs_high[MBRL_MAX_DIM]; /* (obs_dim), +-INFINITY if unbounded */
   int max_steps;        /* TimeLimit max_episode_steps */
-  int state_dim;        /* internal double state width: 2 Pendulum, 4 CartPole */
+  int state_dim;        /* internal double state width (<= MBRL_ENV_MAX_STATE) */
+  int reset_draws;      /* PCG64 draws per reset */
+  const char *obs_names[MBRL_MAX_DIM]; /* (obs_dim) short names, e.g. "cos", "x_dot" */
+  const char *shaped_cost_doc;         /* what shaped_cost computes, one line */
+  /* the env's functions (CPU function table; the CUDA code calls them by name) */
+  void (*reset_state)(mbrl_nprandom_pcg64 *rng, double *s, float *obs);
+  double (*step_state)(double *s, const float *a, int past_terminal, int *terminated);
+  void (*obs_from_state)(const double *s, float *obs);
+  float (*reward_obs)(const float *obs, const float *a, const float *next_obs);
+  int (*terminal_obs)(const float *next_obs);
+  void (*oracle_step)(const float *obs, const float *a, float *next_obs);
+  float (*shaped_cost)(const float *obs, const float *a, const float *next_obs);
 } mbrl_env_spec;
 
 /* The spec for a Gymnasium id; NULL (message listing the known ids) when unknown. */
 const mbrl_env_spec *mbrl_env_find(const char *id);
 
-/* The known ids as one string, "Pendulum-v1, CartPole-v1" (for usage messages). */
+/* The spec of registry entry i in [0, MBRL_ENV_COUNT) (MBRL_ENV_LIST's order), else NULL. */
+const mbrl_env_spec *mbrl_env_at(int i);
+
+/* The known ids as one string, "Pendulum-v1, CartPole-v1, ..." (for usage messages). */
 const char *mbrl_env_known_ids(void);
 
 /* ---------------------------------------------------------------- single env */
 
-/* One environment. state: Pendulum [th, thdot]; CartPole [x, x_dot, theta, theta_dot]. */
+/* One environment. state: the env's double state (state_dim values, see its header). */
 typedef struct mbrl_env {
   const mbrl_env_spec *spec;
-  double state[4];
+  double state[MBRL_ENV_MAX_STATE];
   int t;                       /* steps since the last reset (TimeLimit's elapsed steps) */
-  int steps_beyond_terminated; /* -1 = None (not terminated yet), else Gymnasium's count */
+  int steps_beyond_terminated; /* -1 = not terminated since the reset, else the number of
+                                  steps taken after the first terminating one (Gymnasium's
+                                  CartPole counter, kept for every env) */
   mbrl_nprandom_pcg64 rng;     /* reset draws: Gymnasium's np_random */
 } mbrl_env;
 
 /* Set up env `id` with the reset generator PCG64(SeedSequence(seed)) of Gymnasium's
- * env.reset(seed=seed), advanced past `stream` earlier resets (2 draws each for Pendulum, 4
- * for CartPole). So init(seed, 0) + reset == Gymnasium's reset(seed=seed), and init(seed, k)
+ * env.reset(seed=seed), advanced past `stream` earlier resets (spec->reset_draws draws each,
+ * a jump-ahead). So init(seed, 0) + reset == Gymnasium's reset(seed=seed), and init(seed, k)
  * + reset == the (k+1)-th reset of a Gymnasium env reset first with seed=seed, then k times
  * without a seed. The state is zero until mbrl_env_reset. Unknown id: MBRL_ERR_INVALID_ARG. */
 mbrl_status mbrl_env_init(mbrl_env *e, const char *id, uint64_t seed, uint64_t stream);
@@ -76,8 +111,8 @@ mbrl_status mbrl_env_init(mbrl_env *e, const char *id, uint64_t seed, uint64_t s
 /* Draw the next initial state from e->rng (Gymnasium's reset()), t = 0; writes obs (obs_dim). */
 void mbrl_env_reset(mbrl_env *e, float *obs);
 
-/* Set the state (Pendulum th, thdot; CartPole x, x_dot, theta, theta_dot); t = 0, not
- * terminated. No draw from the rng. */
+/* Set the state (state_dim doubles, as the env's header names them, e.g. Pendulum th, thdot;
+ * CartPole x, x_dot, theta, theta_dot); t = 0, not terminated. No draw from the rng. */
 void mbrl_env_set_state(mbrl_env *e, const double *state);
 
 /* The observation of the current state: obs (obs_dim). */
@@ -105,7 +140,8 @@ void mbrl_env_step(mbrl_env *e, const float *action, float *obs, float *reward, 
 typedef struct mbrl_env_batch {
   const mbrl_env_spec *spec;
   int B;
-  double *s[4];                 /* s[k] (B): state component k (Pendulum uses s[0]=th, s[1]=thdot) */
+  double *s[MBRL_ENV_MAX_STATE]; /* s[k] (B): state component k < state_dim (Pendulum:
+                                   s[0] = th, s[1] = thdot) */
   int *t;                       /* (B) steps since the env's last reset */
   int *steps_beyond_terminated; /* (B) -1 = not terminated */
   mbrl_nprandom_pcg64 *rng;     /* (B) env b's reset generator: PCG64(SeedSequence(seed + b))
@@ -133,6 +169,27 @@ void mbrl_env_batch_set_state(mbrl_env_batch *eb, int b, const double *state);
  * just ended (terminated or truncated) the observation after its automatic reset. */
 void mbrl_env_batch_step(mbrl_env_batch *eb, const float *actions, float *obs, float *next_obs,
                          float *rewards, uint8_t *terminated, uint8_t *truncated);
+
+/* ---------------------------------------------------------------- batched physics op */
+
+/* The env's step on B states at once, nothing else (no time limit, no reset, no CartPole
+ * bookkeeping: every step is the first after a reset): for b < B, step state b with
+ * actions (B, act_dim) row b, write obs (B, obs_dim), rewards (B) and terminated (B) (each
+ * may be NULL). s (state_dim, B): component k of state b at s[k * B + b], updated in place.
+ * spec from mbrl_env_find / mbrl_env_at. B >= 0. */
+mbrl_status mbrl_env_batch_physics(const mbrl_env_spec *spec, int B, double *s,
+                                   const float *actions, float *obs, float *rewards,
+                                   uint8_t *terminated);
+
+#ifdef MBRL_HAVE_CUDA
+/* CUDA twin of mbrl_env_batch_physics (one thread per state, one kernel instantiation per
+ * env): all arrays are device memory (cudaMalloc); launched on `stream` (a cudaStream_t,
+ * NULL = default); checks the launch. Device sin/cos round differently from libm in the
+ * last bits, so results track the CPU twin closely, not bit for bit. */
+mbrl_status mbrl_env_batch_physics_cuda(const mbrl_env_spec *spec, int B, double *s,
+                                        const float *actions, float *obs, float *rewards,
+                                        uint8_t *terminated, void *stream);
+#endif
 
 MBRL_EXTERN_C_END
 

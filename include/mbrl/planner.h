@@ -37,7 +37,7 @@
 #include "mbrl/device.h"
 #include "mbrl/dynamics.h"
 #include "mbrl/mlp.h"
-#include "mbrl/pendulum.h"
+#include "mbrl/envs/pendulum.h"
 #include "mbrl/philox.h"
 #include "mbrl/status.h"
 
