@@ -146,7 +146,7 @@ static mbrl_status check_trajectory(const char *path, mbrl_sha256_ctx *h, result
   h_bytes(h, t.rew, n * sizeof(float)), h_bytes(h, t.pred_ret, n * sizeof(float));
   h_bytes(h, t.pred_next, n * O * sizeof(float)), h_bytes(h, t.next_obs, n * O * sizeof(float));
   h_bytes(h, t.episode, n * sizeof(int64_t)), h_bytes(h, t.step, n * sizeof(int64_t));
-  h_bytes(h, t.timeout, n);
+  h_bytes(h, t.terminal, n), h_bytes(h, t.timeout, n);
   snprintf(r->what, sizeof r->what, "%zu MPC steps of %s in %lld episode(s)", n, t.env_id,
            (long long)(n ? t.episode[n - 1] + 1 : 0));
   mbrl_trajectory_free(&t);

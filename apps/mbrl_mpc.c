@@ -125,7 +125,7 @@ static int file_exists(const char *p) {
 
 /* ---------------------------------------------------------------- trajectory record */
 
-/* Transitions of a trajectory as a dataset (terminal 0; the last step of an episode timeout). */
+/* Transitions of a trajectory as a dataset (with its terminal and timeout flags). */
 static mbrl_status traj_to_dataset(const mbrl_trajectory *t, const char *env_id, int episodes,
                                    mbrl_dataset *ds) {
   const size_t O = (size_t)t->obs_dim, A = (size_t)t->act_dim;
@@ -134,7 +134,7 @@ static mbrl_status traj_to_dataset(const mbrl_trajectory *t, const char *env_id,
   if ((st = mbrl_dataset_reserve(ds, t->n ? t->n : 1))) return st;
   for (size_t i = 0; i < t->n; ++i)
     if ((st = mbrl_dataset_add(ds, t->obs + i * O, t->act + i * A, t->next_obs + i * O,
-                               t->rew[i], 0, t->timeout[i])))
+                               t->rew[i], t->terminal[i], t->timeout[i])))
       return st;
   ds->episodes = episodes;
   return MBRL_OK;
@@ -208,7 +208,7 @@ static int run_episodes(mbrl_planner *p, const mbrl_plan_model *m, const run_cfg
       ++steps;
       const int last = term || trunc || tt + 1 == rc->max_steps;
       if (t && mbrl_trajectory_push(t, o, res.action, r, res.best_return, res.pred_next, no,
-                                    (int64_t)i, tt, last && !term) != MBRL_OK) {
+                                    (int64_t)i, tt, term, last && !term) != MBRL_OK) {
         fprintf(stderr, "%s: error: out of memory recording the trajectory\n", PROG);
         return 1;
       }

@@ -33,6 +33,7 @@ void mbrl_trajectory_free(mbrl_trajectory *t) {
   free(t->next_obs);
   free(t->episode);
   free(t->step);
+  free(t->terminal);
   free(t->timeout);
   memset(t, 0, sizeof *t);
 }
@@ -56,6 +57,7 @@ static mbrl_status reserve(mbrl_trajectory *t, size_t cap) {
   GROW(next_obs, float, O);
   GROW(episode, int64_t, 1);
   GROW(step, int64_t, 1);
+  GROW(terminal, uint8_t, 1);
   GROW(timeout, uint8_t, 1);
 #undef GROW
   t->cap = cap;
@@ -64,7 +66,7 @@ static mbrl_status reserve(mbrl_trajectory *t, size_t cap) {
 
 mbrl_status mbrl_trajectory_push(mbrl_trajectory *t, const float *o, const float *a, float r,
                                  float pred_ret, const float *pn, const float *no,
-                                 int64_t episode, int64_t step, int timeout) {
+                                 int64_t episode, int64_t step, int terminal, int timeout) {
   if (t->n == t->cap) {
     mbrl_status st = reserve(t, t->cap ? 2 * t->cap : 1024);
     if (st) return st;
@@ -78,7 +80,8 @@ mbrl_status mbrl_trajectory_push(mbrl_trajectory *t, const float *o, const float
   memcpy(t->next_obs + i * O, no, O * sizeof(float));
   t->episode[i] = episode;
   t->step[i] = step;
-  t->timeout[i] = timeout ? 1 : 0;
+  t->terminal[i] = terminal ? 1 : 0;
+  t->timeout[i] = timeout && !terminal ? 1 : 0;
   return MBRL_OK;
 }
 
@@ -93,6 +96,7 @@ static mbrl_status write_all(const mbrl_trajectory *t, hid_t f) {
       (st = mbrl_h5_write_f32(f, "next_observations", 2, dO, t->next_obs)) ||
       (st = mbrl_h5_write_i64(f, "episode", 1, &n, t->episode)) ||
       (st = mbrl_h5_write_i64(f, "step", 1, &n, t->step)) ||
+      (st = mbrl_h5_write_bool(f, "terminals", n, t->terminal)) ||
       (st = mbrl_h5_write_bool(f, "timeouts", n, t->timeout)) ||
       (st = mbrl_h5_attr_write_str(f, "format", MBRL_TRAJECTORY_FORMAT)) ||
       (st = mbrl_h5_attr_write_i64(f, "format_version", MBRL_TRAJECTORY_FORMAT_VERSION)) ||
@@ -173,8 +177,12 @@ static mbrl_status load_open(mbrl_trajectory *t, hid_t f, const char *path) {
   if ((st = mbrl_h5_read_i64(f, path, "episode", 1, &d1, t->episode)) ||
       (st = mbrl_h5_read_i64(f, path, "step", 1, &d1, t->step)))
     return st;
-  const int has_timeouts = mbrl_h5_exists(f, "timeouts");
-  if (has_timeouts && (st = mbrl_h5_read_bool(f, path, "timeouts", rows, t->timeout))) return st;
+  int64_t version = 1; /* checked above: 1..MBRL_TRAJECTORY_FORMAT_VERSION */
+  if ((st = mbrl_h5_attr_read_i64(f, path, "format_version", &version))) return st;
+  const int has_flags = version >= 2; /* version 1 recorded neither flag */
+  if (has_flags && ((st = mbrl_h5_read_bool(f, path, "terminals", rows, t->terminal)) ||
+                    (st = mbrl_h5_read_bool(f, path, "timeouts", rows, t->timeout))))
+    return st;
   t->n = N;
 
   /* values */
@@ -195,10 +203,12 @@ static mbrl_status load_open(mbrl_trajectory *t, hid_t f, const char *path) {
                             "%lld (episodes and steps count up from 0)",
                             path, i, (long long)t->episode[i], (long long)t->step[i],
                             (long long)want_ep, (long long)want_step);
-    if (!has_timeouts) t->timeout[i] = 0;
-    if (!has_timeouts && i > 0 && first) t->timeout[i - 1] = 1;
+    if (has_flags && t->terminal[i] && t->timeout[i])
+      return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': row %zu is both terminal and timeout", path, i);
+    if (!has_flags) t->terminal[i] = t->timeout[i] = 0;
+    if (!has_flags && i > 0 && first) t->timeout[i - 1] = 1;
   }
-  if (!has_timeouts) t->timeout[N - 1] = 1;
+  if (!has_flags) t->timeout[N - 1] = 1;
   return MBRL_OK;
 }
 
