@@ -743,7 +743,7 @@ mbrl_status mbrl_h5_guarded_read(const char *path, mbrl_h5_read_fn fn, void *ctx
   }
   if (timed_out)
     return mbrl_set_error(MBRL_ERR_FORMAT,
-                          "'%s' is damaged: reading it did not finish within %.0f s (the HDF5 "
+                          "'%s' is damaged: reading it did not finish within %.3g s (the HDF5 "
                           "library loops on it); nothing was read (set MBRL_H5_GUARD_TIMEOUT to "
                           "allow longer)",
                           path, limit);
