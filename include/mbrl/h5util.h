@@ -1,17 +1,19 @@
 /* mbrl/h5util.h - the HDF5 layer every mbrl file goes through: atomic sealed writing, damage
  * detection before HDF5 parses a file, checked datasets and attributes.
  *
- * Writing (mbrl_h5_writer): the file is created as `<path>.tmp.<pid>` (locked while it is
- * written), with HDF5's 1.8 file format (superblock v2 and object headers v2: every piece of
- * metadata carries a checksum HDF5 verifies) and a 512-byte user block. Every dataset gets a
- * "sha256" attribute (hex SHA-256 of its little-endian element bytes, numpy's
- * `hashlib.sha256(ds[()].tobytes()).hexdigest()`), strings are fixed-length (no global heap),
- * nothing is time-stamped (same contents, same bytes). mbrl_h5_writer_commit() closes the
- * file, writes the seal into the user block (format name and version, the length and SHA-256
- * of everything after the block, the SHA-256 of the seal itself), fsyncs, renames it over
- * `path` and fsyncs the directory. A failure removes the temporary and leaves `path`
- * untouched; a temporary left by a killed writer is removed by the next writer of the same
- * `path` (a temporary whose writer is alive stays locked and is kept).
+ * Writing (mbrl_h5_writer): HDF5 builds the file in memory, with HDF5's 1.8 file format
+ * (superblock v2 and object headers v2: every piece of metadata carries a checksum HDF5
+ * verifies). Every dataset gets a "sha256" attribute (hex SHA-256 of its little-endian element
+ * bytes, numpy's `hashlib.sha256(ds[()].tobytes()).hexdigest()`), strings are fixed-length (no
+ * global heap), nothing is time-stamped (same contents, same bytes). mbrl_h5_writer_commit()
+ * puts a 512-byte seal in front of the image (HDF5's user block: format name and version, the
+ * length and SHA-256 of everything after it, the SHA-256 of the seal itself), writes it to
+ * `<path>.tmp.<pid>` (created at open and locked while it is written), fsyncs, renames it over
+ * `path` and fsyncs the directory. HDF5 never writes to the disk itself, so a full disk is an
+ * ordinary error. A failure removes the temporary and leaves `path` untouched; a temporary
+ * left by a killed writer is removed by the next writer of the same `path` (a temporary whose
+ * writer is alive stays locked and is kept). Any format written through these functions gets
+ * all of this without doing anything.
  *
  * Reading (mbrl_h5_open_read): a sealed file is checked before HDF5 sees a byte of it: the
  * seal's own digest, the length (truncation, appended bytes) and the SHA-256 of the rest.
