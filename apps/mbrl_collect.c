@@ -1,26 +1,25 @@
 /* mbrl_collect - collect a random-policy dataset of an environment into an HDF5 file.
  *
- * Episode i (counted over the whole file, so appended episodes continue at the old count)
- * starts from mbrl_env_init(env, seed, stream = i) + reset: Gymnasium's start state of the
- * standard collection loop, env.reset(seed=seed) for episode 0 and env.reset() for each later
- * one (numpy's PCG64, see mbrl/env.h). Its actions come from Philox(seed, subsequence =
- * 2^32 + i): uniform in [low, high] for a continuous action, uniform over {0, .., n-1} for a
- * discrete one (not Gymnasium's action_space.sample(), which has its own generator). */
+ * Episode i (counted over the whole file, so appended episodes continue at the old count) is
+ * mbrl_collect_random's episode i (mbrl/collect.h): it starts from mbrl_env_init(env, seed,
+ * stream = i) + reset, Gymnasium's start state of the standard collection loop
+ * (env.reset(seed=seed) for episode 0 and env.reset() for each later one; numpy's PCG64, see
+ * mbrl/env.h), and its actions come from Philox(seed, subsequence = 2^32 + i): uniform in
+ * [low, high] for a continuous action, uniform over {0, .., n-1} for a discrete one (not
+ * Gymnasium's action_space.sample(), which has its own generator). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "mbrl/cli.h"
+#include "mbrl/collect.h"
 #include "mbrl/dataset.h"
 #include "mbrl/device.h"
 #include "mbrl/env.h"
 #include "mbrl/h5util.h"
-#include "mbrl/philox.h"
 
 static const char *PROG = "mbrl_collect";
-
-#define ACTION_STREAM_BASE (1ULL << 32)
 
 static void usage(void) {
   char envs[2048];
@@ -150,35 +149,13 @@ int main(int argc, char **argv) {
   ds.seed = append ? old.seed : seed;
   uint64_t first = append ? (uint64_t)old.episodes : 0;
 
-  float obs[MBRL_MAX_DIM], next_obs[MBRL_MAX_DIM], act[MBRL_MAX_DIM];
   double ret_sum = 0.0, ret_min = 0.0, ret_max = 0.0;
   for (long k = 0; k < episodes; ++k) {
-    uint64_t ep = first + (uint64_t)k;
-    mbrl_env env;
-    if (mbrl_env_init(&env, spec->id, seed, ep) != MBRL_OK)
+    const uint64_t ep = first + (uint64_t)k;
+    double ret;
+    long t;
+    if (mbrl_collect_random(&ds, spec->id, 1, max_steps, seed, ep, &ret, &t) != MBRL_OK)
       mbrl_cli_fail(PROG, "%s", mbrl_last_error());
-    mbrl_philox rng;
-    mbrl_philox_init(&rng, seed, ACTION_STREAM_BASE + ep, 0);
-    mbrl_env_reset(&env, obs);
-    double ret = 0.0;
-    long t = 0;
-    for (;;) {
-      ++t;
-      for (int j = 0; j < spec->act_dim; ++j)
-        act[j] = spec->discrete ? (float)mbrl_philox_below(&rng, (uint32_t)spec->n_actions)
-                                : mbrl_philox_range_float(&rng, spec->act_low[j], spec->act_high[j]);
-      float r;
-      int terminated, truncated;
-      mbrl_env_step(&env, act, next_obs, &r, &terminated, &truncated);
-      int capped = t >= max_steps;
-      int timeout = (truncated || capped) && !terminated;
-      if (mbrl_dataset_add(&ds, obs, act, next_obs, r, terminated, timeout) != MBRL_OK)
-        mbrl_cli_fail(PROG, "episode %llu: %s", (unsigned long long)ep, mbrl_last_error());
-      ret += (double)r;
-      memcpy(obs, next_obs, sizeof obs);
-      if (terminated || timeout) break;
-    }
-    ds.episodes++;
     fprintf(stderr, "Episode %llu finished, reward: %.3f, length: %ld\n", (unsigned long long)ep,
             ret, t);
     ret_sum += ret;

@@ -5,7 +5,10 @@
  * and the minibatch order Philox(S ^ SAMPLER_KEY, epoch). Statistics for the normalizer are
  * computed on the training episodes only (the validation episodes stay unseen).
  * A second mode, --predict MODEL, writes a checkpoint's predictions for a file of
- * (observations, actions) (used by tests/py_checkpoint_torch.py to compare with PyTorch). */
+ * (observations, actions) (used by tests/py_checkpoint_torch.py to compare with PyTorch).
+ * --ensemble M / --probabilistic train an ensemble (mbrl/dyn_ensemble.h) instead of the single
+ * model; member m's init and minibatches come from mbrl_dyn_ensemble_member_seed(S, m) and its
+ * bootstrap resample from Philox(S ^ SAMPLER_KEY, 2^40 + m). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +19,7 @@
 #include "mbrl/dataset.h"
 #include "mbrl/device.h"
 #include "mbrl/dynamics.h"
+#include "mbrl/dyn_ensemble.h"
 #include "mbrl/env.h"
 #include "mbrl/h5util.h"
 #include "mbrl/log.h"
@@ -34,7 +38,8 @@ static void usage(void) {
       "                  [--beta1 B1] [--beta2 B2] [--hidden W1,W2,...] [--no-batchnorm]\n"
       "                  [--val-frac F] [--seed S] [--device auto|cpu|cuda] [--logdir DIR]\n"
       "                  [--eval-every N] [--checkpoint-every N] [--json] [--drop-nonfinite]\n"
-      "                  [--force]\n"
+      "                  [--force] [--ensemble M] [--probabilistic] [--elites K]\n"
+      "                  [--no-bootstrap] [--fixed-logvar-bounds]\n"
       "       mbrl_train --predict MODEL --data IN --out OUT [--device D] [--force]\n"
       "\n"
       "Train the dynamics model of seed 003 (input concat(normalize(s), normalize(a));\n"
@@ -82,7 +87,27 @@ static void usage(void) {
       "  --predict MODEL   do not train: read /observations (N,obs) and /actions (N,act) from\n"
       "                    --data (any HDF5 file holding them as float32) and write to --out\n"
       "                    /next_observations (N,obs) and /delta_normalized (N,obs) as MODEL\n"
-      "                    predicts them (eval mode)\n"
+      "                    predicts them (eval mode; an ensemble: the mean over its elites, and\n"
+      "                    /member_mean (M,N,obs), /member_logvar (M,N,obs) per member)\n"
+      "\n"
+      "Ensembles (PETS; mbrl-lib's GaussianMLP semantics; the single model stays the default):\n"
+      "  --ensemble M      train M members (1..%d) of the model above as one batched\n"
+      "                    computation, each on its own bootstrapped minibatches of --batch\n"
+      "                    rows; writes format mbrl.dyn_ensemble (default --out\n"
+      "                    data/<env>_ensemble.h5)\n"
+      "  --probabilistic   members predict the mean and log-variance of the normalized delta\n"
+      "                    and train on the Gaussian NLL, the log-variance soft-clamped between\n"
+      "                    learned bounds (init 0.5 and -10, penalty 0.01); without --ensemble\n"
+      "                    it means --ensemble 5\n"
+      "  --elites K        members kept for aggregate predictions: the K with the lowest\n"
+      "                    validation MSE (1..M, default M)\n"
+      "  --no-bootstrap    every member draws from all training rows (own order) instead of\n"
+      "                    its own resample with replacement\n"
+      "  --fixed-logvar-bounds  keep the log-variance bounds at their init\n"
+      "  For ensembles the losses above are the summed member losses (NLL or MSE); the\n"
+      "  validation loss is the normalized MSE of the elites' mean, printed with each member's\n"
+      "  MSE and NLL (mean of (mu - y)^2 / var + log var, mbrl-lib's form); the open-loop RMSE\n"
+      "  follows the elites' mean.\n"
       "  --help            show this help\n"
       "  --version         show the version\n"
       "\n"
@@ -94,7 +119,8 @@ static void usage(void) {
       "is fed its own predictions with the recorded actions a_t..a_{t+k-1}; the k-th\n"
       "prediction is compared with the recorded s_{t+k}. (all) is sqrt(mean over dims of\n"
       "RMSE^2).\n",
-      OPEN_LOOP_K, DEFAULT_STEPS, MBRL_DYNAMICS_MAX_HIDDEN, LOG_EVERY, OPEN_LOOP_K);
+      OPEN_LOOP_K, DEFAULT_STEPS, MBRL_DYNAMICS_MAX_HIDDEN, LOG_EVERY, OPEN_LOOP_K,
+      MBRL_DYN_ENSEMBLE_MAX_MEMBERS);
 }
 
 /* The env's name for observation value j (its spec's obs_names), else "s<j>". */
@@ -196,6 +222,70 @@ static int state_finite(const float *state, const mbrl_mlp *m) {
   for (size_t i = 0; i < n; ++i)
     if (!isfinite(state[i])) return 0;
   return 1;
+}
+
+/* The ensemble's config attribute, as set_config does for the single model. */
+static mbrl_status ens_set_config(mbrl_dyn_ensemble *e, const char *cfg, long trained,
+                                  const char *stop) {
+  if (!cfg[0]) return MBRL_OK;
+  char buf[2200];
+  snprintf(buf, sizeof buf, "%s, \"trained_steps\": %ld%s%s%s}", cfg, trained,
+           stop ? ", \"stopped\": \"" : "", stop ? stop : "", stop ? "\"" : "");
+  return mbrl_dyn_ensemble_set_config(e, buf);
+}
+
+/* What an ensemble checkpoint holds, in host memory: every parameter (log-variance bounds
+ * included), the BN running statistics and the BN step count. */
+typedef struct ens_state {
+  float *params, *buffers;
+  long long nbt;
+} ens_state;
+
+static int ens_state_alloc(ens_state *s, const mbrl_dyn_ensemble *e) {
+  s->params = malloc(e->n_params * sizeof(float));
+  s->buffers = malloc(((size_t)e->cfg.members * e->member_buffers + 1) * sizeof(float));
+  s->nbt = 0;
+  return s->params && s->buffers;
+}
+
+static void ens_state_free(ens_state *s) {
+  free(s->params), free(s->buffers);
+  s->params = s->buffers = NULL;
+}
+
+/* Copy e's state into *good when every value is finite (via *scratch; the two swap): 1 when
+ * taken, 0 when e holds a non-finite value (*good keeps the last finite state). */
+static int ens_state_take(ens_state *good, ens_state *scratch, const mbrl_dyn_ensemble *e) {
+  const size_t nb = (size_t)e->cfg.members * e->member_buffers;
+  if (mbrl_dyn_ensemble_get_params(e, scratch->params) != MBRL_OK ||
+      (nb && mbrl_dyn_ensemble_get_buffers(e, scratch->buffers) != MBRL_OK))
+    return 0;
+  for (size_t i = 0; i < e->n_params; ++i)
+    if (!isfinite(scratch->params[i])) return 0;
+  for (size_t i = 0; i < nb; ++i)
+    if (!isfinite(scratch->buffers[i])) return 0;
+  scratch->nbt = e->num_batches_tracked;
+  const ens_state t = *good;
+  *good = *scratch;
+  *scratch = t;
+  return 1;
+}
+
+static mbrl_status ens_state_restore(mbrl_dyn_ensemble *e, const ens_state *s) {
+  mbrl_status st = mbrl_dyn_ensemble_set_params(e, s->params);
+  if (!st && e->member_buffers) st = mbrl_dyn_ensemble_set_buffers(e, s->buffers);
+  if (!st) e->num_batches_tracked = s->nbt;
+  return st;
+}
+
+/* Rank the elites on `rank_on` and write the checkpoint (config: `trained` steps, `stop`). */
+static mbrl_status ens_checkpoint(mbrl_dyn_ensemble *e, const mbrl_dataset *rank_on,
+                                  const char *cfg, long trained, const char *stop,
+                                  const char *out) {
+  mbrl_status st = mbrl_dyn_ensemble_select_elites(e, rank_on);
+  if (!st) st = ens_set_config(e, cfg, trained, stop);
+  if (!st) st = mbrl_dyn_ensemble_save(e, out);
+  return st;
 }
 
 static void check_out(const char *out, int force) {
@@ -315,6 +405,365 @@ static int eval_mode(const char *model_path, const char *data_path, mbrl_backend
   return 0;
 }
 
+/* ---------------------------------------------------------------- ensembles */
+
+/* Options of the ensemble path (--ensemble and friends). */
+typedef struct ens_opts {
+  int members;       /* 0: single model */
+  int probabilistic;
+  int elites;        /* 0: all */
+  int bootstrap;
+  int learn_bounds;
+} ens_opts;
+
+/* --predict for an ensemble checkpoint: the elites' mean and every member's outputs. */
+static int ens_predict_mode(const char *model_path, const char *in_path, const char *out_path,
+                            mbrl_backend backend, int force) {
+  check_out(out_path, force);
+  mbrl_dyn_ensemble *e = NULL;
+  if (mbrl_dyn_ensemble_load(model_path, backend, 4096, &e) != MBRL_OK)
+    mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  predict_input in = {e->obs_dim, e->act_dim, 0, NULL, NULL};
+  if (mbrl_h5_guarded_read(in_path, read_predict_input, &in) != MBRL_OK)
+    mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  const size_t N = in.n, O = (size_t)e->obs_dim;
+  const size_t M = (size_t)e->cfg.members;
+  float *obs = in.obs, *act = in.act;
+  float *next = malloc(N * O * sizeof(float)), *dn = malloc(N * O * sizeof(float));
+  float *mm = malloc(M * N * O * sizeof(float)), *ml = malloc(M * N * O * sizeof(float));
+  if (!next || !dn || !mm || !ml) mbrl_cli_fail(PROG, "out of memory for %zu rows", N);
+  const int prob = e->cfg.probabilistic;
+  if (mbrl_dyn_ensemble_predict_next(e, obs, act, NULL, (int)N, 0, 0, next) != MBRL_OK ||
+      mbrl_dyn_ensemble_predict(e, obs, act, NULL, (int)N, dn, NULL) != MBRL_OK ||
+      mbrl_dyn_ensemble_predict_all(e, obs, act, (int)N, mm, prob ? ml : NULL) != MBRL_OK)
+    mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  mbrl_h5_writer w;
+  if (mbrl_h5_writer_open(&w, out_path) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  hsize_t dims[2] = {(hsize_t)N, (hsize_t)O}, mdims[3] = {(hsize_t)M, (hsize_t)N, (hsize_t)O};
+  mbrl_status st = mbrl_h5_write_f32(w.file, "next_observations", 2, dims, next);
+  if (st == MBRL_OK) st = mbrl_h5_write_f32(w.file, "delta_normalized", 2, dims, dn);
+  if (st == MBRL_OK) st = mbrl_h5_write_f32(w.file, "member_mean", 3, mdims, mm);
+  if (st == MBRL_OK && prob) st = mbrl_h5_write_f32(w.file, "member_logvar", 3, mdims, ml);
+  if (mbrl_h5_writer_finish(&w, st) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  fprintf(stderr, "%s: wrote %zu predictions of the %zu-member ensemble %s to %s\n", PROG, N, M,
+          model_path, out_path);
+  free(obs), free(act), free(next), free(dn), free(mm), free(ml);
+  mbrl_dyn_ensemble_free(e);
+  return 0;
+}
+
+/* JSON array of M doubles (null for NaN). */
+static void json_doubles_or_null(const double *v, int M) {
+  printf("[");
+  for (int m = 0; m < M; ++m) {
+    if (isfinite(v[m]))
+      printf("%s%.9g", m ? ", " : "", v[m]);
+    else
+      printf("%snull", m ? ", " : "");
+  }
+  printf("]");
+}
+
+/* The per-member table, the elites' mean MSE and the open-loop RMSE, text or JSON members
+ * (JSON: without the surrounding braces). */
+static void ens_report(const mbrl_dyn_ensemble *e, const double *mse, const double *nll,
+                       double ens_mse, const double *r1, const double *rk, const char *env_id,
+                       int json, const char *heading) {
+  const int M = e->cfg.members, O = e->obs_dim;
+  double elite_nll = 0.0;
+  for (int k = 0; k < e->cfg.n_elites; ++k) elite_nll += nll ? nll[e->elites[k]] : 0.0;
+  elite_nll /= e->cfg.n_elites;
+  if (json) {
+    printf(", \"ensemble\": %d, \"probabilistic\": %s, \"elites\": [", M,
+           e->cfg.probabilistic ? "true" : "false");
+    for (int k = 0; k < e->cfg.n_elites; ++k) printf("%s%d", k ? ", " : "", e->elites[k]);
+    printf("], \"member_mse\": ");
+    json_doubles_or_null(mse, M);
+    printf(", \"member_nll\": ");
+    if (nll)
+      json_doubles_or_null(nll, M);
+    else
+      printf("null");
+    printf(", \"ensemble_mse\": %.9g, \"elites_nll\": ", ens_mse);
+    if (nll) printf("%.9g", elite_nll); else printf("null");
+    json_rmse(1, r1, O);
+    json_rmse(OPEN_LOOP_K, rk, O);
+    return;
+  }
+  printf("%s\n  member  MSE (normalized)  NLL        elite rank\n", heading);
+  for (int m = 0; m < M; ++m) {
+    int rank = -1;
+    for (int k = 0; k < e->cfg.n_elites; ++k)
+      if (e->elites[k] == m) rank = k + 1;
+    printf("  %-6d  %-16.6f  ", m, mse[m]);
+    if (nll) printf("%-9.4f  ", nll[m]); else printf("%-9s  ", "-");
+    if (rank > 0) printf("%d\n", rank); else printf("-\n");
+  }
+  printf("  elites' mean: MSE %.6f", ens_mse);
+  if (nll) printf(", mean NLL of the elites %.4f", elite_nll);
+  printf("\n");
+  if (r1) text_rmse("open-loop RMSE of the elites' mean, raw units", env_id, O, r1, rk, "episode");
+}
+
+/* --eval for an ensemble checkpoint. */
+static int ens_eval_mode(const char *model_path, const char *data_path, mbrl_backend backend,
+                         int json) {
+  mbrl_dyn_ensemble *e = NULL;
+  if (mbrl_dyn_ensemble_load(model_path, backend, 4096, &e) != MBRL_OK)
+    mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  mbrl_dataset ds;
+  if (mbrl_dataset_load(&ds, data_path) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  if (strcmp(ds.env_id, e->env_id) != 0)
+    mbrl_cli_fail(PROG, "'%s' holds %s data but the model '%s' is for %s", data_path, ds.env_id,
+                  model_path, e->env_id);
+  double mse[MBRL_DYN_ENSEMBLE_MAX_MEMBERS], nll[MBRL_DYN_ENSEMBLE_MAX_MEMBERS], ens;
+  double r1[MBRL_MAX_DIM], rk[MBRL_MAX_DIM];
+  const int prob = e->cfg.probabilistic;
+  const int have_k = mbrl_dynamics_open_loop_starts(&ds, OPEN_LOOP_K) > 0;
+  if (mbrl_dyn_ensemble_evaluate(e, &ds, mse, prob ? nll : NULL, &ens) != MBRL_OK ||
+      mbrl_dyn_ensemble_open_loop_rmse(e, &ds, 1, r1) != MBRL_OK ||
+      (have_k && mbrl_dyn_ensemble_open_loop_rmse(e, &ds, OPEN_LOOP_K, rk) != MBRL_OK))
+    mbrl_cli_fail(PROG, "evaluation failed: %s", mbrl_last_error());
+  const size_t episodes = mbrl_dataset_count_episodes(&ds);
+  if (json) {
+    printf("{\"env_id\": ");
+    mbrl_cli_json_string(stdout, ds.env_id);
+    printf(", \"model\": ");
+    mbrl_cli_json_string(stdout, model_path);
+    printf(", \"data\": ");
+    mbrl_cli_json_string(stdout, data_path);
+    printf(", \"rows\": %zu, \"episodes\": %zu, \"device\": \"%s\", \"loss\": %.9g", ds.n,
+           episodes, mbrl_backend_name(backend), ens);
+    ens_report(e, mse, prob ? nll : NULL, ens, r1, have_k ? rk : NULL, ds.env_id, 1, NULL);
+    printf("}\n");
+  } else {
+    printf("%s on %s (%zu transitions, %zu episodes):\n", model_path, data_path, ds.n, episodes);
+    printf("loss (normalized MSE of the elites' mean): %.6f\n", ens);
+    ens_report(e, mse, prob ? nll : NULL, ens, r1, have_k ? rk : NULL, ds.env_id, 0,
+               "members (normalized delta, eval mode):");
+  }
+  mbrl_dataset_free(&ds);
+  mbrl_dyn_ensemble_free(e);
+  return 0;
+}
+
+/* Train, evaluate and save an ensemble (the data is split and the stats made by main). */
+static int train_ensemble(const ens_opts *eo, const mbrl_dataset *all, const mbrl_dataset *train,
+                          const mbrl_dataset *val, const mbrl_dataset_split *sp,
+                          const mbrl_dataset_stats *stats, const char *data_path, const char *out,
+                          const char *logdir, long steps, long batch, double lr, double beta1,
+                          double beta2, double val_frac, int n_hidden, const long *hidden_l,
+                          int batchnorm, uint64_t seed, mbrl_backend backend, long eval_every,
+                          long checkpoint_every, int json, size_t n_bad) {
+  mbrl_dyn_ensemble_config c;
+  mbrl_dyn_ensemble_config_init(&c);
+  c.members = eo->members;
+  c.probabilistic = eo->probabilistic;
+  c.n_hidden = n_hidden;
+  for (int i = 0; i < n_hidden; ++i) c.hidden[i] = (int)hidden_l[i];
+  c.batchnorm = batchnorm;
+  c.learn_logvar_bounds = eo->learn_bounds;
+  c.n_elites = eo->elites;
+  mbrl_dyn_ensemble *e = NULL;
+  const int max_batch = batch > 1024 ? (int)batch : 1024; /* rows per member per forward */
+  if (mbrl_dyn_ensemble_create(&e, all->env_id, all->obs_dim, all->act_dim, stats, &c, backend,
+                               max_batch, seed) != MBRL_OK)
+    mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  const int M = e->cfg.members, prob = e->cfg.probabilistic;
+  char hid_txt[128] = "";
+  for (int i = 0; i < n_hidden; ++i)
+    snprintf(hid_txt + strlen(hid_txt), sizeof hid_txt - strlen(hid_txt), "%s%ld", i ? "," : "",
+             hidden_l[i]);
+  char cfg[2048] = ""; /* the config JSON without its closing brace ("" if it does not fit) */
+  {
+    int n = snprintf(cfg, sizeof cfg,
+                     "{\"created_by\": \"%s %s\", \"optimizer\": \"adam\", \"lr\": %.9g, "
+                     "\"betas\": [%.9g, %.9g], \"eps\": 1e-08, \"batch\": %ld, \"steps\": %ld, "
+                     "\"seed\": %llu, \"val_frac\": %.9g, \"hidden\": [%s], \"batchnorm\": %s, "
+                     "\"members\": %d, \"probabilistic\": %s, \"elites\": %d, \"bootstrap\": %s, "
+                     "\"learn_logvar_bounds\": %s, \"loss\": \"%s\", \"device\": \"%s\", "
+                     "\"train_rows\": %zu, \"val_rows\": %zu, \"dropped_rows\": %zu, \"data\": ",
+                     PROG, MBRL_VERSION, lr, beta1, beta2, batch, steps,
+                     (unsigned long long)seed, val_frac, hid_txt, batchnorm ? "true" : "false", M,
+                     prob ? "true" : "false", e->cfg.n_elites, eo->bootstrap ? "true" : "false",
+                     eo->learn_bounds ? "true" : "false",
+                     prob ? "gaussian_nll_normalized_delta" : "mse_normalized_delta",
+                     mbrl_backend_name(backend), train->n, val->n, n_bad);
+    if (!(n > 0 && (size_t)n < sizeof cfg &&
+          mbrl_cli_json_append(cfg, sizeof cfg - 64, data_path) == 0)) { /* room for the tail */
+      cfg[0] = '\0';
+      fprintf(stderr, "%s: warning: the --data path is too long to record; the checkpoint's "
+              "config attribute stays {}\n", PROG);
+    }
+  }
+  mbrl_optim_config oc = mbrl_optim_adam_config((float)lr, (float)beta1, (float)beta2);
+  mbrl_dyn_ensemble_trainer *tr = NULL;
+  if (mbrl_dyn_ensemble_trainer_create(&tr, e, train, &oc, (int)batch, eo->bootstrap,
+                                       seed ^ SAMPLER_KEY) != MBRL_OK)
+    mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  mbrl_log *lg = NULL;
+  if (logdir && mbrl_log_open(&lg, logdir, NULL) != MBRL_OK)
+    mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  fprintf(stderr,
+          "%s: %s, %d-member %s ensemble, %zu training rows (%zu episodes), %zu validation rows "
+          "(%zu episodes), device %s%s%s, %ld steps of batch %ld per member\n",
+          PROG, all->env_id, M, prob ? "probabilistic" : "deterministic", train->n,
+          sp->train_episodes, val->n, sp->val_episodes, mbrl_backend_name(backend),
+          backend == MBRL_BACKEND_CUDA ? " " : "",
+          backend == MBRL_BACKEND_CUDA ? mbrl_cuda_device_name() : "", steps, batch);
+
+  /* elites on the validation episodes (mbrl-lib: on the training data when there are none) */
+  const mbrl_dataset *rank_on = val->n ? val : train;
+
+  /* With --checkpoint-every N, as for the single model: the checkpoint (elites ranked on
+   * rank_on) is written every N steps, and the state is kept in memory after every chunk whose
+   * losses were finite: if the loss turns NaN or Inf, the last good state is written and the
+   * run stops (exit 1). */
+  ens_state good = {NULL, NULL, 0}, scratch = {NULL, NULL, 0};
+  long good_step = -1, saved_step = -1;
+  if (checkpoint_every > 0 && !(ens_state_alloc(&good, e) && ens_state_alloc(&scratch, e)))
+    mbrl_cli_fail(PROG, "out of memory");
+  mbrl_progress prog;
+  mbrl_progress_init(&prog, stderr, "train", 0, steps, MBRL_PROGRESS_AUTO, 10.0);
+  float losses[LOG_EVERY * 10];
+  const int chunk = LOG_EVERY * 10;
+  double train_s = 0.0, last_loss = NAN, tail_sum = 0.0;
+  long tail_n = 0;
+  for (long done = 0; done < steps;) {
+    int n = (int)(steps - done < chunk ? steps - done : chunk);
+    const long next_eval = (done / eval_every + 1) * eval_every;
+    if (next_eval > done && next_eval - done < n) n = (int)(next_eval - done);
+    if (checkpoint_every > 0) {
+      const long next_ckpt = (done / checkpoint_every + 1) * checkpoint_every;
+      if (next_ckpt > done && next_ckpt - done < n) n = (int)(next_ckpt - done);
+    }
+    const double t0 = mbrl_log_now();
+    mbrl_status st = mbrl_dyn_ensemble_trainer_run(tr, n, losses);
+    train_s += mbrl_log_now() - t0;
+    if (st != MBRL_OK) {
+      char msg[1024];
+      snprintf(msg, sizeof msg, "%s", mbrl_last_error());
+      mbrl_progress_finish(&prog, mbrl_dyn_ensemble_trainer_steps(tr), "loss", last_loss);
+      if (lg) mbrl_log_close(lg); /* keeps the rows logged so far */
+      if (good_step > 0 && st == MBRL_ERR_NUMERIC) {
+        /* the last good state becomes the checkpoint */
+        if (ens_state_restore(e, &good) == MBRL_OK &&
+            ens_checkpoint(e, rank_on, cfg, good_step, "the loss turned non-finite", out) ==
+                MBRL_OK)
+          mbrl_cli_fail(PROG, "%s (--lr %g); training stopped. '%s' holds the last good "
+                        "ensemble, of step %ld", msg, lr, out, good_step);
+        mbrl_cli_fail(PROG, "%s (--lr %g); training stopped, and the last good ensemble (step "
+                      "%ld) could not be written: %s", msg, lr, good_step, mbrl_last_error());
+      }
+      struct stat sb;
+      const int kept = stat(out, &sb) == 0;
+      if (saved_step > 0)
+        mbrl_cli_fail(PROG, "%s; '%s' holds the checkpoint of step %ld", msg, out, saved_step);
+      mbrl_cli_fail(PROG, "%s (--lr %g); nothing was written%s%s%s%s", msg, lr, kept ? ", '" : "",
+                    kept ? out : "", kept ? "' is unchanged" : "",
+                    st == MBRL_ERR_NUMERIC && checkpoint_every == 0
+                        ? " (--checkpoint-every N keeps the last good ensemble of a long run)"
+                        : "");
+    }
+    for (int i = 0; i < n; ++i) {
+      const long s = done + i;
+      if (lg && s % LOG_EVERY == 0) mbrl_log_scalar(lg, "train_model/loss", s, losses[i]);
+      if (s >= steps - 100) tail_sum += losses[i], tail_n++;
+    }
+    done += n;
+    last_loss = losses[n - 1];
+    if (checkpoint_every > 0 && ens_state_take(&good, &scratch, e)) good_step = done;
+    if (checkpoint_every > 0 && done % checkpoint_every == 0 && done < steps && good_step == done) {
+      if (ens_checkpoint(e, rank_on, cfg, done, NULL, out) != MBRL_OK)
+        mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+      saved_step = done;
+    }
+    if ((done % eval_every == 0 || done == steps) && val->n && lg) {
+      double vm[MBRL_DYN_ENSEMBLE_MAX_MEMBERS], vn[MBRL_DYN_ENSEMBLE_MAX_MEMBERS], ve;
+      if (mbrl_dyn_ensemble_evaluate(e, val, vm, prob ? vn : NULL, &ve) == MBRL_OK) {
+        mbrl_log_scalar(lg, "val/loss", done, ve);
+        if (prob) {
+          double s = 0;
+          for (int m = 0; m < M; ++m) s += vn[m];
+          mbrl_log_scalar(lg, "val/nll", done, s / M);
+        }
+        mbrl_log_flush(lg);
+      }
+    }
+    mbrl_progress_update(&prog, done, "loss", last_loss);
+  }
+  mbrl_progress_finish(&prog, steps, "loss", last_loss);
+  ens_state_free(&good);
+  ens_state_free(&scratch);
+  if (ens_set_config(e, cfg, steps, NULL) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  if (!val->n && e->cfg.n_elites < M)
+    fprintf(stderr, "%s: warning: no validation episodes; the elites are chosen on the "
+            "training data\n", PROG);
+  if (mbrl_dyn_ensemble_select_elites(e, rank_on) != MBRL_OK)
+    mbrl_cli_fail(PROG, "evaluation failed: %s", mbrl_last_error());
+  const int O = all->obs_dim;
+  double tm[MBRL_DYN_ENSEMBLE_MAX_MEMBERS], train_loss = NAN;
+  double vm[MBRL_DYN_ENSEMBLE_MAX_MEMBERS], vn[MBRL_DYN_ENSEMBLE_MAX_MEMBERS], val_loss = NAN;
+  double r1[MBRL_MAX_DIM], rk[MBRL_MAX_DIM];
+  const int have_val = val->n > 0;
+  const int have_k = have_val && mbrl_dynamics_open_loop_starts(val, OPEN_LOOP_K) > 0;
+  if (mbrl_dyn_ensemble_evaluate(e, train, tm, NULL, &train_loss) != MBRL_OK ||
+      (have_val && mbrl_dyn_ensemble_evaluate(e, val, vm, prob ? vn : NULL, &val_loss) != MBRL_OK) ||
+      (have_val && mbrl_dyn_ensemble_open_loop_rmse(e, val, 1, r1) != MBRL_OK) ||
+      (have_k && mbrl_dyn_ensemble_open_loop_rmse(e, val, OPEN_LOOP_K, rk) != MBRL_OK))
+    mbrl_cli_fail(PROG, "evaluation failed: %s", mbrl_last_error());
+  if (!isfinite(train_loss))
+    mbrl_cli_fail(PROG, "the trained ensemble predicts NaN or Inf on the training data (--lr %g); "
+                  "nothing was written", lr);
+  if (mbrl_dyn_ensemble_save(e, out) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  if (lg && mbrl_log_close(lg) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+
+  const double sps = train_s > 0 ? (double)steps / train_s : 0.0;
+  if (json) {
+    printf("{\"env_id\": ");
+    mbrl_cli_json_string(stdout, all->env_id);
+    printf(", \"steps\": %ld, \"batch\": %ld, \"steps_per_second\": %.6g, "
+           "\"samples_per_second\": %.6g, \"train_seconds\": %.6g, \"device\": \"%s\", "
+           "\"seed\": %llu, \"train_loss\": %.9g, \"last_batch_loss\": %.9g",
+           steps, batch, sps, sps * (double)batch * M, train_s, mbrl_backend_name(backend),
+           (unsigned long long)seed, train_loss, tail_n ? tail_sum / (double)tail_n : NAN);
+    if (have_val) {
+      printf(", \"val_loss\": %.9g", val_loss);
+      ens_report(e, vm, prob ? vn : NULL, val_loss, r1, have_k ? rk : NULL, all->env_id, 1, NULL);
+    } else {
+      printf(", \"val_loss\": null, \"ensemble\": %d, \"probabilistic\": %s", M,
+             prob ? "true" : "false");
+      json_rmse(1, NULL, O);
+      json_rmse(OPEN_LOOP_K, NULL, O);
+    }
+    printf(", \"train_rows\": %zu, \"val_rows\": %zu, \"train_episodes\": %zu, "
+           "\"val_episodes\": %zu, \"dropped_rows\": %zu, \"data\": ",
+           train->n, val->n, sp->train_episodes, sp->val_episodes, n_bad);
+    mbrl_cli_json_string(stdout, data_path);
+    printf(", \"out\": ");
+    mbrl_cli_json_string(stdout, out);
+    printf("}\n");
+  } else {
+    printf("Trained a %d-member %s ensemble %ld steps (batch %ld per member) on %zu transitions "
+           "in %.2f s: %.0f steps/s on %s\n",
+           M, prob ? "probabilistic" : "deterministic", steps, batch, train->n, train_s, sps,
+           mbrl_backend_name(backend));
+    printf("train loss (normalized MSE of the elites' mean, eval mode): %.6f\n", train_loss);
+    if (have_val) {
+      printf("validation loss (normalized MSE of the elites' mean):       %.6f  (%zu "
+             "transitions, %zu episodes)\n", val_loss, val->n, sp->val_episodes);
+      ens_report(e, vm, prob ? vn : NULL, val_loss, r1, have_k ? rk : NULL, all->env_id, 0,
+                 "validation, per member (normalized delta, eval mode):");
+    } else {
+      printf("validation: none (--val-frac 0 or a single episode)\n");
+    }
+    printf("Wrote %s\n", out);
+  }
+  mbrl_dyn_ensemble_trainer_free(tr);
+  mbrl_dyn_ensemble_free(e);
+  return 0;
+}
+
 /* ---------------------------------------------------------------- main */
 
 int main(int argc, char **argv) {
@@ -326,6 +775,7 @@ int main(int argc, char **argv) {
   int n_hidden = 2, batchnorm = 1, json = 0, drop_nonfinite = 0, force = 0;
   uint64_t seed = 0;
   mbrl_backend req_backend = MBRL_BACKEND_AUTO;
+  ens_opts eo = {0, 0, 0, 1, 1};
 
   mbrl_cli c;
   mbrl_cli_init(&c, PROG, argc, argv);
@@ -372,6 +822,16 @@ int main(int argc, char **argv) {
       eval_model = c.value;
     } else if (mbrl_cli_option(&c, "--predict")) {
       predict_model = c.value;
+    } else if (mbrl_cli_option(&c, "--ensemble")) {
+      eo.members = (int)mbrl_cli_int(&c, 1, MBRL_DYN_ENSEMBLE_MAX_MEMBERS);
+    } else if (mbrl_cli_flag(&c, "--probabilistic")) {
+      eo.probabilistic = 1;
+    } else if (mbrl_cli_option(&c, "--elites")) {
+      eo.elites = (int)mbrl_cli_int(&c, 1, MBRL_DYN_ENSEMBLE_MAX_MEMBERS);
+    } else if (mbrl_cli_flag(&c, "--no-bootstrap")) {
+      eo.bootstrap = 0;
+    } else if (mbrl_cli_flag(&c, "--fixed-logvar-bounds")) {
+      eo.learn_bounds = 0;
     } else {
       mbrl_cli_unknown(&c);
     }
@@ -379,12 +839,27 @@ int main(int argc, char **argv) {
 
   const mbrl_backend backend = mbrl_cli_resolve_device(PROG, req_backend);
 
+  if (eo.probabilistic && eo.members == 0) eo.members = 5;
+  if (eo.elites > 0 && eo.members == 0)
+    mbrl_cli_usage_error(PROG, "--elites needs --ensemble M (or --probabilistic)");
+  if (eo.elites > eo.members && eo.members > 0)
+    mbrl_cli_usage_error(PROG, "--elites %d exceeds the %d members; use 1..%d", eo.elites,
+                         eo.members, eo.members);
+  if ((!eo.bootstrap || !eo.learn_bounds) && eo.members == 0)
+    mbrl_cli_usage_error(PROG, "--no-bootstrap and --fixed-logvar-bounds need --ensemble M");
+  if (!eo.learn_bounds && !eo.probabilistic)
+    mbrl_cli_usage_error(PROG, "--fixed-logvar-bounds needs --probabilistic");
+
   if (predict_model && eval_model)
     mbrl_cli_usage_error(PROG, "--eval and --predict exclude each other; use one of them");
-  if (eval_model) return eval_mode(eval_model, data_path, backend, json);
+  if (eval_model)
+    return mbrl_dyn_ensemble_is_file(eval_model) ? ens_eval_mode(eval_model, data_path, backend, json)
+                                                 : eval_mode(eval_model, data_path, backend, json);
   if (predict_model) {
     if (!out_arg)
       mbrl_cli_usage_error(PROG, "--predict needs --out FILE for the predictions");
+    if (mbrl_dyn_ensemble_is_file(predict_model))
+      return ens_predict_mode(predict_model, data_path, out_arg, backend, force);
     return predict_mode(predict_model, data_path, out_arg, backend, force);
   }
 
@@ -429,7 +904,9 @@ int main(int argc, char **argv) {
   }
 
   char out_buf[4096];
-  if (!out_arg) mbrl_cli_default_out(all.env_id, "_model.h5", out_buf, sizeof out_buf);
+  if (!out_arg)
+    mbrl_cli_default_out(all.env_id, eo.members ? "_ensemble.h5" : "_model.h5", out_buf,
+                         sizeof out_buf);
   const char *out = out_arg ? out_arg : out_buf;
   check_out(out, force);
 
@@ -453,6 +930,18 @@ int main(int argc, char **argv) {
   mbrl_dataset_stats stats;
   if (mbrl_dataset_stats_compute(&train, &stats) != MBRL_OK)
     mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+
+  if (eo.members > 0) {
+    const int rc = train_ensemble(&eo, &all, &train, &val, &sp, &stats, data_path, out, logdir,
+                                  steps, batch, lr, beta1, beta2, val_frac, n_hidden, hidden_l,
+                                  batchnorm, seed, backend, eval_every, checkpoint_every, json,
+                                  n_bad);
+    mbrl_dataset_split_free(&sp);
+    mbrl_dataset_free(&train);
+    mbrl_dataset_free(&val);
+    mbrl_dataset_free(&all);
+    return rc;
+  }
 
   /* ---- model and trainer ---- */
   int hidden[MBRL_DYNAMICS_MAX_HIDDEN];

@@ -15,7 +15,8 @@ import json
 import os
 import sys
 
-AREAS = ("env", "train", "mpc", "a2c", "peak")  # peak: bench_peak, the measured FP32 ceiling
+AREAS = ("env", "train", "mpc", "a2c", "peak", "ensemble", "python")  # peak: bench_peak's FP32
+# ceiling; python: bench/bench_python.py, the Python package against the C calls it makes
 LINEAR_FLOPS_DEFAULT = 9088  # 2*(4*64 + 64*64 + 64*3): the seed's model, 3+1 -> 64 -> 64 -> 3
 
 
@@ -256,6 +257,93 @@ def section_a2c(rows, problems):
     return out + [""]
 
 
+def section_ensemble(rows, problems, peak_per_core):
+    out = ["## Dynamics ensemble: one batched training step of M members vs one member's step", ""]
+    ours, _ = split(rows, "ensemble", ("name", "device", "batch", "steps_per_s"), problems)
+    if not ours:
+        return out + ["not measured", ""]
+    body = []
+    order = {"single": 0}
+    for r in sorted(ours, key=lambda r: (r["device"], order.get(r["name"], 1), r.get("members") or 1,
+                                         str(r["name"]))):
+        us = r.get("us_per_step") or 1e6 / r["steps_per_s"]
+        g = r.get("gflops")
+        pct = None
+        if g is not None and peak_per_core and r["device"] == "cpu":
+            pct = f"{100 * g / (peak_per_core * (r.get('threads') or 1)):.0f}%"
+        body.append([r["name"], r.get("variant", "-"), r["device"], r.get("members", 1),
+                     "yes" if r.get("probabilistic") else "no", r["batch"], us, g, pct,
+                     fmt_ratio(r.get("time_vs_single")), fmt_ratio(r.get("time_vs_ens1")),
+                     fmt_ratio(r.get("flops_vs_single"))])
+    out += table(["case", "variant", "device", "members", "probabilistic", "batch per member",
+                  "us/step", "GFLOP/s", "% peak", "time vs single", "time vs ens1",
+                  "FLOPs vs single"], body)
+    out += ["", "Cases measured round-robin in one run; ratios are medians over rounds of the "
+            "step-time ratio within a round. 'single' is the seed's model (its own fused CPU "
+            "kernels); the ensemble's CPU ops call the public nn.h op per member. Issue 11 asks "
+            "<= 2.5x for 5 members at batch 128 vs one member's step.", ""]
+    return out
+
+
+def section_python(rows, problems):
+    out = ["## Python package (python/mbrl over ctypes) against the C library", ""]
+    ours, _ = split(rows, "python", ("name",), problems)
+    if not ours:
+        return out + ["not measured", ""]
+    out += ["Measured side by side in one process by bench/bench_python.py (medians of "
+            "interleaved rounds), against the bare ctypes call of the same C function.", ""]
+    calls = [r for r in ours if r["name"] == "ctypes_call"]
+    if calls:
+        out += ["Binding floor (per call):", ""]
+        out += table(["call", "us/call"], [[r.get("what"), r.get("us_per_call")] for r in calls])
+        out.append("")
+    plans = [r for r in ours if r["name"] == "plan_overhead"]
+    if plans:
+        out += ["Planner.plan(obs) against the C plan (one environment):", ""]
+        body = [[r.get("model"), r.get("K"), r.get("H"), r.get("us_python"), r.get("us_c_bare_call"),
+                 fmt_ratio(ratio(r.get("us_python"), r.get("us_c_bare_call"))), r.get("us_overhead"),
+                 r.get("us_overhead_after_bare_call"), r.get("target_us"),
+                 "yes" if r.get("us_overhead") is not None and r["us_overhead"] <= r.get("target_us", 20) else "NO"]
+                for r in plans]
+        out += table(["model", "K", "H", "Planner.plan us", "bare C call us", "Python / C",
+                      "overhead us", "overhead us, alternated", "target us", "met"], body)
+        out += ["", "Medians of single calls, Planner.plan and the bare ctypes call of "
+                "mbrl_planner_plan alternated call by call for the first three columns. overhead = "
+                "the time Planner.plan spends outside its own C call (timed around that call inside "
+                "the same plan) plus one no-argument ctypes call: plans made back to back, and the "
+                "plans of the alternated run, where other code ran between a plan and the previous "
+                "C call's sweep of the caches (what a control loop with an env step in between "
+                "sees). The Python / C ratio of the large plans also holds the cache misses the "
+                "Python code causes in the next C call.", ""]
+    envs = [r for r in ours if r["name"] == "env_step"]
+    if envs:
+        out += ["make_env stepped from Python:", ""]
+        body = [[r.get("env"), r.get("batch"), r.get("mode"), r.get("steps_per_s"),
+                 r.get("c_bare_steps_per_s"), fmt_ratio(ratio(r.get("steps_per_s"), r.get("c_bare_steps_per_s"))),
+                 r.get("target_steps_per_s"),
+                 "yes" if (r.get("steps_per_s") or 0) >= (r.get("target_steps_per_s") or 0) else "NO"]
+                for r in envs]
+        out += table(["env", "batch", "Python call", "steps/s", "bare C steps/s", "Python / C",
+                      "target steps/s", "met"], body)
+        out.append("")
+    loops = [r for r in ours if r["name"] == "mpc_loop"]
+    if loops:
+        out += ["The whole MPC loop: Python (Planner.plan + the real gymnasium Pendulum-v1's step) "
+                "against mbrl_mpc (C plan + C env), environment steps per second:", ""]
+        body = [[r.get("model"), r.get("K"), r.get("H"), r.get("device"), r.get("steps_per_s"),
+                 r.get("plan_ms"), r.get("mbrl_mpc_steps_per_s"), r.get("mbrl_mpc_plan_ms"),
+                 fmt_ratio(ratio(r.get("steps_per_s"), r.get("mbrl_mpc_steps_per_s"))),
+                 r.get("mbrl_mpc_process_steps_per_s")] for r in loops]
+        out += table(["model", "K", "H", "device", "Python loop steps/s", "Python ms/plan",
+                      "mbrl_mpc steps/s", "mbrl_mpc ms/plan", "Python / mbrl_mpc",
+                      "mbrl_mpc process steps/s"], body)
+        out += ["", "Python loop: wall time of Planner.plan + gymnasium's env.step per step. "
+                "mbrl_mpc: 1000 / its mean planning ms per action (its C env step takes "
+                "nanoseconds); its process rate divides by the process's wall time (start-up, "
+                "CUDA probing and model load included).", ""]
+    return out
+
+
 def estimate_peak(machines):
     """FP32 FMA peak per core from the torch reference's machine info: MHz x 32 flop/cycle with
     AVX2+FMA (two 8-lane FMA pipes); None when unknown."""
@@ -318,6 +406,8 @@ def main():
     lines += section_train(rows, problems)
     lines += section_mpc(rows, problems, peak)
     lines += section_a2c(rows, problems)
+    lines += section_ensemble(rows, problems, peak)
+    lines += section_python(rows, problems)
     failed = meta.get("failed") or []
     if problems or failed:
         lines += ["## Problems in this run", ""]

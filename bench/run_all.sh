@@ -120,6 +120,20 @@ if [[ $do_torch -eq 1 ]]; then
   fi
 fi
 
+# ---- the Python package (bench/bench_python.py in the project venv, against $build's library)
+if [[ -x "$build/bin/mbrl_mpc" && -f "$build/lib/libmbrl.so" ]] && venv_py="$(./scripts/venv 2>"$out/venv.log")"; then
+  flags=(--threads "$threads" --build "$build")
+  [[ $quick -eq 1 ]] && flags+=(--quick)
+  rc=$(MBRL_LIBRARY="$PWD/$build/lib/libmbrl.so" run_one bench_python "$venv_py" bench/bench_python.py "${flags[@]}")
+  commands+=("OMP_NUM_THREADS=$threads .venv/bin/python bench/bench_python.py ${flags[*]}")
+  if [[ "$rc" != 0 ]] || ! valid_json "$out/bench_python.json"; then
+    failed+=("bench_python.py exited $rc: $(tail -n 2 "$out/bench_python.log" | tr '\n' ' ')")
+    mv "$out/bench_python.json" "$out/bench_python.failed.txt"
+  fi
+else
+  failed+=("bench_python.py not run: no $build/lib/libmbrl.so or mbrl_mpc, or ./scripts/venv failed ($out/venv.log)")
+fi
+
 # ---- run.json: what was run, for RESULTS.md
 gpu=""
 if command -v nvidia-smi >/dev/null 2>&1; then gpu="$(nvidia-smi -L 2>/dev/null | head -n 1)"; fi

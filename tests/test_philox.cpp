@@ -221,6 +221,13 @@ TEST(PhiloxFill, CpuLargeParallelEqualsSequential) {
   for (size_t i = 0; i < n; ++i) ASSERT_EQ(u[i], mbrl_philox_next_u32(&s)) << "i " << i;
 }
 
+TEST(Philox, MakeEqualsInit) {
+  mbrl_philox a, b = mbrl_philox_make(0x123456789abcdefULL, 1ULL << 35, 7);
+  mbrl_philox_init(&a, 0x123456789abcdefULL, 1ULL << 35, 7);
+  EXPECT_EQ(0, memcmp(&a, &b, sizeof a));
+  for (int i = 0; i < 9; ++i) EXPECT_EQ(mbrl_philox_next_u32(&a), mbrl_philox_next_u32(&b));
+}
+
 TEST(PhiloxFill, NullOutputIsAnError) {
   EXPECT_EQ(mbrl_philox_fill_uniform(nullptr, 0, 1, 0, 0), MBRL_OK);
   EXPECT_EQ(mbrl_philox_fill_uniform(nullptr, 10, 1, 0, 0), MBRL_ERR_INVALID_ARG);

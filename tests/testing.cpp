@@ -35,6 +35,80 @@ RunResult run(const std::string &cmd) {
   return r;
 }
 
+// ---- run-time paths (testing_paths.h) ----
+
+// The executable's folder, or "" when /proc/self/exe cannot be read.
+static std::string exe_dir() {
+  std::vector<char> buf(4096);
+  ssize_t n = readlink("/proc/self/exe", buf.data(), buf.size() - 1);
+  if (n <= 0) return "";
+  std::string p(buf.data(), (size_t)n);
+  size_t slash = p.rfind('/');
+  return slash == std::string::npos ? "" : p.substr(0, slash);
+}
+
+// realpath() of p, or p itself when it does not resolve.
+static std::string canonical(const std::string &p) {
+  char *r = realpath(p.c_str(), nullptr);
+  if (!r) return p;
+  std::string s = r;
+  std::free(r);
+  return s;
+}
+
+// True when this program runs from the build tree it was compiled for.
+static bool in_build_tree() {
+  static const bool yes = [] {
+    std::string here = exe_dir();
+    return here.empty() || canonical(here) == canonical(MBRL_BIN_DIR_DEFAULT);
+  }();
+  return yes;
+}
+
+// $var when set and not empty, else the compiled value when running from the build tree,
+// else `moved` (a path relative to the executable).
+static std::string setting(const char *var, const char *compiled, const std::string &moved) {
+  const char *e = std::getenv(var);
+  if (e && *e) return e;
+  return in_build_tree() || moved.empty() ? compiled : moved;
+}
+
+const char *bin_dir() {
+  static const std::string s = setting("MBRL_BIN_DIR", MBRL_BIN_DIR_DEFAULT, exe_dir());
+  return s.c_str();
+}
+
+const char *source_dir() {
+  static const std::string s =
+      setting("MBRL_SOURCE_DIR", MBRL_SOURCE_DIR_DEFAULT, exe_dir().empty() ? "" : exe_dir() + "/..");
+  return s.c_str();
+}
+
+const char *test_data_dir() {
+  static const std::string s = [] {
+    const char *e = std::getenv("MBRL_TEST_DATA_DIR");
+    if (e && *e) return std::string(e);
+    if (std::getenv("MBRL_SOURCE_DIR") && *std::getenv("MBRL_SOURCE_DIR"))
+      return std::string(source_dir()) + "/tests/data";
+    return setting("MBRL_TEST_DATA_DIR", MBRL_TEST_DATA_DIR_DEFAULT,
+                   exe_dir().empty() ? "" : exe_dir() + "/../tests/data");
+  }();
+  return s.c_str();
+}
+
+const char *python() {
+  static const std::string s = setting("MBRL_PYTHON", MBRL_PYTHON_DEFAULT, "");
+  return s.c_str();
+}
+
+const char *fault_shim() {
+  static const std::string s = [] {
+    const char *e = std::getenv("MBRL_FAULT_SHIM");
+    return e && *e ? std::string(e) : std::string(bin_dir()) + "/libmbrl_fault_shim.so";
+  }();
+  return s.c_str();
+}
+
 std::string bin(const std::string &name) { return std::string(MBRL_BIN_DIR) + "/" + name; }
 
 RunResult run_bin(const std::string &name, const std::string &args) {

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "testing_paths.h"
+
 extern "C" {
 #include "mbrl/device.h"
 }
@@ -68,9 +70,19 @@ double worst_ratio(const float *a, const float *b, size_t n, double atol, double
 
 }  // namespace mbrl_test
 
-// Skip the current test unless the CUDA backend is compiled in and a GPU is present.
-#define MBRL_REQUIRE_GPU()                                                       \
-  do {                                                                           \
-    if (!mbrl_cuda_compiled()) GTEST_SKIP() << "built without the CUDA backend"; \
-    if (mbrl_cuda_device_count() == 0) GTEST_SKIP() << "no CUDA GPU present";    \
+// Skip the current test unless the CUDA backend is compiled in and a GPU is present. Marks the
+// test as a CUDA test in googletest's XML/JSON output (property "mbrl_cuda": "ran",
+// "skipped: no GPU" or "skipped: built without the CUDA backend"), which is how
+// scripts/gpu-check finds the CUDA tests to run under compute-sanitizer.
+#define MBRL_REQUIRE_GPU()                                                                \
+  do {                                                                                    \
+    if (!mbrl_cuda_compiled()) {                                                          \
+      ::testing::Test::RecordProperty("mbrl_cuda", "skipped: built without the CUDA backend"); \
+      GTEST_SKIP() << "built without the CUDA backend";                                   \
+    }                                                                                     \
+    if (mbrl_cuda_device_count() == 0) {                                                  \
+      ::testing::Test::RecordProperty("mbrl_cuda", "skipped: no GPU");                    \
+      GTEST_SKIP() << "no GPU (no CUDA device present)";                                  \
+    }                                                                                     \
+    ::testing::Test::RecordProperty("mbrl_cuda", "ran");                                  \
   } while (0)

@@ -7,6 +7,8 @@
 #ifndef MBRL_DEVICE_H
 #define MBRL_DEVICE_H
 
+#include <stddef.h>
+
 #include "mbrl/status.h"
 
 MBRL_EXTERN_C_BEGIN
@@ -35,6 +37,24 @@ const char *mbrl_backend_name(mbrl_backend b);
 
 /* A one-line description of the CUDA device in use ("" without one), e.g. for JSON. */
 const char *mbrl_cuda_device_name(void);
+
+/* ---------------------------------------------------------------- memory on a backend */
+/* For callers that feed a backend's ops (mbrl_mlp_forward, ...) from host data, e.g. the
+ * Python package. CPU: 64-byte aligned host memory; CUDA: cudaMalloc'ed device memory.
+ * `b` must be CPU or CUDA (not AUTO). */
+
+/* Allocate `bytes` (zeroed) on backend b into *out; bytes == 0 gives NULL. MBRL_ERR_NOMEM
+ * names the size; CUDA on a build or machine without it is MBRL_ERR_UNSUPPORTED. */
+mbrl_status mbrl_backend_malloc(void **out, size_t bytes, mbrl_backend b);
+
+/* Release memory from mbrl_backend_malloc (NULL is fine). */
+void mbrl_backend_free(void *p, mbrl_backend b);
+
+/* Copy `bytes` from host memory src to backend memory dst (upload) or from backend memory
+ * src to host memory dst (download). Synchronous: on CUDA the copy has finished (and every
+ * earlier kernel on the default stream with it) when the call returns. */
+mbrl_status mbrl_backend_upload(void *dst, const void *src, size_t bytes, mbrl_backend b);
+mbrl_status mbrl_backend_download(void *dst, const void *src, size_t bytes, mbrl_backend b);
 
 MBRL_EXTERN_C_END
 

@@ -258,6 +258,11 @@ MBRL_EXTERN_C_BEGIN
 mbrl_status mbrl_philox_fill_uniform(float *out, size_t n, uint64_t seed, uint64_t subsequence,
                                      uint64_t offset);
 
+/* mbrl_philox_init as an exported function, for callers that cannot use the inline one
+ * (the Python package's ctypes layer): returns the state curand_init(seed, subsequence, offset)
+ * makes. */
+mbrl_philox mbrl_philox_make(uint64_t seed, uint64_t subsequence, uint64_t offset);
+
 /* out[i] = i-th curand() draw after curand_init(seed, subsequence, offset), i < n. out: (n,) host. */
 mbrl_status mbrl_philox_fill_u32(uint32_t *out, size_t n, uint64_t seed, uint64_t subsequence,
                                  uint64_t offset);

@@ -31,3 +31,9 @@ mbrl_status mbrl_philox_fill_u32(uint32_t *out, size_t n, uint64_t seed, uint64_
                                  uint64_t offset) {
   return philox_fill("mbrl_philox_fill_u32", out, NULL, n, seed, subsequence, offset);
 }
+
+mbrl_philox mbrl_philox_make(uint64_t seed, uint64_t subsequence, uint64_t offset) {
+  mbrl_philox s;
+  mbrl_philox_init(&s, seed, subsequence, offset);
+  return s;
+}
