@@ -12,6 +12,7 @@
 #include "mbrl/a2c.h"
 #include "mbrl/cli.h"
 #include "mbrl/dataset.h"
+#include "mbrl/dyn_ensemble.h"
 #include "mbrl/dynamics.h"
 #include "mbrl/env.h"
 #include "mbrl/h5util.h"
@@ -24,13 +25,14 @@ static void usage(void) {
   printf(
       "Usage: mbrl_check [--values] [--json] FILE...\n"
       "\n"
-      "Check mbrl files (datasets, dynamics checkpoints, policies, MPC trajectory records,\n"
-      "MLPs) for damage. Each FILE is read by the loader the programs use for its kind, with\n"
-      "all its checks: for a sealed file (format_version 2 and later) first the SHA-256 of the\n"
-      "whole file against its seal and then each dataset's SHA-256; for any file the format\n"
-      "name and version, every shape, dtype and value check. A file of format_version 1 (an\n"
-      "older mbrl, or h5py) has no checksums: only its structure and values can be checked,\n"
-      "and it is read by a separate process first (a damaged file cannot crash mbrl_check).\n"
+      "Check mbrl files (datasets, dynamics checkpoints, dynamics ensembles, policies, MPC\n"
+      "trajectory records, MLPs) for damage. Each FILE is read by the loader the programs use\n"
+      "for its kind, with all its checks: for a sealed file (format_version 2 and later) first\n"
+      "the SHA-256 of the whole file against its seal and then each dataset's SHA-256; for any\n"
+      "file the format name and version, every shape, dtype and value check. A file of\n"
+      "format_version 1 (an older mbrl, or h5py) has no checksums: only its structure and\n"
+      "values can be checked, and it is read by a separate process first (a damaged file\n"
+      "cannot crash mbrl_check).\n"
       "\n"
       "Options:\n"
       "  --values   also print the SHA-256 of the numbers the loader returned, in a fixed\n"
@@ -101,6 +103,40 @@ static mbrl_status check_dynamics(const char *path, mbrl_sha256_ctx *h, result *
   for (int i = 0; i <= c->n_layers && k > 0 && (size_t)k < sizeof r->what; ++i)
     k += snprintf(r->what + k, sizeof r->what - (size_t)k, "%s%d", i ? "-" : " ", c->sizes[i]);
   mbrl_dynamics_free(d);
+  return st;
+}
+
+static mbrl_status check_ensemble(const char *path, mbrl_sha256_ctx *h, result *r) {
+  mbrl_dyn_ensemble *e = NULL;
+  mbrl_status st = mbrl_dyn_ensemble_load(path, MBRL_BACKEND_CPU, 2, &e);
+  if (st) return st;
+  const int M = e->cfg.members;
+  const size_t nb = (size_t)M * e->member_buffers;
+  float *p = (float *)malloc((e->n_params + nb + 1) * sizeof(float));
+  if (!p) {
+    mbrl_dyn_ensemble_free(e);
+    return mbrl_set_error(MBRL_ERR_NOMEM, "out of memory");
+  }
+  st = mbrl_dyn_ensemble_get_params(e, p);
+  if (!st && nb) st = mbrl_dyn_ensemble_get_buffers(e, p + e->n_params);
+  if (!st) {
+    h_str(h, e->env_id), h_str(h, e->config_json);
+    h_stats(h, &e->stats, e->obs_dim, e->act_dim);
+    h_i64(h, M), h_i64(h, e->cfg.probabilistic), h_i64(h, e->cfg.learn_logvar_bounds);
+    h_bytes(h, &e->cfg.bound_coef, sizeof e->cfg.bound_coef);
+    h_i64(h, e->member_cfg.n_layers), h_i64(h, e->member_cfg.batchnorm);
+    for (int i = 0; i <= e->member_cfg.n_layers; ++i) h_i64(h, e->member_cfg.sizes[i]);
+    h_i64(h, e->cfg.n_elites);
+    for (int k = 0; k < M; ++k) h_i64(h, e->elites[k]);
+    h_bytes(h, e->val_mse, (size_t)M * sizeof(double));
+    h_bytes(h, e->val_nll, (size_t)M * sizeof(double));
+    h_i64(h, e->num_batches_tracked);
+    h_i64(h, (int64_t)(e->n_params + nb)), h_bytes(h, p, (e->n_params + nb) * sizeof(float));
+  }
+  free(p);
+  snprintf(r->what, sizeof r->what, "%d-member %s ensemble for %s, %d elite(s)", M,
+           e->cfg.probabilistic ? "probabilistic" : "deterministic", e->env_id, e->cfg.n_elites);
+  mbrl_dyn_ensemble_free(e);
   return st;
 }
 
@@ -200,6 +236,8 @@ static int check_file(const char *path, int values, int json) {
       st = check_dataset(path, &h, &r);
     else if (!strcmp(fa.format, MBRL_DYNAMICS_FORMAT))
       st = check_dynamics(path, &h, &r);
+    else if (!strcmp(fa.format, MBRL_DYN_ENSEMBLE_FORMAT))
+      st = check_ensemble(path, &h, &r);
     else if (!strcmp(fa.format, MBRL_POLICY_FORMAT))
       st = check_policy(path, &h, &r);
     else if (!strcmp(fa.format, MBRL_TRAJECTORY_FORMAT))

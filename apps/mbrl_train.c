@@ -877,7 +877,7 @@ int main(int argc, char **argv) {
   }
   if (n_bad && !drop_nonfinite)
     mbrl_cli_fail(PROG,
-                  "'%s': %zu of %zu rows hold NaN or Inf (the first is row %zu, in /%s); pass "
+                  "'%s': %zu of %zu rows hold NaN or Inf; the first is row %zu (in /%s); pass "
                   "--drop-nonfinite to train without them",
                   data_path, n_bad, all.n, first_bad, first_arr);
   if (n_bad) {

@@ -1,4 +1,5 @@
-// tests/test_file_faults.cpp - every kind of save under faults, through the programs:
+// tests/test_file_faults.cpp - every kind of save under faults, through the programs (and
+// mbrl_mlp_writer, a test helper calling mbrl_mlp_save as the Python package's MLP.save does):
 // - a full disk (tests/fault_shim.c, LD_PRELOAD: writes fail with ENOSPC after N bytes) during
 //   each save: exit 1, a message naming the file, the old file byte for byte, no temporary;
 // - SIGKILL at random moments of a save (the shim slows each write so that the kills land in
@@ -129,6 +130,12 @@ std::vector<std::string> a_ensemble(int s) {
           "--eval-episodes", "1", "--device", "cpu", "--quiet", "--force", "--save", "target.h5",
           "--seed", std::to_string(s)};
 }
+std::vector<std::string> a_dyn_ensemble(int s) {
+  return {"mbrl_train", "--data", "in_data.h5", "--out", "target.h5", "--force", "--hidden",
+          "8,8", "--steps", "20", "--batch", "8", "--device", "cpu", "--ensemble", "3",
+          "--probabilistic", "--seed", std::to_string(s)};
+}
+std::vector<std::string> a_mlp(int s) { return {"mbrl_mlp_writer", std::to_string(s), "target.h5"}; }
 std::vector<std::string> a_record(int s) {
   return {"mbrl_mpc", "--model", "in_model.h5", "--episodes", "1", "--max-steps", "10",
           "--samples", "16", "--horizon", "3", "--device", "cpu", "--force", "--record",
@@ -145,9 +152,11 @@ const Saver kSavers[] = {
     {"dataset (mbrl_collect --append)", a_append},
     {"dataset (mbrl_mpc --append-data)", a_append_data},
     {"dynamics checkpoint (mbrl_train --out)", a_train},
+    {"dynamics ensemble (mbrl_train --ensemble --out)", a_dyn_ensemble},
+    {"mlp (mbrl_mlp_save: MLP.save)", a_mlp},
     {"predictions (mbrl_train --predict --out)", a_predict},
     {"policy (mbrl_a2c --save)", a_a2c},
-    {"ensemble (mbrl_a2c --ensemble --save)", a_ensemble},
+    {"policy ensemble (mbrl_a2c --ensemble --save)", a_ensemble},
     {"trajectory (mbrl_mpc --record)", a_record},
 };
 
@@ -249,7 +258,7 @@ void kill_test(int runs) {
         if (sz > 0 && sz < fresh.size()) partial++;
       }
     }
-    std::printf("  %-42s T %.3f s: %d kills kept the old file (%d inside the save: a temporary "
+    std::printf("  %-48s T %.3f s: %d kills kept the old file (%d inside the save: a temporary "
                 "left, %d of them half written), %d found the new one\n",
                 s.what, T, kept_old, in_save, partial, got_new);
     partial_total += partial;
@@ -299,6 +308,16 @@ TEST(CheckCli, SoundOldAndDamagedFiles) {
     r = mbrl_test::run_bin("mbrl_check", "'" + std::string(MBRL_TEST_DATA_DIR) + "/v1/" + k + ".h5'");
     EXPECT_EQ(r.exit_code, 0) << k << ": " << r.err;
   }
+  // the formats born sealed: a dynamics ensemble and an MLP
+  ASSERT_EQ(mbrl_test::run_bin("mbrl_train", "--data '" + v2 + "' --out '" + dir.file("e.h5") +
+                                                 "' --steps 10 --batch 4 --hidden 8 --ensemble 2 "
+                                                 "--probabilistic --device cpu").exit_code, 0);
+  ASSERT_EQ(mbrl_test::run_bin("mbrl_mlp_writer", "3 '" + dir.file("mlp.h5") + "'").exit_code, 0);
+  r = mbrl_test::run_bin("mbrl_check", "--values '" + dir.file("e.h5") + "' '" + dir.file("mlp.h5") + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(has(r.out, dir.file("e.h5") + ": ok mbrl.dyn_ensemble v2 sealed (SHA-256 verified): "
+                         "2-member probabilistic ensemble for Pendulum-v1")) << r.out;
+  EXPECT_TRUE(has(r.out, dir.file("mlp.h5") + ": ok mbrl.mlp v2 sealed")) << r.out;
   // one changed byte: refused, the file named
   std::string bytes = read_file(v2);
   bytes[bytes.size() / 2] ^= 0x10;
@@ -328,6 +347,9 @@ TEST(NonFiniteCli, EveryDatasetReaderNamesTheFirstBadRow) {
   mbrl_dataset_free(&ds);
   ASSERT_EQ(mbrl_test::run_bin("mbrl_train", "--data '" + good + "' --out '" + dir.file("m.h5") +
                                                  "' --steps 20 --batch 16 --device cpu").exit_code, 0);
+  ASSERT_EQ(mbrl_test::run_bin("mbrl_train", "--data '" + good + "' --out '" + dir.file("e.h5") +
+                                                 "' --steps 20 --batch 16 --ensemble 2 --device cpu")
+                .exit_code, 0);
   const std::string before = read_file(bad);
   const std::string want = "'" + bad + "': 2 of 160 rows hold NaN or Inf; the first is row 77 (in /rewards)";
   const std::string cmds[] = {
@@ -336,6 +358,9 @@ TEST(NonFiniteCli, EveryDatasetReaderNamesTheFirstBadRow) {
           "--device cpu --append-data '" + bad + "'",
       "mbrl_mpc --iterations 1 --data '" + bad + "' --model '" + dir.file("m2.h5") + "' --device cpu",
       "mbrl_train --eval '" + dir.file("m.h5") + "' --data '" + bad + "' --device cpu",
+      "mbrl_train --data '" + bad + "' --out '" + dir.file("m2.h5") + "' --device cpu",
+      "mbrl_train --data '" + bad + "' --out '" + dir.file("m2.h5") + "' --ensemble 2 --device cpu",
+      "mbrl_train --eval '" + dir.file("e.h5") + "' --data '" + bad + "' --device cpu",
   };
   for (const std::string &c : cmds) {
     const size_t sp = c.find(' ');

@@ -25,6 +25,7 @@ extern "C" {
 #include "mbrl/dataset.h"
 #include "mbrl/dynamics.h"
 #include "mbrl/h5util.h"
+#include "mbrl/mlp.h"
 #include "mbrl/philox.h"
 #include "mbrl/trajectory.h"
 }
@@ -86,6 +87,25 @@ long long data_offset(const std::string &path, const char *name) {
   H5Dclose(d);
   H5Fclose(f);
   return a == HADDR_UNDEF ? -1 : (long long)a;
+}
+
+// The file offset of object `name`'s header (HDF5's addresses start after the 512-byte seal).
+long long header_offset(const std::string &path, const char *name) {
+  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) return -1;
+  long long at = -1;
+#if H5_VERSION_GE(1, 12, 0)
+  H5O_info2_t info;
+  haddr_t a = HADDR_UNDEF;
+  if (H5Oget_info_by_name3(f, name, &info, H5O_INFO_BASIC, H5P_DEFAULT) >= 0 &&
+      H5VLnative_token_to_addr(f, info.token, &a) >= 0 && a != HADDR_UNDEF)
+    at = 512 + (long long)a;
+#else
+  H5O_info_t info;
+  if (H5Oget_info_by_name2(f, name, &info, H5O_INFO_BASIC, H5P_DEFAULT) >= 0) at = 512 + (long long)info.addr;
+#endif
+  H5Fclose(f);
+  return at;
 }
 
 }  // namespace
@@ -238,6 +258,62 @@ TEST(Seal, ChangedNumbersBehindAValidSealAreRefusedNamingTheDataset) {
   EXPECT_TRUE(has(mbrl_last_error(), "the numbers of /actions do not match its SHA-256 digest"))
       << mbrl_last_error();
   EXPECT_TRUE(has(mbrl_last_error(), path)) << mbrl_last_error();
+}
+
+// A group or dataset whose object header is damaged (behind a forged seal) is an error naming
+// the file, never taken for an absent optional object: mbrl_h5_exists says -1 and
+// mbrl_h5_dataset_rank -2 where the metadata cannot be read, and an MLP with one damaged
+// layer is refused instead of being read as a network without that layer.
+TEST(Seal, DamagedObjectHeadersAreNotTakenForAbsentObjects) {
+  TempDir dir;
+  const int sizes[4] = {4, 8, 8, 3};
+  mbrl_mlp_config c;
+  mbrl_mlp_config_init(&c, 3, sizes);
+  c.batchnorm = 1;
+  mbrl_mlp *m = nullptr;
+  ASSERT_EQ(mbrl_mlp_create(&m, &c, MBRL_BACKEND_CPU, 4), MBRL_OK) << mbrl_last_error();
+  const std::string good = dir.file("mlp.h5");
+  ASSERT_EQ(mbrl_mlp_save(m, good.c_str()), MBRL_OK) << mbrl_last_error();
+  mbrl_mlp_free(m);
+  const std::string bytes = read_file(good);
+  struct Case {
+    const char *object, *message;
+  } cases[] = {{"/network", "is damaged: /network/0 cannot be read"},
+               {"/network/3", "is damaged: /network/3 cannot be read"},          // its group
+               {"/network/3/weight", "is damaged: /network/3 cannot be read"}};  // the dataset
+  for (const Case &k : cases) {
+    const long long at = header_offset(good, k.object);
+    ASSERT_GT(at, 512) << k.object;
+    ASSERT_EQ(bytes.substr((size_t)at, 4), "OHDR") << k.object;  // a checksummed (v2) header
+    // the last byte of the header's first chunk, before its checksum (layout: "OHDR", version,
+    // flags, [times], [attribute phase], chunk size in 1 << (flags & 3) bytes, messages, checksum)
+    const unsigned flags = (unsigned char)bytes[(size_t)at + 5];
+    size_t pos = (size_t)at + 6 + ((flags & 0x20) ? 16 : 0) + ((flags & 0x10) ? 4 : 0);
+    const size_t size_len = (size_t)1 << (flags & 3);
+    uint64_t chunk = 0;
+    for (size_t i = 0; i < size_len; ++i) chunk |= (uint64_t)(unsigned char)bytes[pos + i] << (8 * i);
+    pos += size_len + chunk - 1;
+    ASSERT_LT(pos + 4, bytes.size()) << k.object;
+    std::string b = bytes;
+    b[pos] ^= 0x40;
+    const std::string path = dir.file("bad.h5");
+    write_bytes(path, b);
+    ASSERT_EQ(mbrl_h5_seal_rewrite(path.c_str()), MBRL_OK) << mbrl_last_error();
+    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    ASSERT_GE(f, 0) << k.object;
+    hsize_t dims[2];
+    EXPECT_EQ(mbrl_h5_exists(f, "/network/3/weight"), std::strcmp(k.object, "/network/3/weight") ? -1 : 1)
+        << k.object;
+    EXPECT_EQ(mbrl_h5_dataset_rank(f, "/network/3/weight", dims, 2), -2) << k.object;
+    EXPECT_EQ(mbrl_h5_dataset_rank(f, "/network/0/weight", dims, 2), !std::strcmp(k.object, "/network") ? -2 : 2)
+        << k.object;
+    EXPECT_EQ(mbrl_h5_exists(f, "/network/0/nothing"), !std::strcmp(k.object, "/network") ? -1 : 0) << k.object;
+    H5Fclose(f);
+    mbrl_mlp *back = nullptr;
+    EXPECT_EQ(mbrl_mlp_load(path.c_str(), nullptr, MBRL_BACKEND_CPU, 4, &back), MBRL_ERR_FORMAT) << k.object;
+    mbrl_mlp_free(back);
+    EXPECT_TRUE(has(mbrl_last_error(), "'" + path + "' " + k.message)) << k.object << ": " << mbrl_last_error();
+  }
 }
 
 TEST(Seal, SealedFilesHoldFixedLengthStringsOnly) {

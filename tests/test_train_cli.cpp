@@ -263,7 +263,7 @@ TEST(TrainCli, NonFiniteRowsRefusedOrDropped) {
   mbrl_dataset_free(&ds);
   RunResult r = train("--data " + bad + " --out " + dir.file("m.h5") + kSmall);
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_TRUE(has(r.err, "3 of 200 rows hold NaN or Inf (the first is row 17, in /actions)"))
+  EXPECT_TRUE(has(r.err, "3 of 200 rows hold NaN or Inf; the first is row 17 (in /actions)"))
       << r.err;
   EXPECT_TRUE(has(r.err, "--drop-nonfinite")) << r.err;
   EXPECT_FALSE(mbrl_test::file_exists(dir.file("m.h5")));

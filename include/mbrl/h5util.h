@@ -125,12 +125,15 @@ mbrl_status mbrl_h5_guarded_read(const char *path, mbrl_h5_read_fn read, void *c
 /* 1 inside the checking child process of mbrl_h5_guarded_read (read into host memory only). */
 int mbrl_h5_guard_child(void);
 
-/* 1 if every component of `path` (e.g. "/model/network/0") exists under loc, else 0 (no
- * error is set: for optional objects). */
+/* 1 if every component of `path` (e.g. "/model/network/0") exists under loc, 0 if one is
+ * missing (or a component on the way is not a group), -1 if HDF5 cannot read the metadata on
+ * the way (a damaged group: never take it for "absent"). No error is set: for optional
+ * objects, whose callers must refuse -1. */
 int mbrl_h5_exists(hid_t loc, const char *path);
 
 /* Rank of dataset `name` and its first min(rank, cap) extents in dims; -1 (no error set)
- * when it is missing or not a dataset. */
+ * when it is missing or not a dataset, -2 when its metadata (or its group's) cannot be read
+ * (damaged). */
 int mbrl_h5_dataset_rank(hid_t loc, const char *name, hsize_t *dims, int cap);
 
 /* Write a float32 dataset `name` (may contain '/', parent groups are created) of

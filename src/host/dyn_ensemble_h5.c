@@ -244,13 +244,19 @@ static mbrl_status load_open(hid_t f, const char *path, mbrl_backend backend, in
       if (!st) st = mbrl_dyn_ensemble_set_logvar_bounds(e, mx, mn);
     }
   }
-  if (!st && mbrl_h5_exists(f, "/validation/mse")) {
+  /* /validation is optional (absent before the elites are ranked); unreadable is an error */
+  const int has_mse = st ? 0 : mbrl_h5_exists(f, "/validation/mse");
+  const int has_nll = st || !prob ? 0 : mbrl_h5_exists(f, "/validation/nll");
+  if (!st && (has_mse < 0 || has_nll < 0))
+    st = mbrl_set_error(MBRL_ERR_FORMAT, "'%s' is damaged: the group /validation cannot be read",
+                        path);
+  if (!st && has_mse) {
     hsize_t dims[1] = {(hsize_t)M};
     float v[MBRL_DYN_ENSEMBLE_MAX_MEMBERS];
     if ((st = mbrl_h5_check_f32(f, path, "/validation/mse", 1, dims)) == MBRL_OK &&
         (st = mbrl_h5_read_f32(f, path, "/validation/mse", v)) == MBRL_OK)
       for (int m = 0; m < M; ++m) e->val_mse[m] = v[m];
-    if (!st && prob && mbrl_h5_exists(f, "/validation/nll") &&
+    if (!st && has_nll &&
         (st = mbrl_h5_check_f32(f, path, "/validation/nll", 1, dims)) == MBRL_OK &&
         (st = mbrl_h5_read_f32(f, path, "/validation/nll", v)) == MBRL_OK)
       for (int m = 0; m < M; ++m) e->val_nll[m] = v[m];

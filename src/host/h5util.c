@@ -40,16 +40,38 @@ static mbrl_status copy_name(char *buf, size_t cap, const char *name) {
   return MBRL_OK;
 }
 
+/* The type of object `name` under loc (H5I_GROUP, H5I_DATASET, ...), H5I_BADID when it cannot
+ * be opened. */
+static H5I_type_t object_type(hid_t loc, const char *name) {
+  hid_t o = H5Oopen(loc, name, H5P_DEFAULT);
+  if (o < 0) return H5I_BADID;
+  const H5I_type_t t = H5Iget_type(o);
+  H5Oclose(o);
+  return t;
+}
+
 int mbrl_h5_exists(hid_t loc, const char *path) {
   char buf[MBRL_H5_NAME_MAX];
   if (!path || copy_name(buf, sizeof buf, path) != MBRL_OK) return 0;
   if (strcmp(buf, "/") == 0) return 1;
   /* Walk each prefix: H5Lexists fails on a path whose parent is missing. */
-  for (char *p = buf + (buf[0] == '/');; ++p) {
+  char *start = buf + (buf[0] == '/');
+  for (char *p = start;; ++p) {
     if (*p == '/' || *p == '\0') {
       const char c = *p;
       *p = '\0';
-      if (H5Lexists(loc, buf, H5P_DEFAULT) <= 0) return 0;
+      const htri_t e = H5Lexists(loc, buf, H5P_DEFAULT);
+      if (e == 0) return 0;
+      if (e < 0) {
+        /* the parent (present: checked one step ago) could not be searched: it is not a group
+         * (the path is not there), or its metadata cannot be read (damaged) */
+        char *slash = strrchr(buf, '/');
+        const char *parent = ".";
+        if (slash && slash == buf) parent = "/";
+        if (slash && slash > buf) *slash = '\0', parent = buf;
+        const H5I_type_t t = object_type(loc, parent);
+        return t != H5I_BADID && t != H5I_GROUP ? 0 : -1;
+      }
       *p = c;
       if (c == '\0') return 1;
     }
@@ -189,7 +211,12 @@ static mbrl_status open_dataset(hid_t loc, const char *file, const char *name, h
   if (strlen(name) >= MBRL_H5_NAME_MAX)
     return mbrl_set_error(MBRL_ERR_INVALID_ARG, "HDF5 name is too long (at most %d bytes): %.64s...",
                           MBRL_H5_NAME_MAX - 1, name);
-  if (!mbrl_h5_exists(loc, name))
+  const int e = mbrl_h5_exists(loc, name);
+  if (e < 0)
+    return mbrl_set_error(MBRL_ERR_FORMAT,
+                          "'%s' is damaged: the group holding /%s cannot be read", file,
+                          name + (name[0] == '/'));
+  if (e == 0)
     return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': missing dataset /%s", file,
                           name + (name[0] == '/'));
   hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
@@ -202,9 +229,14 @@ static mbrl_status open_dataset(hid_t loc, const char *file, const char *name, h
 
 int mbrl_h5_dataset_rank(hid_t loc, const char *name, hsize_t *dims, int cap) {
   mbrl_h5_quiet();
-  if (!name || strlen(name) >= MBRL_H5_NAME_MAX || !mbrl_h5_exists(loc, name)) return -1;
+  if (!name || strlen(name) >= MBRL_H5_NAME_MAX) return -1;
+  const int e = mbrl_h5_exists(loc, name);
+  if (e <= 0) return e < 0 ? -2 : -1;
+  const H5I_type_t t = object_type(loc, name);
+  if (t == H5I_BADID) return -2; /* the link is there, its object cannot be read */
+  if (t != H5I_DATASET) return -1;
   hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
-  if (d < 0) return -1;
+  if (d < 0) return -2;
   hid_t sp = H5Dget_space(d);
   int r = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
   hsize_t got[H5S_MAX_RANK];
