@@ -243,6 +243,7 @@ int main(int argc, char **argv) {
   }
 
   const mbrl_backend be = mbrl_cli_resolve_device(PROG, backend);
+  const char *cpu_kernels = mbrl_cli_cpu_kernels(PROG); /* the host math runs on any device */
   mbrl_a2c *a = NULL;
   if (mbrl_a2c_create(&a, &cfg, env_id, M, be) != MBRL_OK)
     mbrl_cli_fail(PROG, "%s", mbrl_last_error());
@@ -379,12 +380,14 @@ int main(int argc, char **argv) {
   if (json) {
     printf("{\"env\": ");
     mbrl_cli_json_string(stdout, env_id);
-    printf(", \"algo\": \"%s\", \"device\": \"%s\", \"seed\": %llu, \"ensemble\": %d, "
+    printf(", \"algo\": \"%s\", \"device\": \"%s\", \"cpu_kernels\": \"%s\", \"seed\": %llu, "
+           "\"ensemble\": %d, "
            "\"envs\": %d, \"n_steps\": %d, \"env_steps\": %lld, \"iterations\": %lld, "
            "\"episodes\": %lld, \"wall_seconds\": %.6f, \"steps_per_second\": %.1f, "
            "\"evolutions\": %d, \"stopped_early\": %s, \"final_eval_mean\": %.6g, "
            "\"best_eval_mean\": %.6g, \"eval_episodes\": %ld, \"evals\": [",
-           mbrl_a2c_algo_name(cfg.algo), mbrl_backend_name(be), (unsigned long long)cfg.seed, M,
+           mbrl_a2c_algo_name(cfg.algo), mbrl_backend_name(be), cpu_kernels,
+           (unsigned long long)cfg.seed, M,
            cfg.n_envs, cfg.n_steps, (long long)a->env_steps, (long long)a->iterations,
            (long long)a->episodes_total, wall, wall > 0 ? (double)a->env_steps / wall : 0.0,
            evolutions, stopped ? "true" : "false", final_mean, best, eval_episodes);

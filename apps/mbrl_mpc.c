@@ -454,6 +454,7 @@ int main(int argc, char **argv) {
 
   const mbrl_backend be = mbrl_cli_resolve_device(PROG, req);
   const char *dev_name = mbrl_backend_name(be);
+  const char *cpu_kernels = mbrl_cli_cpu_kernels(PROG);
   fprintf(stderr, "%s: device %s%s%s%s\n", PROG, dev_name, be == MBRL_BACKEND_CUDA ? " (" : "",
             be == MBRL_BACKEND_CUDA ? mbrl_cuda_device_name() : "",
           be == MBRL_BACKEND_CUDA ? ")" : "");
@@ -552,8 +553,8 @@ int main(int argc, char **argv) {
       printf(", \"data\": ");
       mbrl_cli_json_string(stdout, data);
       printf(", \"samples\": %d, \"horizon\": %d, \"gamma\": %.9g, \"device\": \"%s\", "
-             "\"seed\": %llu",
-             rc.K, rc.H, (double)rc.gamma, dev_name, (unsigned long long)rc.seed);
+             "\"cpu_kernels\": \"%s\", \"seed\": %llu",
+             rc.K, rc.H, (double)rc.gamma, dev_name, cpu_kernels, (unsigned long long)rc.seed);
       if (eval_episodes > 0) {
         printf(", \"eval\": {\"episodes\": %ld, \"returns\": ", eval_episodes);
         print_returns_json(ev.returns, (int)eval_episodes);
@@ -633,8 +634,8 @@ int main(int argc, char **argv) {
     print_returns_json(ro.returns, (int)episodes);
     printf(", \"mean_return\": %.6f, \"std_return\": %.6f, \"plan_ms_median\": %.6f, "
            "\"plan_ms_p99\": %.6f, \"plan_ms_mean\": %.6f, \"samples\": %d, \"horizon\": %d, "
-           "\"gamma\": %.9g, \"device\": \"%s\", \"model\": ",
-           mean, std, med, p99, pmean, rc.K, rc.H, (double)rc.gamma, dev_name);
+           "\"gamma\": %.9g, \"device\": \"%s\", \"cpu_kernels\": \"%s\", \"model\": ",
+           mean, std, med, p99, pmean, rc.K, rc.H, (double)rc.gamma, dev_name, cpu_kernels);
     mbrl_cli_json_string(stdout, oracle ? "oracle" : model_path);
     printf(", \"episodes\": %ld, \"max_steps\": %d, \"env_steps\": %ld, \"seed\": %llu}\n", episodes,
            rc.max_steps, ro.env_steps, (unsigned long long)rc.seed);

@@ -25,6 +25,7 @@
 #include "mbrl/log.h"
 
 static const char *PROG = "mbrl_train";
+static const char *cpu_kernels = "?"; /* the CPU kernel path (mbrl/cpu.h), set in main */
 
 #define DEFAULT_STEPS 5000
 #define SPLIT_KEY 0x9e3779b97f4a7c15ULL
@@ -390,8 +391,9 @@ static int eval_mode(const char *model_path, const char *data_path, mbrl_backend
     mbrl_cli_json_string(stdout, model_path);
     printf(", \"data\": ");
     mbrl_cli_json_string(stdout, data_path);
-    printf(", \"rows\": %zu, \"episodes\": %zu, \"device\": \"%s\", \"loss\": %.9g", ds.n,
-           episodes, mbrl_backend_name(backend), loss);
+    printf(", \"rows\": %zu, \"episodes\": %zu, \"device\": \"%s\", \"cpu_kernels\": \"%s\", "
+           "\"loss\": %.9g",
+           ds.n, episodes, mbrl_backend_name(backend), cpu_kernels, loss);
     json_rmse(1, r1, O);
     json_rmse(OPEN_LOOP_K, have_k ? rk : NULL, O);
     printf("}\n");
@@ -838,6 +840,7 @@ int main(int argc, char **argv) {
   }
 
   const mbrl_backend backend = mbrl_cli_resolve_device(PROG, req_backend);
+  cpu_kernels = mbrl_cli_cpu_kernels(PROG);
 
   if (eo.probabilistic && eo.members == 0) eo.members = 5;
   if (eo.elites > 0 && eo.members == 0)
@@ -1090,9 +1093,10 @@ int main(int argc, char **argv) {
     mbrl_cli_json_string(stdout, all.env_id);
     printf(", \"steps\": %ld, \"batch\": %ld, \"steps_per_second\": %.6g, "
            "\"samples_per_second\": %.6g, \"train_seconds\": %.6g, \"device\": \"%s\", "
-           "\"seed\": %llu, \"train_loss\": %.9g, \"last_batch_loss\": %.9g",
+           "\"cpu_kernels\": \"%s\", \"seed\": %llu, \"train_loss\": %.9g, "
+           "\"last_batch_loss\": %.9g",
            steps, batch, sps, sps * (double)batch, train_s, mbrl_backend_name(backend),
-           (unsigned long long)seed, train_loss, tail_n ? tail_sum / (double)tail_n : NAN);
+           cpu_kernels, (unsigned long long)seed, train_loss, tail_n ? tail_sum / (double)tail_n : NAN);
     if (have_val)
       printf(", \"val_loss\": %.9g", val_loss);
     else

@@ -8,8 +8,8 @@
  * runs (default 5, --quick 3) of N env steps (default 20000, --quick 8000; the ensemble 1/5 of
  * that) after a warm-up of 400 steps; plus one run of 500,000 steps of the single A2C from a
  * fresh trainer per device (the "wall time to 500k steps" row; --no-500k leaves it out). The CPU
- * path is single-threaded (OpenBLAS at 1 thread unless OPENBLAS_NUM_THREADS says otherwise);
- * --threads is reported. */
+ * path is single-threaded on the CPU kernel path in use (mbrl/cpu.h, named in the JSON as
+ * cpu_kernels); --threads is reported. */
 #include "bench_common.h"
 
 #include <stdio.h>
@@ -34,9 +34,9 @@ static int time_run(int M, mbrl_backend be, long long warm, long long steps, dou
   int st = 0;
   while (a->env_steps < warm && !st) st = mbrl_a2c_iterate(a, NULL) != MBRL_OK;
   const long long start = a->env_steps;
-  const double t0 = mbrl_log_now();
+  const double t0 = bench_now_s();
   while (a->env_steps - start < steps && !st) st = mbrl_a2c_iterate(a, NULL) != MBRL_OK;
-  *wall = mbrl_log_now() - t0;
+  *wall = bench_now_s() - t0;
   *done = a->env_steps - start;
   if (st) fprintf(stderr, "bench_a2c: error: %s\n", mbrl_last_error());
   mbrl_a2c_free(a);
@@ -112,6 +112,7 @@ int main(int argc, char **argv) {
   char date[64];
   bench_date_utc(date, sizeof date);
   const int gpus = mbrl_cuda_device_count();
+  bench_cpu_kernels("bench_a2c");
   bench_print_head("a2c", gpus > 0);
   printf(" \"threads\": %d, \"date\": \"%s\", \"runs\": %d,\n \"command\": ", threads, date, runs);
   bench_print_command(argc, argv);

@@ -15,12 +15,22 @@
 #include <unistd.h>
 
 #include "mbrl/cli.h"
+#include "mbrl/cpu.h"
 #include "mbrl/device.h"
 
-/* Monotonic wall clock in seconds. */
+/* 1 when MBRL_BENCH_CLOCK=cpu: time with the process's CPU time instead of the wall clock.
+ * On a shared, loaded machine the wall clock counts the time other processes hold the cores;
+ * CPU time does not (it still feels a busy sibling hyperthread). Single-threaded runs only:
+ * with N threads CPU time adds them up. */
+static inline int bench_cpu_clock(void) {
+  const char *e = getenv("MBRL_BENCH_CLOCK");
+  return e && strcmp(e, "cpu") == 0;
+}
+
+/* Seconds on the bench clock: monotonic wall clock, or process CPU time (bench_cpu_clock). */
 static inline double bench_now_s(void) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(bench_cpu_clock() ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -63,8 +73,13 @@ static inline void bench_cpu_name(char *out, size_t n) {
   fclose(f);
 }
 
-/* Prints the opening of the bench JSON object, two lines:
+/* The CPU kernel path for this run (mbrl/cpu.h): exits 1 when MBRL_CPU_KERNELS asks for a path
+ * this CPU lacks, else prints "<prog>: CPU kernels <path> (cpu: ...)" on stderr. Call it first. */
+static inline const char *bench_cpu_kernels(const char *prog) { return mbrl_cli_cpu_kernels(prog); }
+
+/* Prints the opening of the bench JSON object, three lines:
  *   {"bench": "<bench>", "impl": "mbrl", "version": "...",
+ *    "cpu_kernels": "<path>", "cpu_features": "...", "clock": "wall" | "cpu",
  *    "machine": {"cpu": "...", "cores": N, "host": "...", "gpu": "<name>" | null},
  * have_gpu != 0 names CUDA device 0. */
 static inline void bench_print_head(const char *bench, int have_gpu) {
@@ -73,6 +88,9 @@ static inline void bench_print_head(const char *bench, int have_gpu) {
   if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "unknown");
   host[sizeof host - 1] = '\0';
   printf("{\"bench\": \"%s\", \"impl\": \"mbrl\", \"version\": \"%s\",\n", bench, MBRL_VERSION);
+  printf(" \"cpu_kernels\": \"%s\", \"cpu_features\": \"%s\", \"clock\": \"%s\",\n",
+         mbrl_cpu_path_name(mbrl_cpu_kernels()), mbrl_cpu_features(),
+         bench_cpu_clock() ? "cpu" : "wall");
   printf(" \"machine\": {\"cpu\": \"%s\", \"cores\": %ld, \"host\": ", cpu,
          sysconf(_SC_NPROCESSORS_ONLN));
   mbrl_cli_json_string(stdout, host);

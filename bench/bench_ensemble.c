@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/nn_cpu.h"
+#include "mbrl/cpu.h"
 #include "mbrl/dataset.h"
 #include "mbrl/device.h"
 #include "mbrl/dyn_ensemble.h"
@@ -163,7 +163,8 @@ int main(int argc, char **argv) {
          threads, date, min_s, rounds);
   bench_print_command(argc, argv);
   printf(",\n \"results\": [");
-  const char *cpu_variant = strcmp(mbrl_nn_cpu_kernels(), "avx512") == 0 ? "cpu_avx512" : "cpu_blas";
+  char cpu_variant[32]; /* "cpu_<kernel path>" */
+  snprintf(cpu_variant, sizeof cpu_variant, "cpu_%s", mbrl_cpu_path_name(mbrl_cpu_kernels()));
   int rows = 0;
   const mbrl_backend bes[2] = {MBRL_BACKEND_CPU, MBRL_BACKEND_CUDA};
   for (int k = 0; k < 2; ++k) {

@@ -210,6 +210,7 @@ int main(int argc, char **argv) {
   char date[64];
   bench_date_utc(date, sizeof date);
   int gpus = mbrl_cuda_device_count();
+  bench_cpu_kernels("bench_env");
   bench_print_head("env", gpus > 0);
   printf(" \"threads\": %d, \"date\": \"%s\", \"seconds_per_run\": %g, \"runs\": %d,\n"
          " \"command\": ", threads, date, min_s, runs);

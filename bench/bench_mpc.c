@@ -162,6 +162,7 @@ int main(int argc, char **argv) {
       mbrl_cli_unknown(&c);
     }
   }
+  bench_cpu_kernels(PROG);
   if (threads > 0) omp_set_num_threads((int)threads);
   if (runs < 0) runs = quick ? 3 : 5;
   if (seconds < 0) seconds = quick ? 0.1 : 0.3;

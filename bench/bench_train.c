@@ -10,8 +10,8 @@
  * with a loss buffer (so a CUDA run ends synchronized), and reports the median. --threads is
  * reported; the thread count itself comes from OMP_NUM_THREADS / OPENBLAS_NUM_THREADS (as
  * run_all.sh sets them; without them the CPU gemm runs single-threaded, see nn.h). The CPU row's
- * variant names the kernel path (host/nn_cpu.h): "cpu_avx512" (hand-written AVX-512 kernels) or
- * "cpu_blas" (OpenBLAS; no AVX-512, or MBRL_CPU_KERNELS=generic).
+ * variant names the CPU kernel path (mbrl/cpu.h): "cpu_avx512", "cpu_avx2" or "cpu_generic" (the
+ * best the CPU runs, or MBRL_CPU_KERNELS).
  * Prints ONE JSON object on stdout in bench/README.md's schema ("train" rows). */
 #include "bench_common.h"
 
@@ -26,7 +26,6 @@
 #include "mbrl/dynamics.h"
 #include "mbrl/env.h"
 #include "mbrl/philox.h"
-#include "host/nn_cpu.h"
 
 /* 20 episodes x 200 Pendulum-v1 transitions under a uniform random policy, stats computed. */
 static int make_data(mbrl_dataset *ds) {
@@ -141,6 +140,7 @@ int main(int argc, char **argv) {
   char date[64];
   bench_date_utc(date, sizeof date);
   const int gpus = mbrl_cuda_device_count();
+  bench_cpu_kernels("bench_train");
   bench_print_head("train", gpus > 0);
   printf(" \"threads\": %d, \"date\": \"%s\", \"seconds_per_run\": %g, \"runs\": %d,\n"
          " \"data\": \"4000 Pendulum-v1 random-policy transitions\",\n \"command\": ",
@@ -148,9 +148,9 @@ int main(int argc, char **argv) {
   bench_print_command(argc, argv);
   printf(",\n \"results\": [");
   int rows = 0;
-  /* the CPU kernel path the library chose (host/nn_cpu.h): AVX-512 kernels or OpenBLAS */
-  const char *cpu_variant =
-      strcmp(mbrl_nn_cpu_kernels(), "avx512") == 0 ? "cpu_avx512" : "cpu_blas";
+  /* the CPU kernel path in use (mbrl/cpu.h) names the CPU rows */
+  char cpu_variant[32];
+  snprintf(cpu_variant, sizeof cpu_variant, "cpu_%s", mbrl_cpu_path_name(mbrl_cpu_kernels()));
   const mbrl_backend bes[2] = {MBRL_BACKEND_CPU, MBRL_BACKEND_CUDA};
   for (int k = 0; k < 2; ++k) {
     if (bes[k] == MBRL_BACKEND_CUDA && (!mbrl_cuda_compiled() || gpus == 0)) continue;

@@ -4,10 +4,11 @@
 Usage: make_results.py RESULTS_DIR [--out bench/RESULTS.md] [--peak-gflops-per-core X]
 
 RESULTS_DIR holds one JSON object per file (bench/README.md has the schema): our bench_*
-programs ("impl": "mbrl") and torch_reference.py ("bench": "torch_reference"), plus the
-optional run.json that run_all.sh writes (date, host, threads, commands). Areas with no data
-read "not measured". Files that are not valid JSON are reported on stderr and listed in the
-output, never silently dropped.
+programs ("impl": "mbrl"; one file per CPU kernel path, named by their "cpu_kernels") and
+torch_reference.py ("bench": "torch_reference"), plus the optional run.json that run_all.sh
+writes (date, host, threads, commands). The first section sums up the issue-9 targets per
+kernel path; then every area in detail. Areas with no data read "not measured". Files that are
+not valid JSON are reported on stderr and listed in the output, never silently dropped.
 """
 import argparse
 import glob
@@ -17,6 +18,8 @@ import sys
 
 AREAS = ("env", "train", "mpc", "a2c", "peak", "ensemble", "python")  # peak: bench_peak's FP32
 # ceiling; python: bench/bench_python.py, the Python package against the C calls it makes
+PATHS = ("avx512", "avx2", "generic")  # CPU kernel paths, best first (mbrl/cpu.h)
+ISA_PATH = {"avx512f": "avx512", "avx2_fma": "avx2"}  # bench_peak files from before "path"
 LINEAR_FLOPS_DEFAULT = 9088  # 2*(4*64 + 64*64 + 64*3): the seed's model, 3+1 -> 64 -> 64 -> 3
 
 
@@ -92,6 +95,10 @@ def load(folder):
             r["threads"] = r.get("threads", obj.get("threads"))
             r["file"] = name
             r.setdefault("date", obj.get("date"))
+            r["clock"] = obj.get("clock") or "wall"  # wall clock, or process CPU time
+            if impl != "torch":  # the CPU kernel path the row ran on (CPU rows)
+                r.setdefault("kernels", r.get("path") or obj.get("cpu_kernels")
+                             or ISA_PATH.get(r.get("isa")))
             if r["area"] not in AREAS:
                 problems.append(f"{name}: row with unknown bench '{r['area']}' "
                                 f"(expected one of {', '.join(AREAS)})")
@@ -127,6 +134,11 @@ def torch_match(torch_rows, device, pick):
     return cpu, "cpu"
 
 
+def path_key(r):
+    k = r.get("kernels")
+    return PATHS.index(k) if k in PATHS else len(PATHS)
+
+
 def section_env(rows, problems):
     out = ["## Environment stepping", ""]
     ours, _ = split(rows, "env", ("env", "device", "steps_per_s"), problems)
@@ -150,7 +162,8 @@ def section_train(rows, problems):
         out += ["mbrl: not measured", ""]
     else:
         body = []
-        for r in sorted(ours, key=lambda r: (r["device"], r["batch"], str(r.get("variant")))):
+        for r in sorted(ours, key=lambda r: (r["device"], r["batch"], path_key(r),
+                                             str(r.get("variant")))):
             cands, tdev = torch_match(torch, r["device"], lambda t, b=r["batch"]: t["batch"] == b)
             best = max(cands, key=lambda t: t["steps_per_s"]) if cands else None
             tsps = best["steps_per_s"] if best else None
@@ -173,24 +186,35 @@ def section_train(rows, problems):
     return out + [""]
 
 
-def section_mpc(rows, problems, peak_per_core):
+def peak_of(peaks, r):
+    """The per-core peak for a CPU row: its kernel path's, else the best path's."""
+    if r.get("device") != "cpu" or not peaks:
+        return None
+    return peaks.get(r.get("kernels")) or next((peaks[p] for p in PATHS if p in peaks), None)
+
+
+def section_mpc(rows, problems, peaks, run_threads, run_clock):
     out = ["## Random-shooting MPC: one plan (K action sequences x H steps)", ""]
     ours, torch = split(rows, "mpc", ("model", "device", "K", "H", "ms_per_plan"), problems)
-    if peak_per_core:
-        out += [f"Peak used for '% peak': {peak_per_core:.0f} GFLOP/s per core x threads "
-                f"(CPU rows only).", ""]
+    ours = [r for r in ours if (not run_threads or (r.get("threads") or 1) == run_threads)
+            and r["clock"] == run_clock]
+    if peaks:
+        out += ["Peak used for '% peak': the row's kernel path's FMA peak per core (bench_peak) x "
+                "threads: " + ", ".join(f"{p} {peaks[p]:.0f} GFLOP/s" for p in PATHS if p in peaks)
+                + " (CPU rows only).", ""]
 
     def pct(g, r):
-        if g is None or not peak_per_core or r["device"] != "cpu":
+        pk = peak_of(peaks, r)
+        if g is None or not pk:
             return None
-        return f"{100 * g / (peak_per_core * (r.get('threads') or 1)):.0f}%"
+        return f"{100 * g / (pk * (r.get('threads') or 1)):.0f}%"
 
     if not ours:
         out += ["mbrl: not measured", ""]
     else:
         body = []
-        for r in sorted(ours, key=lambda r: (r["model"], r["device"], str(r.get("variant")),
-                                            r.get("E") or 1, r["K"], r["H"])):
+        for r in sorted(ours, key=lambda r: (r["model"], r["device"], path_key(r),
+                                            str(r.get("variant")), r.get("E") or 1, r["K"], r["H"])):
             E = r.get("E") or 1
             tvar = "folded" if r["model"] == "learned" else "oracle"
             cands, tdev = torch_match(torch, r["device"], lambda t, r=r, v=tvar:
@@ -201,11 +225,11 @@ def section_mpc(rows, problems, peak_per_core):
             if g is None and r["model"] == "learned":
                 f = r.get("flops_per_sample_step") or LINEAR_FLOPS_DEFAULT
                 g = f * E * r["K"] * r["H"] / (r["ms_per_plan"] * 1e-3) / 1e9
-            body.append([r["model"], r.get("variant", "-"), r["device"], E, r["K"], r["H"],
+            body.append([r["model"], r.get("kernels") or "-", r["device"], E, r["K"], r["H"],
                          r["ms_per_plan"], per_env, g, pct(g, r), tms,
                          f"{tvar} ({tdev})" if cands else "not measured",
                          fmt_ratio(ratio(tms, per_env))])
-        out += table(["model", "mbrl variant", "device", "E", "K", "H", "mbrl ms/plan",
+        out += table(["model", "kernels", "device", "E", "K", "H", "mbrl ms/plan",
                       "ms/plan per env", "GFLOP/s", "% peak", "torch ms/plan", "torch variant",
                       "speed-up"], body)
         out += ["", "Speed-up = torch ms per plan / mbrl ms per plan per environment; learned models "
@@ -222,7 +246,8 @@ def section_mpc(rows, problems, peak_per_core):
         g = by.get("folded", {}).get("gflops")
         body.append([dev, K, H, by.get("bn_eval", {}).get("ms_per_plan"),
                      by.get("folded", {}).get("ms_per_plan"), by.get("oracle", {}).get("ms_per_plan"),
-                     g, pct(g, {"device": dev, "threads": by.get("folded", {}).get("threads")})])
+                     g, pct(g, {"device": dev, "kernels": None,
+                                "threads": by.get("folded", {}).get("threads")})])
     out += table(["device", "K", "H", "bn_eval ms", "folded ms", "oracle ms", "folded GFLOP/s",
                   "% peak"], body)
     return out + [""]
@@ -235,16 +260,19 @@ def section_a2c(rows, problems):
         out += ["mbrl: not measured", ""]
     else:
         body = []
-        for r in sorted(ours, key=lambda r: (r["device"], r.get("ensemble") or 1, r.get("envs") or 0)):
+        for r in sorted(ours, key=lambda r: (r["device"], path_key(r), r.get("ensemble") or 1,
+                                             r.get("envs") or 0, r["env_steps"])):
             cands, tdev = torch_match(torch, r["device"], lambda t: True)
             best = max(cands, key=lambda t: t["steps_per_s"]) if cands else None
             tsps = best["steps_per_s"] if best else None
-            body.append([r.get("name", "a2c"), r["device"], r.get("envs", "-"), r.get("ensemble", 1),
+            body.append([r.get("name", "a2c"), r.get("kernels") or "-", r["device"], r.get("envs", "-"),
+                         r.get("ensemble", 1),
                          r["env_steps"], r.get("wall_s"), r["steps_per_s"],
                          500000 / r["steps_per_s"], tsps,
                          f"{tdev}" if best else "not measured",
                          fmt_ratio(ratio(r["steps_per_s"], tsps))])
-        out += table(["run", "device", "envs", "ensemble", "env steps", "wall s", "mbrl steps/s",
+        out += table(["run", "kernels", "device", "envs", "ensemble", "env steps", "wall s",
+                      "mbrl steps/s",
                       "s per 500k (est.)", "torch steps/s", "torch device", "mbrl / torch"], body)
         out += ["", "s per 500k is 500,000 / steps/s unless the row timed 500,000 steps itself "
                 "(then equal to wall s).", ""]
@@ -257,7 +285,122 @@ def section_a2c(rows, problems):
     return out + [""]
 
 
-def section_ensemble(rows, problems, peak_per_core):
+def learned_gflops(r):
+    g = r.get("gflops")
+    if g is None and r.get("model") == "learned":
+        f = r.get("flops_per_sample_step") or LINEAR_FLOPS_DEFAULT
+        g = f * (r.get("E") or 1) * r["K"] * r["H"] / (r["ms_per_plan"] * 1e-3) / 1e9
+    return g
+
+
+def section_targets(rows, problems, peaks, run_threads, run_clock):
+    """Issue 9's speed targets, one column per CPU kernel path, each cell the measured ratio
+    (met / MISSED against its bar)."""
+    out = ["## Targets per CPU kernel path (issue 9)", ""]
+    mpc, tmpc = split(rows, "mpc", ("model", "device", "K", "H", "ms_per_plan"), [])
+    train, ttrain = split(rows, "train", ("device", "batch", "steps_per_s"), [])
+    a2c, ta2c = split(rows, "a2c", ("device", "env_steps", "steps_per_s"), [])
+    paths = [p for p in PATHS if any(r.get("kernels") == p for r in mpc + train + a2c)]
+    if not paths:
+        return out + ["not measured", ""]
+    one = lambda r: (r["device"] == "cpu" and r["clock"] == run_clock and
+                     (not run_threads or (r.get("threads") or 1) == run_threads))
+
+    def cell(v, bar, unit="x"):
+        if v is None:
+            return "not measured"
+        return f"{v:.2f}{unit} {'met' if v >= bar else 'MISSED'}"
+
+    def plan_ratio(p, model, K, H):
+        ours = [r for r in mpc if one(r) and r.get("kernels") == p and r["model"] == model
+                and r["K"] == K and r["H"] == H and (r.get("E") or 1) == 1]
+        tv = "folded" if model == "learned" else "oracle"
+        th = [t for t in tmpc if t["device"] == "cpu" and t.get("variant") == tv and t["K"] == K
+              and t["H"] == H]
+        if not ours or not th:
+            return None, None
+        r = ours[0]
+        pk = peak_of(peaks, r)
+        g = learned_gflops(r)
+        return th[0]["ms_per_plan"] / r["ms_per_plan"], (100 * g / pk if g and pk else None)
+
+    def train_ratio(p, B):
+        ours = [r for r in train if one(r) and r.get("kernels") == p and r["batch"] == B]
+        th = [t for t in ttrain if t["device"] == "cpu" and t["batch"] == B]
+        if not ours or not th:
+            return None
+        return ours[0]["steps_per_s"] / max(t["steps_per_s"] for t in th)
+
+    def a2c_ratio(p):
+        ours = [r for r in a2c if one(r) and r.get("kernels") == p and (r.get("ensemble") or 1) == 1]
+        th = [t for t in ta2c if t["device"] == "cpu"]
+        if not ours or not th:
+            return None
+        r = max(ours, key=lambda r: r["env_steps"])  # the longest run (500k when measured)
+        return r["steps_per_s"] / max(t["steps_per_s"] for t in th)
+
+    body = []
+    for K in (1024, 4096, 16384):
+        cells = []
+        for p in paths:
+            rr, pc = plan_ratio(p, "learned", K, 15)
+            c = cell(rr, 3.0)
+            if K == 1024:
+                c += f"; {pc:.0f}% of peak {'met' if pc >= 75 else 'MISSED'}" if pc else ""
+            cells.append(c)
+        bar = ">= 3x PyTorch folded" + (", >= 75% of the path's FMA peak" if K == 1024 else "")
+        body.append([f"learned plan K={K}, H=15", bar] + cells)
+    body.append(["oracle plan K=1024, H=15", ">= 10x PyTorch"] +
+                [cell(plan_ratio(p, "oracle", 1024, 15)[0], 10.0) for p in paths])
+    body.append(["training step, batch 128", ">= 12x PyTorch"] +
+                [cell(train_ratio(p, 128), 12.0) for p in paths])
+    body.append(["training step, batch 1024", ">= 4x PyTorch"] +
+                [cell(train_ratio(p, 1024), 4.0) for p in paths])
+    body.append(["A2C, CartPole-v1 (steps/s)", ">= 10x PyTorch's A2C"] +
+                [cell(a2c_ratio(p), 10.0) for p in paths])
+    two = [r for r in mpc if r["device"] == "cpu" and (r.get("threads") or 1) == 2 and
+           r["model"] == "learned" and r["K"] >= 1024]
+    cells = []
+    for p in paths:
+        sp = []
+        for r2 in two:
+            if r2.get("kernels") != p:
+                continue
+            r1 = [r for r in mpc if r["device"] == "cpu" and (r.get("threads") or 1) == 1 and
+                  r["clock"] == r2["clock"] and r.get("kernels") == p and
+                  r["model"] == "learned" and r["K"] == r2["K"] and r["H"] == r2["H"]]
+            if r1:
+                sp.append((r2["K"], r1[0]["ms_per_plan"] / r2["ms_per_plan"]))
+        cells.append(", ".join(f"K={K}: {cell(v, 1.7)}" for K, v in sorted(sp)) or "not measured")
+    body.append(["2 threads vs 1, learned plan H=15", ">= 1.7x at K >= 1024"] + cells)
+    out += table(["target", "bar"] + paths, body)
+    out += ["", "Ratios are measured in this run, side by side with bench/torch_reference.py "
+            "(same threads); '% of peak' is the learned plan's GFLOP/s (2*in*out per Linear, "
+            "zeros skipped or not) over the path's own bench_peak.", ""]
+    return out
+
+
+def section_threads(rows):
+    """Plans with 2 threads next to the same plans with 1 (run_all.sh adds the 2-thread rows)."""
+    mpc = [r for r in rows if r["area"] == "mpc" and r.get("impl") != "torch" and
+           r.get("device") == "cpu" and r.get("ms_per_plan")]
+    two = [r for r in mpc if (r.get("threads") or 1) == 2]
+    if not two:
+        return []
+    out = ["## Planning with two threads (OpenMP over row blocks; wall clock)", ""]
+    body = []
+    for r2 in sorted(two, key=lambda r: (r["model"], path_key(r), r["K"], r["H"])):
+        r1 = [r for r in mpc if (r.get("threads") or 1) == 1 and r["model"] == r2["model"] and
+              r["clock"] == r2["clock"] and r.get("kernels") == r2.get("kernels") and
+              r["K"] == r2["K"] and r["H"] == r2["H"]]
+        t1 = r1[0]["ms_per_plan"] if r1 else None
+        body.append([r2["model"], r2.get("kernels") or "-", r2["K"], r2["H"], t1,
+                     r2["ms_per_plan"], fmt_ratio(ratio(t1, r2["ms_per_plan"]))])
+    out += table(["model", "kernels", "K", "H", "1 thread ms", "2 threads ms", "speed-up"], body)
+    return out + [""]
+
+
+def section_ensemble(rows, problems, peaks):
     out = ["## Dynamics ensemble: one batched training step of M members vs one member's step", ""]
     ours, _ = split(rows, "ensemble", ("name", "device", "batch", "steps_per_s"), problems)
     if not ours:
@@ -269,8 +412,11 @@ def section_ensemble(rows, problems, peak_per_core):
         us = r.get("us_per_step") or 1e6 / r["steps_per_s"]
         g = r.get("gflops")
         pct = None
-        if g is not None and peak_per_core and r["device"] == "cpu":
-            pct = f"{100 * g / (peak_per_core * (r.get('threads') or 1)):.0f}%"
+        if not r.get("kernels") and str(r.get("variant", "")).startswith("cpu_"):
+            r = dict(r, kernels=r["variant"][4:])  # bench_ensemble names the path in its variant
+        pk = peak_of(peaks, r)
+        if g is not None and pk:
+            pct = f"{100 * g / (pk * (r.get('threads') or 1)):.0f}%"
         body.append([r["name"], r.get("variant", "-"), r["device"], r.get("members", 1),
                      "yes" if r.get("probabilistic") else "no", r["batch"], us, g, pct,
                      fmt_ratio(r.get("time_vs_single")), fmt_ratio(r.get("time_vs_ens1")),
@@ -369,14 +515,25 @@ def main():
     out_path = args.out or os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
     rows, meta, machines, problems = load(args.folder)
     dates = sorted({r["date"] for r in rows if isinstance(r.get("date"), str)})
-    peak, peak_note = args.peak_gflops_per_core, "given on the command line"
+    peaks, peak_note = {}, None
     measured = [r for r in rows if r.get("area") == "peak" and r.get("gflops")]
-    if peak is None and measured:
-        peak = float(measured[0]["gflops"])
-        peak_note = (f"measured by bench_peak: independent {measured[0].get('isa', '?')} FMA "
-                     f"chains on one core, median of {measured[0].get('runs', '?')} runs")
-    if peak is None:
-        peak, peak_note = estimate_peak(machines)
+    for r in measured:
+        peaks.setdefault(r.get("kernels") or "avx512", float(r["gflops"]))
+    if measured:
+        peak_note = ("measured by bench_peak: independent multiply-add chains of the path's "
+                     "width on one core, median of runs: " +
+                     ", ".join(f"{p} {peaks[p]:.0f} GFLOP/s ({next(r.get('isa', '?') for r in measured if (r.get('kernels') or 'avx512') == p)})"
+                               for p in PATHS if p in peaks))
+    if args.peak_gflops_per_core is not None:
+        peaks = {p: args.peak_gflops_per_core for p in PATHS}
+        peak_note = f"{args.peak_gflops_per_core:.0f} GFLOP/s, given on the command line"
+    if not peaks:
+        est, note = estimate_peak(machines)
+        if est:
+            peaks, peak_note = {p: est for p in PATHS}, f"{est:.0f} GFLOP/s ({note})"
+    run_threads = meta.get("threads")
+    run_clock = meta.get("clock") or next((r["clock"] for r in rows if r.get("impl") == "torch"),
+                                          "wall")
 
     lines = ["# Benchmark results", "",
              "Written by bench/make_results.py from " + os.path.relpath(args.folder) + " "
@@ -392,7 +549,11 @@ def main():
             ("threads", meta.get("threads") or (machines[0][3] if machines else None)),
             ("torch", m.get("torch")), ("git", meta.get("git")),
             ("quick mode", meta.get("quick")),
-            ("FP32 peak per core", f"{peak:.0f} GFLOP/s ({peak_note})" if peak else None)]
+            ("clock", "process CPU time (run_all.sh --cpu-time: a loaded, shared machine)"
+             if run_clock == "cpu" else "wall clock"),
+            ("CPU kernel paths measured", ", ".join(sorted({r["kernels"] for r in rows if r.get("kernels")},
+                                                          key=lambda k: PATHS.index(k) if k in PATHS else 9)) or None),
+            ("FP32 peak per core", peak_note)]
     for k, v in info:
         if v is not None:
             lines.append(f"- {k}: {v}")
@@ -402,11 +563,13 @@ def main():
     cmds = meta.get("commands") or [c for _, _, _, _, c in machines if c]
     lines += cmds or ["(not recorded)"]
     lines += ["```", ""]
+    lines += section_targets(rows, problems, peaks, run_threads, run_clock)
     lines += section_env(rows, problems)
     lines += section_train(rows, problems)
-    lines += section_mpc(rows, problems, peak)
+    lines += section_mpc(rows, problems, peaks, run_threads, run_clock)
+    lines += section_threads(rows)
     lines += section_a2c(rows, problems)
-    lines += section_ensemble(rows, problems, peak)
+    lines += section_ensemble(rows, problems, peaks)
     lines += section_python(rows, problems)
     failed = meta.get("failed") or []
     if problems or failed:

@@ -48,6 +48,13 @@ from seed_models import Model, normalize, unnormalize  # noqa: E402
 # ---------------------------------------------------------------- helpers
 
 
+# MBRL_BENCH_CLOCK=cpu (run_all.sh --cpu-time): time with this process's CPU time, as the bench
+# programs then do (robust on a shared, loaded machine; single-threaded runs only).
+CPU_CLOCK = os.environ.get("MBRL_BENCH_CLOCK") == "cpu"
+if CPU_CLOCK:
+    time.perf_counter = time.process_time
+
+
 def log(msg):
     print(f"torch_reference: {msg}", file=sys.stderr, flush=True)
 
@@ -558,6 +565,7 @@ def main():
     torch.set_num_threads(args.threads)
     out = {"bench": "torch_reference", "impl": "torch", "machine": machine_info(),
            "threads": torch.get_num_threads(), "devices": devices,
+           "clock": "cpu" if CPU_CLOCK else "wall",
            "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
            "command": " ".join([sys.executable] + sys.argv), "quick": args.quick,
            "results": []}

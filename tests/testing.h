@@ -9,6 +9,7 @@
 #include "testing_paths.h"
 
 extern "C" {
+#include "mbrl/dataset.h"
 #include "mbrl/device.h"
 }
 
@@ -67,6 +68,11 @@ void expect_close(const char *what, const std::vector<float> &got, const std::ve
 
 // Worst |a-b| / (atol + rtol*|b|) over n elements (<= 1 means within tolerance).
 double worst_ratio(const float *a, const float *b, size_t n, double atol, double rtol);
+
+// ds (initialized here; free with mbrl_dataset_free) = `episodes` random-policy Pendulum-v1
+// episodes of `steps` transitions (env seed `seed`, episode e reset as stream e, actions from
+// Philox(seed, 2^32 + e)), the last step of each marked truncated, statistics computed.
+void pendulum_data(mbrl_dataset *ds, int episodes, int steps, uint64_t seed);
 
 }  // namespace mbrl_test
 

@@ -97,6 +97,12 @@ mbrl_backend mbrl_cli_device(const mbrl_cli *c);
  * be had, e.g. "--device cuda: ... no CUDA GPU is present ...". */
 mbrl_backend mbrl_cli_resolve_device(const char *prog, mbrl_backend requested);
 
+/* The CPU kernel path for an app (mbrl/cpu.h): fail (exit 1) with the library's message when
+ * MBRL_CPU_KERNELS names a path this CPU lacks (naming the variable and the CPU's features) or
+ * no path at all; else print "<prog>: CPU kernels <path> (cpu: <features>)" on stderr and
+ * return the path's name. */
+const char *mbrl_cli_cpu_kernels(const char *prog);
+
 /* "data/<name><suffix>" for an env id: lowercase, up to the "-v" version suffix, other
  * characters as '_' ("Pendulum-v1", "_random.h5" -> "data/pendulum_random.h5"). */
 void mbrl_cli_default_out(const char *env_id, const char *suffix, char *out, size_t cap);

@@ -10,12 +10,14 @@
  * return MBRL_ERR_CUDA with a message if a launch or cuBLAS call fails. Scalars that a
  * CPU twin returns through a pointer (loss, norm) are device pointers for the CUDA twin.
  * Per-element math shared by both twins lives in src/host/nn_math.h.
- * The CPU twins use hand-written AVX-512 kernels when the CPU has AVX-512F (checked once per
- * process) and otherwise OpenBLAS, single-threaded: the first call sets
- * openblas_set_num_threads(1) for the process unless OPENBLAS_NUM_THREADS or OMP_NUM_THREADS
- * is set (at these sizes a second thread costs more than it gives). MBRL_CPU_KERNELS=generic
- * in the environment forces the OpenBLAS path. Results are deterministic for a given batch
- * shape; a different row count may change rounding (the kernels block rows by shape). */
+ * The CPU twins run on the CPU kernel path in use (mbrl/cpu.h: avx512, avx2 or generic, chosen
+ * from cpuid or forced with MBRL_CPU_KERNELS), single-threaded, no allocation. On one path the
+ * same inputs give the same bits, and a Linear's output row depends only on its input row (not
+ * on the batch size or the row's position), so a model predicts the same in any chunking;
+ * BatchNorm in training mode depends on the batch by definition. Adam, RMSprop and unfused
+ * BatchNorm are bit-identical on every path; the products differ between paths only in
+ * rounding (FMA or not, summation trees), within the tolerances tests/test_cpu_paths.cpp
+ * writes down. */
 #ifndef MBRL_NN_H
 #define MBRL_NN_H
 

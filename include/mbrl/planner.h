@@ -20,8 +20,10 @@
  *   - best = argmin cost (a NaN cost counts as +inf; ties go to the lowest index); the result
  *     is the first action of sequence best, its predicted return -cost[best] and the
  *     predicted next observation s_1 of sequence best.
- * Backends: CPU (blocks of rows through the folded MLP, AVX-512 when the CPU has it, OpenMP
- * over blocks, no allocation per plan) and CUDA (one rollout kernel per plan that draws the
+ * Backends: CPU (blocks of rows through the folded MLP on the CPU kernel path in use,
+ * mbrl/cpu.h: avx512, avx2 or generic, the zeros of ReLU activations skipped; OpenMP over
+ * blocks, no allocation per plan; costs are bit-identical for a row whatever K, E, block or
+ * thread count) and CUDA (one rollout kernel per plan that draws the
  * actions in-kernel, rolls all H steps with the weights in shared memory, accumulates the
  * costs and reduces to the argmin with a 64-bit atomicMin; a tiny kernel gathers the result;
  * one copy back). */
@@ -160,8 +162,9 @@ mbrl_status mbrl_plan_model_load(mbrl_plan_model **out, const char *path,
 /* Release (NULL is fine). */
 void mbrl_plan_model_free(mbrl_plan_model *m);
 
-/* Reference (plain C) prediction: next (B, obs_dim) from obs (B, obs_dim), act (B, act_dim).
- * Same arithmetic order as the planner's generic CPU path. */
+/* Reference (plain C, libm) prediction: next (B, obs_dim) from obs (B, obs_dim), act
+ * (B, act_dim). The planner's kernel paths agree with it to rounding (FMA, summation trees,
+ * vector atan2/sin/cos within 3 ulp). */
 mbrl_status mbrl_plan_model_step(const mbrl_plan_model *m, const float *obs, const float *act,
                                  int B, float *next);
 

@@ -1,6 +1,7 @@
 /* a2c.c - A2C / REINFORCE over batched environments for one model or an ensemble (see
  * mbrl/a2c.h). The networks are mlp modules on the chosen backend; the small per-sample math
- * (softmax, GAE, loss gradients, aggregation) runs on the host over T*B rows. After create
+ * (softmax, GAE, loss gradients, aggregation) runs on the host over T*B rows (softmax and the
+ * tanh of the networks on the CPU kernel path, mbrl/cpu.h). After create
  * nothing is allocated: one iteration is T batched actor forwards (all M models in one
  * mbrl_mlp_forward_many), T env steps, one batched critic and actor forward over the fragment
  * and one backward + clip + RMSprop step per model. */
@@ -12,7 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host/cpu_kernels.h"
 #include "host/mlp_cuda.h"
+#include "host/nn_cpu.h"
+#include "mbrl/cpu.h"
 #include "mbrl/ensemble.h"
 #include "mbrl/h5util.h"
 
@@ -109,19 +113,8 @@ uint64_t mbrl_a2c_model_seed(uint64_t seed, int i, int net) {
 /* ---------------------------------------------------------------- math */
 
 void mbrl_a2c_softmax(float *probs, float *logp, const float *logits, int N, int A) {
-  for (int n = 0; n < N; ++n) {
-    const float *z = logits + (size_t)n * A;
-    float mx = z[0];
-    for (int a = 1; a < A; ++a) mx = z[a] > mx ? z[a] : mx;
-    float s = 0.0f;
-    for (int a = 0; a < A; ++a) s += expf(z[a] - mx);
-    const float lse = logf(s);
-    for (int a = 0; a < A; ++a) {
-      const float lp = z[a] - mx - lse;
-      if (logp) logp[(size_t)n * A + a] = lp;
-      if (probs) probs[(size_t)n * A + a] = expf(lp);
-    }
-  }
+  /* the CPU kernel path's (src/host/cpu/a2c.c): vector exp/log, VW rows at a time */
+  mbrl_cpu_table_get()->softmax(probs, logp, logits, N, A);
 }
 
 void mbrl_a2c_gae(float *adv, float *ret, const float *rewards, const uint8_t *terminated,
@@ -234,10 +227,7 @@ mbrl_status mbrl_a2c_clip_grad_norm(mbrl_mlp *const *ms, int n, float max_norm, 
     double s = 0.0;
     for (int i = 0; i < n; ++i) {
       if (!ms[i]) continue;
-      const float *g = ms[i]->grads;
-      float acc = 0.0f;
-      for (size_t k = 0; k < ms[i]->n_params; ++k) acc += g[k] * g[k];
-      s += (double)acc;
+      s += (double)mbrl_nn_cpu_sumsq(ms[i]->grads, ms[i]->n_params);
     }
     mbrl_status st = clip_coef(s, max_norm, norm, &coef);
     if (st) return st;
@@ -387,6 +377,8 @@ mbrl_status mbrl_a2c_create(mbrl_a2c **out, const mbrl_a2c_config *cfg, const ch
     return mbrl_set_error(MBRL_ERR_INVALID_ARG, "a2c: ensemble size %d out of range 1..1024", M);
   mbrl_backend be;
   st = mbrl_backend_resolve(backend, &be);
+  if (st) return st;
+  st = mbrl_cpu_check(); /* the host math runs CPU kernels on any backend (mbrl/cpu.h) */
   if (st) return st;
 
   mbrl_a2c *a = (mbrl_a2c *)calloc(1, sizeof *a);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mbrl/cpu.h"
+
 #ifndef MBRL_VERSION
 #define MBRL_VERSION "unknown"
 #endif
@@ -322,6 +324,13 @@ mbrl_backend mbrl_cli_resolve_device(const char *prog, mbrl_backend requested) {
   if (mbrl_backend_resolve(requested, &b) != MBRL_OK)
     mbrl_cli_fail(prog, "--device %s: %s", mbrl_backend_name(requested), mbrl_last_error());
   return b;
+}
+
+const char *mbrl_cli_cpu_kernels(const char *prog) {
+  if (mbrl_cpu_check() != MBRL_OK) mbrl_cli_fail(prog, "%s", mbrl_last_error());
+  const char *name = mbrl_cpu_path_name(mbrl_cpu_kernels());
+  fprintf(stderr, "%s: CPU kernels %s (cpu: %s)\n", prog, name, mbrl_cpu_features());
+  return name;
 }
 
 void mbrl_cli_default_out(const char *env_id, const char *suffix, char *out, size_t cap) {

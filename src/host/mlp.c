@@ -9,6 +9,7 @@
 
 #include "host/mlp_cuda.h"
 #include "host/nn_cpu.h"
+#include "mbrl/cpu.h"
 #include "mbrl/philox.h"
 
 /* ---------------- memory on a backend ---------------- */
@@ -147,6 +148,7 @@ mbrl_status mbrl_mlp_create(mbrl_mlp **out, const mbrl_mlp_config *cfg, mbrl_bac
   mbrl_backend be;
   st = mbrl_backend_resolve(backend, &be);
   if (st) return st;
+  if (be == MBRL_BACKEND_CPU && (st = mbrl_cpu_check()) != MBRL_OK) return st; /* mbrl/cpu.h */
   mbrl_mlp *m = (mbrl_mlp *)calloc(1, sizeof *m);
   if (!m) return mbrl_set_error(MBRL_ERR_NOMEM, "mlp_create: out of memory");
   m->cfg = *cfg;
