@@ -9,10 +9,13 @@
 #include <fcntl.h>
 #include <hdf5.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -102,10 +105,42 @@ long long header_offset(const std::string &path, const char *name) {
     at = 512 + (long long)a;
 #else
   H5O_info_t info;
-  if (H5Oget_info_by_name2(f, name, &info, H5O_INFO_BASIC, H5P_DEFAULT) >= 0) at = 512 + (long long)info.addr;
+  if (H5Oget_info_by_name2(f, name, &info, H5O_INFO_BASIC, H5P_DEFAULT) >= 0)
+    at = 512 + (long long)info.addr;
 #endif
   H5Fclose(f);
   return at;
+}
+
+// Run fn in a child process (no OpenMP there) and return its answer; the child leaves with
+// _exit, before any exit handler (LeakSanitizer's check among them).
+std::string in_child(const std::function<std::string()> &fn) {
+  int fds[2];
+  if (pipe(fds) != 0) return "pipe failed";
+  fflush(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) return "fork failed";
+  if (pid == 0) {
+    close(fds[0]);
+    const std::string r = fn();
+    (void)!write(fds[1], r.data(), r.size());
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string out;
+  char buf[512];
+  for (ssize_t k; (k = read(fds[0], buf, sizeof buf)) != 0;) {
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) break;
+    out.append(buf, (size_t)k);
+  }
+  close(fds[0]);
+  int ws = 0;
+  while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+    out += " (the child failed: status " + std::to_string(ws) + ")";
+  return out;
 }
 
 }  // namespace
@@ -291,7 +326,8 @@ TEST(Seal, DamagedObjectHeadersAreNotTakenForAbsentObjects) {
     size_t pos = (size_t)at + 6 + ((flags & 0x20) ? 16 : 0) + ((flags & 0x10) ? 4 : 0);
     const size_t size_len = (size_t)1 << (flags & 3);
     uint64_t chunk = 0;
-    for (size_t i = 0; i < size_len; ++i) chunk |= (uint64_t)(unsigned char)bytes[pos + i] << (8 * i);
+    for (size_t i = 0; i < size_len; ++i)
+      chunk |= (uint64_t)(unsigned char)bytes[pos + i] << (8 * i);
     pos += size_len + chunk - 1;
     ASSERT_LT(pos + 4, bytes.size()) << k.object;
     std::string b = bytes;
@@ -299,20 +335,35 @@ TEST(Seal, DamagedObjectHeadersAreNotTakenForAbsentObjects) {
     const std::string path = dir.file("bad.h5");
     write_bytes(path, b);
     ASSERT_EQ(mbrl_h5_seal_rewrite(path.c_str()), MBRL_OK) << mbrl_last_error();
-    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-    ASSERT_GE(f, 0) << k.object;
-    hsize_t dims[2];
-    EXPECT_EQ(mbrl_h5_exists(f, "/network/3/weight"), std::strcmp(k.object, "/network/3/weight") ? -1 : 1)
+    // HDF5 1.10 leaks the header object it failed to load (LeakSanitizer would fail the
+    // sanitizer run): these reads run in a child process, the loader's in the guard's child
+    const bool group = !std::strcmp(k.object, "/network"),
+               dataset = !std::strcmp(k.object, "/network/3/weight");
+    const std::string want = "exists " + std::string(dataset ? "1" : "-1") + ", rank -2, rank0 " +
+                             (group ? "-2" : "2") + ", nothing " + (group ? "-1" : "0");
+    EXPECT_EQ(in_child([&] {
+                hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+                if (f < 0) return std::string("cannot open the file");
+                hsize_t dims[2];
+                std::string r =
+                    "exists " + std::to_string(mbrl_h5_exists(f, "/network/3/weight")) + ", rank " +
+                    std::to_string(mbrl_h5_dataset_rank(f, "/network/3/weight", dims, 2)) +
+                    ", rank0 " +
+                    std::to_string(mbrl_h5_dataset_rank(f, "/network/0/weight", dims, 2)) +
+                    ", nothing " + std::to_string(mbrl_h5_exists(f, "/network/0/nothing"));
+                H5Fclose(f);
+                return r;
+              }),
+              want)
         << k.object;
-    EXPECT_EQ(mbrl_h5_dataset_rank(f, "/network/3/weight", dims, 2), -2) << k.object;
-    EXPECT_EQ(mbrl_h5_dataset_rank(f, "/network/0/weight", dims, 2), !std::strcmp(k.object, "/network") ? -2 : 2)
-        << k.object;
-    EXPECT_EQ(mbrl_h5_exists(f, "/network/0/nothing"), !std::strcmp(k.object, "/network") ? -1 : 0) << k.object;
-    H5Fclose(f);
+    setenv("MBRL_H5_GUARD", "always", 1);
     mbrl_mlp *back = nullptr;
-    EXPECT_EQ(mbrl_mlp_load(path.c_str(), nullptr, MBRL_BACKEND_CPU, 4, &back), MBRL_ERR_FORMAT) << k.object;
+    EXPECT_EQ(mbrl_mlp_load(path.c_str(), nullptr, MBRL_BACKEND_CPU, 4, &back), MBRL_ERR_FORMAT)
+        << k.object;
     mbrl_mlp_free(back);
-    EXPECT_TRUE(has(mbrl_last_error(), "'" + path + "' " + k.message)) << k.object << ": " << mbrl_last_error();
+    unsetenv("MBRL_H5_GUARD");
+    EXPECT_TRUE(has(mbrl_last_error(), "'" + path + "' " + k.message))
+        << k.object << ": " << mbrl_last_error();
   }
 }
 
