@@ -27,12 +27,12 @@
 #include "mbrl/log.h"
 #include "mbrl/plan_opt.h"
 #include "mbrl/planner.h"
+#include "mbrl/trajectory.h"
 
 static const char *PROG = "mbrl_mpc";
 
 #define ITER_SEED_STRIDE 1000000ULL
 #define TRAIN_SAMPLER_KEY 0xd1b54a32d192ed03ULL
-#define TRAJ_FORMAT "mbrl.mpc_trajectory"
 
 static void usage(void) {
   printf(
@@ -174,116 +174,16 @@ static int file_exists(const char *p) {
 
 /* ---------------------------------------------------------------- trajectory record */
 
-typedef struct traj {
-  size_t n, cap;
-  int O, A;
-  float *obs, *act, *rew, *pred_ret, *pred_next, *next_obs;
-  int64_t *episode, *step;
-  uint8_t *timeout, *term;
-} traj;
-
-static void traj_free(traj *t) {
-  free(t->obs);
-  free(t->act);
-  free(t->rew);
-  free(t->pred_ret);
-  free(t->pred_next);
-  free(t->next_obs);
-  free(t->episode);
-  free(t->step);
-  free(t->timeout);
-  free(t->term);
-  memset(t, 0, sizeof *t);
-}
-
-static int traj_push(traj *t, const float *o, const float *a, float r, float pr, const float *pn,
-                     const float *no, int64_t ep, int64_t st, int timeout, int term) {
-  if (t->n == t->cap) {
-    size_t c = t->cap ? 2 * t->cap : 1024;
-#define GROW(f, type, w)                                              \
-  do {                                                                \
-    type *p_ = (type *)realloc(t->f, c * (size_t)(w) * sizeof(type)); \
-    if (!p_) return 1;                                                \
-    t->f = p_;                                                        \
-  } while (0)
-    GROW(obs, float, t->O);
-    GROW(act, float, t->A);
-    GROW(rew, float, 1);
-    GROW(pred_ret, float, 1);
-    GROW(pred_next, float, t->O);
-    GROW(next_obs, float, t->O);
-    GROW(episode, int64_t, 1);
-    GROW(step, int64_t, 1);
-    GROW(timeout, uint8_t, 1);
-    GROW(term, uint8_t, 1);
-#undef GROW
-    t->cap = c;
-  }
-  const size_t i = t->n++;
-  memcpy(t->obs + i * t->O, o, (size_t)t->O * sizeof(float));
-  memcpy(t->act + i * t->A, a, (size_t)t->A * sizeof(float));
-  t->rew[i] = r;
-  t->pred_ret[i] = pr;
-  memcpy(t->pred_next + i * t->O, pn, (size_t)t->O * sizeof(float));
-  memcpy(t->next_obs + i * t->O, no, (size_t)t->O * sizeof(float));
-  t->episode[i] = ep;
-  t->step[i] = st;
-  t->timeout[i] = (uint8_t)timeout;
-  t->term[i] = (uint8_t)term;
-  return 0;
-}
-
-/* The record file: per step /observations (T,O), /actions (T,A), /rewards (T),
- * /terminated (T) bool, /predicted_returns (T), /predicted_next_observations (T,O),
- * /next_observations (T,O), /episode (T) i64, /step (T) i64; root attrs format, env_id, model,
- * samples, horizon, gamma, seed (episode i was reset with seed + i), cost. Atomic
- * (temporary + rename). */
-static mbrl_status traj_save(const traj *t, const char *path, const char *env_id,
-                             const char *model, int K, int H, double gamma, uint64_t seed,
-                             const char *cost, const char *planner) {
-  mbrl_h5_writer w;
-  mbrl_status st = mbrl_h5_writer_open(&w, path);
-  if (st) return st;
-  const hsize_t n = t->n, dO[2] = {n, (hsize_t)t->O}, dA[2] = {n, (hsize_t)t->A};
-  if ((st = mbrl_h5_write_f32(w.file, "observations", 2, dO, t->obs)) ||
-      (st = mbrl_h5_write_f32(w.file, "actions", 2, dA, t->act)) ||
-      (st = mbrl_h5_write_f32(w.file, "rewards", 1, &n, t->rew)) ||
-      (st = mbrl_h5_write_f32(w.file, "predicted_returns", 1, &n, t->pred_ret)) ||
-      (st = mbrl_h5_write_f32(w.file, "predicted_next_observations", 2, dO, t->pred_next)) ||
-      (st = mbrl_h5_write_f32(w.file, "next_observations", 2, dO, t->next_obs)) ||
-      (st = mbrl_h5_write_i64(w.file, "episode", 1, &n, t->episode)) ||
-      (st = mbrl_h5_write_i64(w.file, "step", 1, &n, t->step)) ||
-      (st = mbrl_h5_write_bool(w.file, "terminated", n, t->term)) ||
-      (st = mbrl_h5_attr_write_str(w.file, "cost", cost)) ||
-      (st = mbrl_h5_attr_write_str(w.file, "planner", planner)) ||
-      (st = mbrl_h5_attr_write_str(w.file, "format", TRAJ_FORMAT)) ||
-      (st = mbrl_h5_attr_write_i64(w.file, "format_version", 1)) ||
-      (st = mbrl_h5_attr_write_str(w.file, "env_id", env_id)) ||
-      (st = mbrl_h5_attr_write_str(w.file, "model", model)) ||
-      (st = mbrl_h5_attr_write_i64(w.file, "samples", K)) ||
-      (st = mbrl_h5_attr_write_i64(w.file, "horizon", H)) ||
-      (st = mbrl_h5_attr_write_u64(w.file, "seed", seed)))
-    return mbrl_h5_writer_finish(&w, st);
-  /* gamma as a float64 attribute (h5util writes float32 ones only) */
-  hid_t sp = H5Screate(H5S_SCALAR);
-  hid_t a = sp < 0 ? -1 : H5Acreate2(w.file, "gamma", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-  herr_t e = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_DOUBLE, &gamma);
-  if (a >= 0 && H5Aclose(a) < 0) e = -1;
-  if (sp >= 0) H5Sclose(sp);
-  if (e < 0) st = mbrl_set_error(MBRL_ERR_IO, "cannot write attribute gamma");
-  return mbrl_h5_writer_finish(&w, st);
-}
-
-/* Transitions of a trajectory as a dataset (terminal as the env said; the last step of an
- * episode cut by the time limit or --max-steps a timeout). */
-static mbrl_status traj_to_dataset(const traj *t, const char *env_id, int episodes,
+/* Transitions of a trajectory as a dataset (with its terminal and timeout flags). */
+static mbrl_status traj_to_dataset(const mbrl_trajectory *t, const char *env_id, int episodes,
                                    mbrl_dataset *ds) {
-  mbrl_status st = mbrl_dataset_init(ds, env_id, t->O, t->A);
+  const size_t O = (size_t)t->obs_dim, A = (size_t)t->act_dim;
+  mbrl_status st = mbrl_dataset_init(ds, env_id, t->obs_dim, t->act_dim);
   if (st) return st;
   if ((st = mbrl_dataset_reserve(ds, t->n ? t->n : 1))) return st;
   for (size_t i = 0; i < t->n; ++i)
-    if ((st = mbrl_dataset_add(ds, t->obs + i * t->O, t->act + i * t->A, t->next_obs + i * t->O,
-                               t->rew[i], t->term[i], t->timeout[i])))
+    if ((st = mbrl_dataset_add(ds, t->obs + i * O, t->act + i * A, t->next_obs + i * O,
+                               t->rew[i], t->terminal[i], t->timeout[i])))
       return st;
   ds->episodes = episodes;
   return MBRL_OK;
@@ -367,7 +267,7 @@ typedef struct run_out {
 
 /* Run `episodes` episodes with reset seeds reset_seed0 + i; record to t (may be NULL). */
 static int run_episodes(mbrl_planner *p, const mbrl_plan_model *m, const run_cfg *rc,
-                        int episodes, uint64_t reset_seed0, traj *t, run_out *out) {
+                        int episodes, uint64_t reset_seed0, mbrl_trajectory *t, run_out *out) {
   out->returns = (double *)calloc((size_t)episodes, sizeof(double));
   out->plan_ms = (double *)calloc((size_t)episodes * rc->max_steps, sizeof(double));
   out->n_plan = 0;
@@ -417,8 +317,8 @@ static int run_episodes(mbrl_planner *p, const mbrl_plan_model *m, const run_cfg
       ret += r;
       ++steps;
       const int last = term || trunc || tt + 1 == rc->max_steps;
-      if (t && traj_push(t, o, res.action, r, res.best_return, res.pred_next, no, (int64_t)i, tt,
-                         last && !term, term)) {
+      if (t && mbrl_trajectory_push(t, o, res.action, r, res.best_return, res.pred_next, no,
+                                    (int64_t)i, tt, term, last && !term) != MBRL_OK) {
         fprintf(stderr, "%s: error: out of memory recording the trajectory\n", PROG);
         return 1;
       }
@@ -843,10 +743,9 @@ int main(int argc, char **argv) {
       if (train_model(&ds, train_steps, rc.seed + (uint64_t)it, be, model_path, &pm)) return 1;
       mbrl_planner *p = NULL;
       if (make_planner(pm, &rc, be, &p)) return 1;
-      traj t;
-      memset(&t, 0, sizeof t);
-      t.O = pm->obs_dim;
-      t.A = pm->act_dim;
+      mbrl_trajectory t;
+      if (mbrl_trajectory_init(&t, pm->env_id, pm->obs_dim, pm->act_dim) != MBRL_OK)
+        mbrl_cli_fail(PROG, "%s", mbrl_last_error());
       run_out ro;
       run_cfg rq = rc;
       rq.quiet = 1;
@@ -873,7 +772,7 @@ int main(int argc, char **argv) {
       free(ro.plan_ms);
       free(ro.prior);
       mbrl_dataset_free(&more);
-      traj_free(&t);
+      mbrl_trajectory_free(&t);
       mbrl_planner_free(p);
       mbrl_plan_model_free(pm);
     }
@@ -957,19 +856,22 @@ int main(int argc, char **argv) {
            env->id, oracle ? "oracle (true dynamics)" : model_path, dev_name, rc.K, rc.H,
            (double)rc.gamma, rc.cost == MBRL_PLAN_COST_SHAPED ? "shaped" : "reward", episodes,
            rc.max_steps);
-  traj t;
-  memset(&t, 0, sizeof t);
-  t.O = m->obs_dim;
-  t.A = m->act_dim;
+  mbrl_trajectory t;
+  if (mbrl_trajectory_init(&t, m->env_id, m->obs_dim, m->act_dim) != MBRL_OK)
+    mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+  snprintf(t.model, sizeof t.model, "%s", oracle ? "oracle" : model_path);
+  t.samples = rc.K;
+  t.horizon = rc.H;
+  t.gamma = (double)rc.gamma;
+  t.seed = rc.seed;
+  snprintf(t.cost, sizeof t.cost, "%s", rc.cost == MBRL_PLAN_COST_SHAPED ? "shaped" : "reward");
+  snprintf(t.planner, sizeof t.planner, "%s", planner_json(&rc));
   run_out ro;
   if (run_episodes(p, m, &rc, (int)episodes, rc.seed, (record || append) ? &t : NULL, &ro)) return 1;
   double mean, std, med, p99, pmean;
   summarize(&ro, (int)episodes, &mean, &std, &med, &p99, &pmean);
   int rcode = 0;
-  if (record && traj_save(&t, record, m->env_id, oracle ? "oracle" : model_path, rc.K, rc.H,
-                          (double)rc.gamma, rc.seed,
-                          rc.cost == MBRL_PLAN_COST_SHAPED ? "shaped" : "reward",
-                          planner_json(&rc)) != MBRL_OK) {
+  if (record && mbrl_trajectory_save(&t, record) != MBRL_OK) {
     fprintf(stderr, "%s: error: --record: %s\n", PROG, mbrl_last_error());
     rcode = 1;
   }
@@ -1008,7 +910,7 @@ int main(int argc, char **argv) {
     printf("planning latency per action: median %.3f ms, p99 %.3f ms (%zu actions)\n", med, p99,
            ro.n_plan);
   }
-  traj_free(&t);
+  mbrl_trajectory_free(&t);
   free(ro.returns);
   free(ro.plan_ms);
   free(ro.prior);

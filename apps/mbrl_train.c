@@ -38,9 +38,9 @@ static void usage(void) {
       "Usage: mbrl_train [--data FILE] [--out FILE] [--steps N] [--batch B] [--lr LR]\n"
       "                  [--beta1 B1] [--beta2 B2] [--hidden W1,W2,...] [--no-batchnorm]\n"
       "                  [--val-frac F] [--seed S] [--device auto|cpu|cuda] [--logdir DIR]\n"
-      "                  [--eval-every N] [--json] [--drop-nonfinite] [--force]\n"
-      "                  [--ensemble M] [--probabilistic] [--elites K] [--no-bootstrap]\n"
-      "                  [--fixed-logvar-bounds]\n"
+      "                  [--eval-every N] [--checkpoint-every N] [--json] [--drop-nonfinite]\n"
+      "                  [--force] [--ensemble M] [--probabilistic] [--elites K]\n"
+      "                  [--no-bootstrap] [--fixed-logvar-bounds]\n"
       "       mbrl_train --predict MODEL --data IN --out OUT [--device D] [--force]\n"
       "\n"
       "Train the dynamics model of seed 003 (input concat(normalize(s), normalize(a));\n"
@@ -56,7 +56,8 @@ static void usage(void) {
       "  --data FILE       mbrl.dataset file (default data/pendulum_random.h5)\n"
       "  --out FILE        checkpoint to write (default data/<env>_model.h5, e.g.\n"
       "                    data/pendulum_model.h5); written atomically\n"
-      "  --force           overwrite FILE if it exists (a failed run never touches it)\n"
+      "  --force           overwrite FILE if it exists (a failed run never touches it, unless\n"
+      "                    --checkpoint-every wrote it)\n"
       "  --steps N         training steps, 1..100000000 (default %d: the validation loss of\n"
       "                    the default 4000-transition Pendulum dataset has flattened by then)\n"
       "  --batch B         minibatch size, 2..65536 and at most the training rows (default 128)\n"
@@ -74,6 +75,10 @@ static void usage(void) {
       "                    train_model/loss every %d steps, val/loss at every evaluation)\n"
       "  --eval-every N    validation loss every N steps for the log and progress line\n"
       "                    (default 500)\n"
+      "  --checkpoint-every N  write the checkpoint to --out every N steps as well (each one\n"
+      "                    complete, replacing the last); if the loss turns NaN or Inf the run\n"
+      "                    stops and --out holds the last weights whose losses were finite\n"
+      "                    (default: write only at the end; a failed run writes nothing)\n"
       "  --drop-nonfinite  drop rows holding NaN or Inf (default: refuse such a dataset); a\n"
       "                    dropped row ends its episode\n"
       "  --json            print one JSON object on stdout instead of the text summary\n"
@@ -202,6 +207,88 @@ static void text_rmse(const char *heading, const char *env_id, int O, const doub
 
 /* Fail unless `out` can be written: it must not exist (unless force) and its directory must
  * be writable. Checked before any work, so a bad --out costs nothing. */
+/* The checkpoint's config attribute: the JSON prefix `cfg` ("": none) closed with the steps
+ * trained and, when the run stopped early, why. */
+static mbrl_status set_config(mbrl_dynamics *d, const char *cfg, long trained, const char *stop) {
+  if (!cfg[0]) return MBRL_OK;
+  char buf[2200];
+  snprintf(buf, sizeof buf, "%s, \"trained_steps\": %ld%s%s%s}", cfg, trained,
+           stop ? ", \"stopped\": \"" : "", stop ? stop : "", stop ? "\"" : "");
+  return mbrl_dynamics_set_config(d, buf);
+}
+
+/* Are all of m's state values (host copy `state`) finite? */
+static int state_finite(const float *state, const mbrl_mlp *m) {
+  const size_t n = mbrl_mlp_state_size(m);
+  for (size_t i = 0; i < n; ++i)
+    if (!isfinite(state[i])) return 0;
+  return 1;
+}
+
+/* The ensemble's config attribute, as set_config does for the single model. */
+static mbrl_status ens_set_config(mbrl_dyn_ensemble *e, const char *cfg, long trained,
+                                  const char *stop) {
+  if (!cfg[0]) return MBRL_OK;
+  char buf[2200];
+  snprintf(buf, sizeof buf, "%s, \"trained_steps\": %ld%s%s%s}", cfg, trained,
+           stop ? ", \"stopped\": \"" : "", stop ? stop : "", stop ? "\"" : "");
+  return mbrl_dyn_ensemble_set_config(e, buf);
+}
+
+/* What an ensemble checkpoint holds, in host memory: every parameter (log-variance bounds
+ * included), the BN running statistics and the BN step count. */
+typedef struct ens_state {
+  float *params, *buffers;
+  long long nbt;
+} ens_state;
+
+static int ens_state_alloc(ens_state *s, const mbrl_dyn_ensemble *e) {
+  s->params = malloc(e->n_params * sizeof(float));
+  s->buffers = malloc(((size_t)e->cfg.members * e->member_buffers + 1) * sizeof(float));
+  s->nbt = 0;
+  return s->params && s->buffers;
+}
+
+static void ens_state_free(ens_state *s) {
+  free(s->params), free(s->buffers);
+  s->params = s->buffers = NULL;
+}
+
+/* Copy e's state into *good when every value is finite (via *scratch; the two swap): 1 when
+ * taken, 0 when e holds a non-finite value (*good keeps the last finite state). */
+static int ens_state_take(ens_state *good, ens_state *scratch, const mbrl_dyn_ensemble *e) {
+  const size_t nb = (size_t)e->cfg.members * e->member_buffers;
+  if (mbrl_dyn_ensemble_get_params(e, scratch->params) != MBRL_OK ||
+      (nb && mbrl_dyn_ensemble_get_buffers(e, scratch->buffers) != MBRL_OK))
+    return 0;
+  for (size_t i = 0; i < e->n_params; ++i)
+    if (!isfinite(scratch->params[i])) return 0;
+  for (size_t i = 0; i < nb; ++i)
+    if (!isfinite(scratch->buffers[i])) return 0;
+  scratch->nbt = e->num_batches_tracked;
+  const ens_state t = *good;
+  *good = *scratch;
+  *scratch = t;
+  return 1;
+}
+
+static mbrl_status ens_state_restore(mbrl_dyn_ensemble *e, const ens_state *s) {
+  mbrl_status st = mbrl_dyn_ensemble_set_params(e, s->params);
+  if (!st && e->member_buffers) st = mbrl_dyn_ensemble_set_buffers(e, s->buffers);
+  if (!st) e->num_batches_tracked = s->nbt;
+  return st;
+}
+
+/* Rank the elites on `rank_on` and write the checkpoint (config: `trained` steps, `stop`). */
+static mbrl_status ens_checkpoint(mbrl_dyn_ensemble *e, const mbrl_dataset *rank_on,
+                                  const char *cfg, long trained, const char *stop,
+                                  const char *out) {
+  mbrl_status st = mbrl_dyn_ensemble_select_elites(e, rank_on);
+  if (!st) st = ens_set_config(e, cfg, trained, stop);
+  if (!st) st = mbrl_dyn_ensemble_save(e, out);
+  return st;
+}
+
 static void check_out(const char *out, int force) {
   struct stat sb;
   if (stat(out, &sb) == 0 && !force)
@@ -211,29 +298,57 @@ static void check_out(const char *out, int force) {
 
 /* ---------------------------------------------------------------- --predict mode */
 
+typedef struct predict_input {
+  int O, A;         /* the model's widths */
+  size_t n;         /* rows read */
+  float *obs, *act; /* (n, O), (n, A) */
+} predict_input;
+
+/* Read /observations and /actions of any HDF5 file (an mbrl_h5_read_fn). */
+static mbrl_status read_predict_input(const char *path, void *ctx) {
+  predict_input *in = (predict_input *)ctx;
+  in->n = 0, in->obs = in->act = NULL;
+  hid_t f;
+  mbrl_status st = mbrl_h5_open_read(path, &f);
+  if (st != MBRL_OK) return st;
+  hsize_t od[2] = {0, (hsize_t)in->O}, ad[2] = {0, (hsize_t)in->A};
+  if ((st = mbrl_h5_check_f32(f, path, "observations", 2, od)) == MBRL_OK &&
+      (st = mbrl_h5_check_f32(f, path, "actions", 2, ad)) == MBRL_OK &&
+      (od[0] != ad[0] || od[0] == 0 || od[0] > 100000000))
+    st = mbrl_set_error(MBRL_ERR_FORMAT,
+                        "'%s': /observations has %llu rows and /actions %llu; they must agree",
+                        path, (unsigned long long)od[0], (unsigned long long)ad[0]);
+  const size_t N = (size_t)od[0];
+  if (st == MBRL_OK) {
+    in->obs = malloc(N * (size_t)in->O * sizeof(float));
+    in->act = malloc(N * (size_t)in->A * sizeof(float));
+    if (!in->obs || !in->act) st = mbrl_set_error(MBRL_ERR_NOMEM, "out of memory for %zu rows", N);
+  }
+  if (st == MBRL_OK && (st = mbrl_h5_read_f32(f, path, "observations", in->obs)) == MBRL_OK)
+    st = mbrl_h5_read_f32(f, path, "actions", in->act);
+  H5Fclose(f);
+  if (st != MBRL_OK) {
+    free(in->obs), free(in->act);
+    in->obs = in->act = NULL;
+    return st;
+  }
+  in->n = N;
+  return MBRL_OK;
+}
+
 static int predict_mode(const char *model_path, const char *in_path, const char *out_path,
                         mbrl_backend backend, int force) {
   check_out(out_path, force);
   mbrl_dynamics *d = NULL;
   if (mbrl_dynamics_load(model_path, backend, 4096, &d) != MBRL_OK)
     mbrl_cli_fail(PROG, "%s", mbrl_last_error());
-  hid_t f;
-  if (mbrl_h5_open_read(in_path, &f) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
-  hsize_t od[2] = {0, (hsize_t)d->obs_dim}, ad[2] = {0, (hsize_t)d->act_dim};
-  if (mbrl_h5_check_f32(f, in_path, "observations", 2, od) != MBRL_OK ||
-      mbrl_h5_check_f32(f, in_path, "actions", 2, ad) != MBRL_OK)
+  predict_input in = {d->obs_dim, d->act_dim, 0, NULL, NULL};
+  if (mbrl_h5_guarded_read(in_path, read_predict_input, &in) != MBRL_OK)
     mbrl_cli_fail(PROG, "%s", mbrl_last_error());
-  if (od[0] != ad[0] || od[0] == 0 || od[0] > 100000000)
-    mbrl_cli_fail(PROG, "'%s': /observations has %llu rows and /actions %llu; they must agree",
-                  in_path, (unsigned long long)od[0], (unsigned long long)ad[0]);
-  const size_t N = (size_t)od[0], O = (size_t)d->obs_dim, A = (size_t)d->act_dim;
-  float *obs = malloc(N * O * sizeof(float)), *act = malloc(N * A * sizeof(float));
+  const size_t N = in.n, O = (size_t)d->obs_dim;
+  float *obs = in.obs, *act = in.act;
   float *next = malloc(N * O * sizeof(float)), *dn = malloc(N * O * sizeof(float));
-  if (!obs || !act || !next || !dn) mbrl_cli_fail(PROG, "out of memory for %zu rows", N);
-  if (mbrl_h5_read_f32(f, in_path, "observations", obs) != MBRL_OK ||
-      mbrl_h5_read_f32(f, in_path, "actions", act) != MBRL_OK)
-    mbrl_cli_fail(PROG, "%s", mbrl_last_error());
-  H5Fclose(f);
+  if (!next || !dn) mbrl_cli_fail(PROG, "out of memory for %zu rows", N);
   if (mbrl_dynamics_predict_next(d, obs, act, (int)N, next) != MBRL_OK ||
       mbrl_dynamics_predict_delta_normalized(d, obs, act, (int)N, dn) != MBRL_OK)
     mbrl_cli_fail(PROG, "%s", mbrl_last_error());
@@ -310,25 +425,15 @@ static int ens_predict_mode(const char *model_path, const char *in_path, const c
   mbrl_dyn_ensemble *e = NULL;
   if (mbrl_dyn_ensemble_load(model_path, backend, 4096, &e) != MBRL_OK)
     mbrl_cli_fail(PROG, "%s", mbrl_last_error());
-  hid_t f;
-  if (mbrl_h5_open_read(in_path, &f) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
-  hsize_t od[2] = {0, (hsize_t)e->obs_dim}, ad[2] = {0, (hsize_t)e->act_dim};
-  if (mbrl_h5_check_f32(f, in_path, "observations", 2, od) != MBRL_OK ||
-      mbrl_h5_check_f32(f, in_path, "actions", 2, ad) != MBRL_OK)
+  predict_input in = {e->obs_dim, e->act_dim, 0, NULL, NULL};
+  if (mbrl_h5_guarded_read(in_path, read_predict_input, &in) != MBRL_OK)
     mbrl_cli_fail(PROG, "%s", mbrl_last_error());
-  if (od[0] != ad[0] || od[0] == 0 || od[0] > 10000000)
-    mbrl_cli_fail(PROG, "'%s': /observations has %llu rows and /actions %llu; they must agree",
-                  in_path, (unsigned long long)od[0], (unsigned long long)ad[0]);
-  const size_t N = (size_t)od[0], O = (size_t)e->obs_dim, A = (size_t)e->act_dim;
+  const size_t N = in.n, O = (size_t)e->obs_dim;
   const size_t M = (size_t)e->cfg.members;
-  float *obs = malloc(N * O * sizeof(float)), *act = malloc(N * A * sizeof(float));
+  float *obs = in.obs, *act = in.act;
   float *next = malloc(N * O * sizeof(float)), *dn = malloc(N * O * sizeof(float));
   float *mm = malloc(M * N * O * sizeof(float)), *ml = malloc(M * N * O * sizeof(float));
-  if (!obs || !act || !next || !dn || !mm || !ml) mbrl_cli_fail(PROG, "out of memory for %zu rows", N);
-  if (mbrl_h5_read_f32(f, in_path, "observations", obs) != MBRL_OK ||
-      mbrl_h5_read_f32(f, in_path, "actions", act) != MBRL_OK)
-    mbrl_cli_fail(PROG, "%s", mbrl_last_error());
-  H5Fclose(f);
+  if (!next || !dn || !mm || !ml) mbrl_cli_fail(PROG, "out of memory for %zu rows", N);
   const int prob = e->cfg.probabilistic;
   if (mbrl_dyn_ensemble_predict_next(e, obs, act, NULL, (int)N, 0, 0, next) != MBRL_OK ||
       mbrl_dyn_ensemble_predict(e, obs, act, NULL, (int)N, dn, NULL) != MBRL_OK ||
@@ -451,7 +556,7 @@ static int train_ensemble(const ens_opts *eo, const mbrl_dataset *all, const mbr
                           const char *logdir, long steps, long batch, double lr, double beta1,
                           double beta2, double val_frac, int n_hidden, const long *hidden_l,
                           int batchnorm, uint64_t seed, mbrl_backend backend, long eval_every,
-                          int json, size_t n_bad) {
+                          long checkpoint_every, int json, size_t n_bad) {
   mbrl_dyn_ensemble_config c;
   mbrl_dyn_ensemble_config_init(&c);
   c.members = eo->members;
@@ -471,8 +576,8 @@ static int train_ensemble(const ens_opts *eo, const mbrl_dataset *all, const mbr
   for (int i = 0; i < n_hidden; ++i)
     snprintf(hid_txt + strlen(hid_txt), sizeof hid_txt - strlen(hid_txt), "%s%ld", i ? "," : "",
              hidden_l[i]);
+  char cfg[2048] = ""; /* the config JSON without its closing brace ("" if it does not fit) */
   {
-    char cfg[2048];
     int n = snprintf(cfg, sizeof cfg,
                      "{\"created_by\": \"%s %s\", \"optimizer\": \"adam\", \"lr\": %.9g, "
                      "\"betas\": [%.9g, %.9g], \"eps\": 1e-08, \"batch\": %ld, \"steps\": %ld, "
@@ -486,12 +591,9 @@ static int train_ensemble(const ens_opts *eo, const mbrl_dataset *all, const mbr
                      eo->learn_bounds ? "true" : "false",
                      prob ? "gaussian_nll_normalized_delta" : "mse_normalized_delta",
                      mbrl_backend_name(backend), train->n, val->n, n_bad);
-    if (n > 0 && (size_t)n < sizeof cfg &&
-        mbrl_cli_json_append(cfg, sizeof cfg - 1, data_path) == 0) {
-      strcat(cfg, "}");
-      if (mbrl_dyn_ensemble_set_config(e, cfg) != MBRL_OK)
-        mbrl_cli_fail(PROG, "%s", mbrl_last_error());
-    } else {
+    if (!(n > 0 && (size_t)n < sizeof cfg &&
+          mbrl_cli_json_append(cfg, sizeof cfg - 64, data_path) == 0)) { /* room for the tail */
+      cfg[0] = '\0';
       fprintf(stderr, "%s: warning: the --data path is too long to record; the checkpoint's "
               "config attribute stays {}\n", PROG);
     }
@@ -512,6 +614,17 @@ static int train_ensemble(const ens_opts *eo, const mbrl_dataset *all, const mbr
           backend == MBRL_BACKEND_CUDA ? " " : "",
           backend == MBRL_BACKEND_CUDA ? mbrl_cuda_device_name() : "", steps, batch);
 
+  /* elites on the validation episodes (mbrl-lib: on the training data when there are none) */
+  const mbrl_dataset *rank_on = val->n ? val : train;
+
+  /* With --checkpoint-every N, as for the single model: the checkpoint (elites ranked on
+   * rank_on) is written every N steps, and the state is kept in memory after every chunk whose
+   * losses were finite: if the loss turns NaN or Inf, the last good state is written and the
+   * run stops (exit 1). */
+  ens_state good = {NULL, NULL, 0}, scratch = {NULL, NULL, 0};
+  long good_step = -1, saved_step = -1;
+  if (checkpoint_every > 0 && !(ens_state_alloc(&good, e) && ens_state_alloc(&scratch, e)))
+    mbrl_cli_fail(PROG, "out of memory");
   mbrl_progress prog;
   mbrl_progress_init(&prog, stderr, "train", 0, steps, MBRL_PROGRESS_AUTO, 10.0);
   float losses[LOG_EVERY * 10];
@@ -522,6 +635,10 @@ static int train_ensemble(const ens_opts *eo, const mbrl_dataset *all, const mbr
     int n = (int)(steps - done < chunk ? steps - done : chunk);
     const long next_eval = (done / eval_every + 1) * eval_every;
     if (next_eval > done && next_eval - done < n) n = (int)(next_eval - done);
+    if (checkpoint_every > 0) {
+      const long next_ckpt = (done / checkpoint_every + 1) * checkpoint_every;
+      if (next_ckpt > done && next_ckpt - done < n) n = (int)(next_ckpt - done);
+    }
     const double t0 = mbrl_log_now();
     mbrl_status st = mbrl_dyn_ensemble_trainer_run(tr, n, losses);
     train_s += mbrl_log_now() - t0;
@@ -529,11 +646,26 @@ static int train_ensemble(const ens_opts *eo, const mbrl_dataset *all, const mbr
       char msg[1024];
       snprintf(msg, sizeof msg, "%s", mbrl_last_error());
       mbrl_progress_finish(&prog, mbrl_dyn_ensemble_trainer_steps(tr), "loss", last_loss);
-      if (lg) mbrl_log_close(lg);
+      if (lg) mbrl_log_close(lg); /* keeps the rows logged so far */
+      if (good_step > 0 && st == MBRL_ERR_NUMERIC) {
+        /* the last good state becomes the checkpoint */
+        if (ens_state_restore(e, &good) == MBRL_OK &&
+            ens_checkpoint(e, rank_on, cfg, good_step, "the loss turned non-finite", out) ==
+                MBRL_OK)
+          mbrl_cli_fail(PROG, "%s (--lr %g); training stopped. '%s' holds the last good "
+                        "ensemble, of step %ld", msg, lr, out, good_step);
+        mbrl_cli_fail(PROG, "%s (--lr %g); training stopped, and the last good ensemble (step "
+                      "%ld) could not be written: %s", msg, lr, good_step, mbrl_last_error());
+      }
       struct stat sb;
       const int kept = stat(out, &sb) == 0;
-      mbrl_cli_fail(PROG, "%s (--lr %g); nothing was written%s%s%s", msg, lr, kept ? ", '" : "",
-                    kept ? out : "", kept ? "' is unchanged" : "");
+      if (saved_step > 0)
+        mbrl_cli_fail(PROG, "%s; '%s' holds the checkpoint of step %ld", msg, out, saved_step);
+      mbrl_cli_fail(PROG, "%s (--lr %g); nothing was written%s%s%s%s", msg, lr, kept ? ", '" : "",
+                    kept ? out : "", kept ? "' is unchanged" : "",
+                    st == MBRL_ERR_NUMERIC && checkpoint_every == 0
+                        ? " (--checkpoint-every N keeps the last good ensemble of a long run)"
+                        : "");
     }
     for (int i = 0; i < n; ++i) {
       const long s = done + i;
@@ -542,6 +674,12 @@ static int train_ensemble(const ens_opts *eo, const mbrl_dataset *all, const mbr
     }
     done += n;
     last_loss = losses[n - 1];
+    if (checkpoint_every > 0 && ens_state_take(&good, &scratch, e)) good_step = done;
+    if (checkpoint_every > 0 && done % checkpoint_every == 0 && done < steps && good_step == done) {
+      if (ens_checkpoint(e, rank_on, cfg, done, NULL, out) != MBRL_OK)
+        mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+      saved_step = done;
+    }
     if ((done % eval_every == 0 || done == steps) && val->n && lg) {
       double vm[MBRL_DYN_ENSEMBLE_MAX_MEMBERS], vn[MBRL_DYN_ENSEMBLE_MAX_MEMBERS], ve;
       if (mbrl_dyn_ensemble_evaluate(e, val, vm, prob ? vn : NULL, &ve) == MBRL_OK) {
@@ -557,9 +695,9 @@ static int train_ensemble(const ens_opts *eo, const mbrl_dataset *all, const mbr
     mbrl_progress_update(&prog, done, "loss", last_loss);
   }
   mbrl_progress_finish(&prog, steps, "loss", last_loss);
-
-  /* elites on the validation episodes (mbrl-lib: on the training data when there are none) */
-  const mbrl_dataset *rank_on = val->n ? val : train;
+  ens_state_free(&good);
+  ens_state_free(&scratch);
+  if (ens_set_config(e, cfg, steps, NULL) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
   if (!val->n && e->cfg.n_elites < M)
     fprintf(stderr, "%s: warning: no validation episodes; the elites are chosen on the "
             "training data\n", PROG);
@@ -633,7 +771,7 @@ static int train_ensemble(const ens_opts *eo, const mbrl_dataset *all, const mbr
 int main(int argc, char **argv) {
   const char *data_path = "data/pendulum_random.h5", *out_arg = NULL, *logdir = NULL;
   const char *predict_model = NULL, *eval_model = NULL;
-  long steps = DEFAULT_STEPS, batch = 128, eval_every = 500;
+  long steps = DEFAULT_STEPS, batch = 128, eval_every = 500, checkpoint_every = 0;
   double lr = 0.01, beta1 = 0.99, beta2 = 0.999, val_frac = 0.1;
   long hidden_l[MBRL_DYNAMICS_MAX_HIDDEN] = {64, 64};
   int n_hidden = 2, batchnorm = 1, json = 0, drop_nonfinite = 0, force = 0;
@@ -674,6 +812,8 @@ int main(int argc, char **argv) {
       logdir = mbrl_cli_path(&c, "runs");
     } else if (mbrl_cli_option(&c, "--eval-every")) {
       eval_every = mbrl_cli_int(&c, 1, 100000000);
+    } else if (mbrl_cli_option(&c, "--checkpoint-every")) {
+      checkpoint_every = mbrl_cli_int(&c, 1, 100000000);
     } else if (mbrl_cli_flag(&c, "--json")) {
       json = 1;
     } else if (mbrl_cli_flag(&c, "--drop-nonfinite")) {
@@ -740,7 +880,7 @@ int main(int argc, char **argv) {
   }
   if (n_bad && !drop_nonfinite)
     mbrl_cli_fail(PROG,
-                  "'%s': %zu of %zu rows hold NaN or Inf (the first is row %zu, in /%s); pass "
+                  "'%s': %zu of %zu rows hold NaN or Inf; the first is row %zu (in /%s); pass "
                   "--drop-nonfinite to train without them",
                   data_path, n_bad, all.n, first_bad, first_arr);
   if (n_bad) {
@@ -797,7 +937,8 @@ int main(int argc, char **argv) {
   if (eo.members > 0) {
     const int rc = train_ensemble(&eo, &all, &train, &val, &sp, &stats, data_path, out, logdir,
                                   steps, batch, lr, beta1, beta2, val_frac, n_hidden, hidden_l,
-                                  batchnorm, seed, backend, eval_every, json, n_bad);
+                                  batchnorm, seed, backend, eval_every, checkpoint_every, json,
+                                  n_bad);
     mbrl_dataset_split_free(&sp);
     mbrl_dataset_free(&train);
     mbrl_dataset_free(&val);
@@ -817,8 +958,8 @@ int main(int argc, char **argv) {
   for (int i = 0; i < n_hidden; ++i)
     snprintf(hid_txt + strlen(hid_txt), sizeof hid_txt - strlen(hid_txt), "%s%d", i ? "," : "",
              hidden[i]);
+  char cfg[2048] = ""; /* the config JSON without its closing brace ("" if it does not fit) */
   {
-    char cfg[2048];
     int n = snprintf(cfg, sizeof cfg,
                      "{\"created_by\": \"%s %s\", \"optimizer\": \"adam\", \"lr\": %.9g, "
                      "\"betas\": [%.9g, %.9g], \"eps\": 1e-08, \"batch\": %ld, \"steps\": %ld, "
@@ -828,11 +969,9 @@ int main(int argc, char **argv) {
                      PROG, MBRL_VERSION, lr, beta1, beta2, batch, steps,
                      (unsigned long long)seed, val_frac, hid_txt, batchnorm ? "true" : "false",
                      mbrl_backend_name(backend), train.n, val.n, n_bad);
-    if (n > 0 && (size_t)n < sizeof cfg &&
-        mbrl_cli_json_append(cfg, sizeof cfg - 1, data_path) == 0) { /* room for the '}' */
-      strcat(cfg, "}");
-      if (mbrl_dynamics_set_config(d, cfg) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
-    } else {
+    if (!(n > 0 && (size_t)n < sizeof cfg &&
+          mbrl_cli_json_append(cfg, sizeof cfg - 64, data_path) == 0)) { /* room for the tail */
+      cfg[0] = '\0';
       fprintf(stderr, "%s: warning: the --data path is too long to record; the checkpoint's "
               "config attribute stays {}\n", PROG);
     }
@@ -853,6 +992,15 @@ int main(int argc, char **argv) {
           backend == MBRL_BACKEND_CUDA ? mbrl_cuda_device_name() : "", steps, batch);
 
   /* ---- train ---- */
+  /* With --checkpoint-every N the checkpoint is written every N steps, and the weights are
+   * kept in memory after every chunk whose losses were finite: if the loss turns NaN or Inf,
+   * the last good weights are written and the run stops (exit 1). */
+  float *good = NULL;
+  long good_step = -1, saved_step = -1;
+  if (checkpoint_every > 0) {
+    good = malloc(mbrl_mlp_state_size(d->mlp) * sizeof(float));
+    if (!good) mbrl_cli_fail(PROG, "out of memory");
+  }
   mbrl_progress prog;
   mbrl_progress_init(&prog, stderr, "train", 0, steps, MBRL_PROGRESS_AUTO, 10.0);
   float losses[LOG_EVERY * 10];
@@ -863,6 +1011,10 @@ int main(int argc, char **argv) {
     int n = (int)(steps - done < chunk ? steps - done : chunk);
     const long next_eval = (done / eval_every + 1) * eval_every;
     if (next_eval > done && next_eval - done < n) n = (int)(next_eval - done);
+    if (checkpoint_every > 0) {
+      const long next_ckpt = (done / checkpoint_every + 1) * checkpoint_every;
+      if (next_ckpt > done && next_ckpt - done < n) n = (int)(next_ckpt - done);
+    }
     const double t0 = mbrl_log_now();
     mbrl_status st = mbrl_dynamics_trainer_run(tr, n, losses);
     train_s += mbrl_log_now() - t0;
@@ -871,10 +1023,25 @@ int main(int argc, char **argv) {
       snprintf(msg, sizeof msg, "%s", mbrl_last_error());
       mbrl_progress_finish(&prog, mbrl_dynamics_trainer_steps(tr), "loss", last_loss);
       if (lg) mbrl_log_close(lg); /* keeps the rows logged so far */
+      if (good_step > 0 && st == MBRL_ERR_NUMERIC) {
+        /* the last good weights become the checkpoint */
+        if (mbrl_mlp_set_state(d->mlp, good) == MBRL_OK &&
+            set_config(d, cfg, good_step, "the loss turned non-finite") == MBRL_OK &&
+            mbrl_dynamics_save(d, out) == MBRL_OK)
+          mbrl_cli_fail(PROG, "%s (--lr %g); training stopped. '%s' holds the last good "
+                        "weights, of step %ld", msg, lr, out, good_step);
+        mbrl_cli_fail(PROG, "%s (--lr %g); training stopped, and the last good weights (step "
+                      "%ld) could not be written: %s", msg, lr, good_step, mbrl_last_error());
+      }
       struct stat sb;
       const int kept = stat(out, &sb) == 0;
-      mbrl_cli_fail(PROG, "%s (--lr %g); nothing was written%s%s%s", msg, lr, kept ? ", '" : "",
-                    kept ? out : "", kept ? "' is unchanged" : "");
+      if (saved_step > 0)
+        mbrl_cli_fail(PROG, "%s; '%s' holds the checkpoint of step %ld", msg, out, saved_step);
+      mbrl_cli_fail(PROG, "%s (--lr %g); nothing was written%s%s%s%s", msg, lr, kept ? ", '" : "",
+                    kept ? out : "", kept ? "' is unchanged" : "",
+                    st == MBRL_ERR_NUMERIC && checkpoint_every == 0
+                        ? " (--checkpoint-every N keeps the last good weights of a long run)"
+                        : "");
     }
     for (int i = 0; i < n; ++i) {
       const long s = done + i;
@@ -883,6 +1050,13 @@ int main(int argc, char **argv) {
     }
     done += n;
     last_loss = losses[n - 1];
+    if (good && mbrl_mlp_get_state(d->mlp, good) == MBRL_OK && state_finite(good, d->mlp))
+      good_step = done;
+    if (checkpoint_every > 0 && done % checkpoint_every == 0 && done < steps && good_step == done) {
+      if (set_config(d, cfg, done, NULL) != MBRL_OK || mbrl_dynamics_save(d, out) != MBRL_OK)
+        mbrl_cli_fail(PROG, "%s", mbrl_last_error());
+      saved_step = done;
+    }
     if (done % eval_every == 0 || done == steps) {
       double vl;
       if (val.n && mbrl_dynamics_eval_mse(d, &val, &vl) == MBRL_OK) {
@@ -893,6 +1067,8 @@ int main(int argc, char **argv) {
     mbrl_progress_update(&prog, done, "loss", last_loss);
   }
   mbrl_progress_finish(&prog, steps, "loss", last_loss);
+  free(good);
+  if (set_config(d, cfg, steps, NULL) != MBRL_OK) mbrl_cli_fail(PROG, "%s", mbrl_last_error());
 
   /* ---- evaluate ---- */
   const int O = all.obs_dim;

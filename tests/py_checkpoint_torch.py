@@ -55,9 +55,10 @@ def main():
              "--device", "cpu", "--seed", "3"])
 
         with h5py.File(ckpt, "r") as f:
-            assert f.attrs["format"] == "mbrl.dynamics", f.attrs["format"]
-            assert int(f.attrs["format_version"]) == 1
-            assert f.attrs["env_id"] == "Pendulum-v1"
+            # fixed-length string attributes: h5py reads them as bytes
+            assert f.attrs["format"] == b"mbrl.dynamics", f.attrs["format"]
+            assert int(f.attrs["format_version"]) == 2
+            assert f.attrs["env_id"].decode() == "Pendulum-v1"
             hidden = [int(h) for h in f.attrs["hidden"]]
             assert hidden == [64, 64], hidden
             state = {}

@@ -51,7 +51,7 @@ def replay(path, returns, exact):
         env_id = env_id.decode() if isinstance(env_id, bytes) else str(env_id)
         seed = int(f.attrs["seed"])
         obs, act, rew = f["observations"][()], f["actions"][()], f["rewards"][()]
-        nxt, term, ep = f["next_observations"][()], f["terminated"][()], f["episode"][()]
+        nxt, term, ep = f["next_observations"][()], f["terminals"][()], f["episode"][()]
     env = gym.make(env_id)
     discrete = isinstance(env.action_space, gym.spaces.Discrete)
     for i in range(EPISODES):

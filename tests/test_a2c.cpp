@@ -489,7 +489,7 @@ TEST(A2cFile, SaveWritesPyTorchNamesAndLoadRestores) {
   EXPECT_EQ(mbrl_h5_check_f32(f, "p", "/critic/network/4/weight", 2, d3), MBRL_OK);
   hsize_t d4[1] = {64};
   EXPECT_EQ(mbrl_h5_check_f32(f, "p", "/critic/network/2/bias", 1, d4), MBRL_OK);
-  EXPECT_EQ(mbrl_h5_check_format(f, "p", "mbrl.policy", 1), MBRL_OK);
+  EXPECT_EQ(mbrl_h5_check_format(f, "p", "mbrl.policy", MBRL_POLICY_FORMAT_VERSION), MBRL_OK);
   char env[64];
   EXPECT_EQ(mbrl_h5_attr_read_str(f, "p", "env_id", env, sizeof env), MBRL_OK);
   EXPECT_STREQ(env, "CartPole-v1");

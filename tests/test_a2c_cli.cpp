@@ -112,7 +112,7 @@ TEST(A2cCli, SaveThenLoadEvaluatesTheSamePolicy) {
   ASSERT_GE(f, 0);
   hsize_t d[2] = {64, 4};
   EXPECT_EQ(mbrl_h5_check_f32(f, "p", "/actor/network/0/weight", 2, d), MBRL_OK);
-  EXPECT_EQ(mbrl_h5_check_format(f, "p", "mbrl.policy", 1), MBRL_OK);
+  EXPECT_EQ(mbrl_h5_check_format(f, "p", "mbrl.policy", 2), MBRL_OK);
   H5Fclose(f);
 }
 

@@ -373,7 +373,7 @@ TEST(CollectCli, AppendRefusalsKeepTheFileAndLeaveNoTemporary) {
       {"--append --env Pendulum-v1 --out cart.h5",
        "cannot append Pendulum-v1 episodes to 'cart.h5': it holds CartPole-v1 data"},
       {"--append --out foreign.h5", "'foreign.h5' is not an mbrl.dataset file"},
-      {"--append --out cut.h5", "'cut.h5' is a damaged HDF5 file (truncated or corrupt)"},
+      {"--append --out cut.h5", "'cut.h5' is damaged: it is truncated"},
       {"--append --out notes.txt", "'notes.txt' is not an HDF5 file"},
       {"--append --out absent.h5", "cannot append to 'absent.h5': it does not exist"},
       {"--out cart.h5", "'cart.h5' already exists; pass --force"},

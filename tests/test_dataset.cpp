@@ -16,6 +16,7 @@
 extern "C" {
 #include "mbrl/dataset.h"
 #include "mbrl/h5util.h"
+#include "host/sha256.h"
 }
 
 using mbrl_test::TempDir;
@@ -434,10 +435,11 @@ TEST(DatasetH5, SaveFailuresLeaveNothing) {
 
 namespace {
 
-// Save a valid dataset, damage it with `mutate` (the file opened read-write), then expect
-// mbrl_dataset_load to refuse it with MBRL_ERR_FORMAT and a message holding `want`.
+// Save a valid dataset, change it with `mutate` (the file opened read-write) and seal it again
+// (so that the check under test, not the seal, has to catch it), then expect mbrl_dataset_load
+// to refuse it with `code` and a message holding `want`.
 void expect_refused(const std::function<void(hid_t)> &mutate, const std::string &want,
-                    const std::vector<int> &lens = {6, 4}) {
+                    const std::vector<int> &lens = {6, 4}, mbrl_status code = MBRL_ERR_FORMAT) {
   TempDir dir;
   mbrl_dataset ds = make_ds(lens);
   std::string path = dir.file("bad.h5");
@@ -448,9 +450,10 @@ void expect_refused(const std::function<void(hid_t)> &mutate, const std::string 
   ASSERT_GE(f, 0);
   mutate(f);
   ASSERT_GE(H5Fclose(f), 0);
+  ASSERT_EQ(mbrl_h5_seal_rewrite(path.c_str()), MBRL_OK) << mbrl_last_error();
   mbrl_dataset back;
   memset(&back, 0x5a, sizeof back);
-  EXPECT_EQ(mbrl_dataset_load(&back, path.c_str()), MBRL_ERR_FORMAT) << "expected: " << want;
+  EXPECT_EQ(mbrl_dataset_load(&back, path.c_str()), code) << "expected: " << want;
   std::string msg = mbrl_last_error();
   EXPECT_NE(msg.find(want), std::string::npos) << "message: " << msg;
   EXPECT_NE(msg.find(path), std::string::npos) << "message does not name the file: " << msg;
@@ -470,12 +473,19 @@ void replace_f32(hid_t f, const char *name, std::vector<hsize_t> dims) {
   ASSERT_EQ(mbrl_h5_write_f32(f, name, (int)dims.size(), dims.data(), data.data()), MBRL_OK);
 }
 
+// Replace dataset `name` by n values of `type` with their sha256 attribute, as another program
+// writing mbrl's layout would.
 void replace_typed(hid_t f, const char *name, hsize_t n, hid_t type, const void *data) {
   H5Ldelete(f, name, H5P_DEFAULT);
   hid_t sp = H5Screate_simple(1, &n, nullptr);
   hid_t d = H5Dcreate2(f, name, type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   ASSERT_GE(d, 0);
   ASSERT_GE(H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), 0);
+  uint8_t dg[MBRL_SHA256_BYTES];
+  char hex[MBRL_SHA256_HEX];
+  mbrl_sha256(data, (size_t)n * H5Tget_size(type), dg);
+  mbrl_sha256_hex(dg, hex);
+  ASSERT_EQ(mbrl_h5_attr_write_str(d, "sha256", hex), MBRL_OK);
   H5Dclose(d);
   H5Sclose(sp);
 }
@@ -492,8 +502,8 @@ TEST(DatasetValidate, MissingFormatAttribute) {
 }
 
 TEST(DatasetValidate, WrongVersion) {
-  expect_refused([](hid_t f) { ASSERT_EQ(mbrl_h5_attr_write_i64(f, "format_version", 2), MBRL_OK); },
-                 "format_version 2; this mbrl reads version 1");
+  expect_refused([](hid_t f) { ASSERT_EQ(mbrl_h5_attr_write_i64(f, "format_version", 3), MBRL_OK); },
+                 "format_version 3; this mbrl reads versions 1 to 2");
 }
 
 TEST(DatasetValidate, UnknownEnv) {
@@ -552,6 +562,7 @@ TEST(DatasetValidate, RowCountsDisagree) {
 
 // A damaged header can claim 2^64 / 3 rows (chunked data is allocated only when written, so such
 // a file is tiny): the load must refuse it, not size a buffer with an overflowed row * width product.
+// In a sealed file the stored bytes must match the claimed shape (older files: the row check).
 TEST(DatasetValidate, HugeRowCountIsRefused) {
   expect_refused(
       [](hid_t f) {
@@ -573,7 +584,7 @@ TEST(DatasetValidate, HugeRowCountIsRefused) {
           H5Sclose(sp);
         }
       },
-      "more than memory can address");
+      "/observations claims 1.845e+19 elements of 4 bytes but stores 0 bytes");
 }
 
 TEST(DatasetValidate, FlagsMustBeZeroOrOne) {
@@ -586,6 +597,7 @@ TEST(DatasetValidate, FlagsMustBeZeroOrOne) {
       "/terminals holds 3 at row 7; expected 0 or 1");
 }
 
+// The first bad row in file order is named, whichever array holds it, with the count.
 TEST(DatasetValidate, NonFiniteValues) {
   expect_refused(
       [](hid_t f) {
@@ -595,7 +607,20 @@ TEST(DatasetValidate, NonFiniteValues) {
         hsize_t d[2] = {10, 3};
         ASSERT_EQ(mbrl_h5_write_f32(f, "observations", 2, d, v.data()), MBRL_OK);
       },
-      "/observations has a NaN or Inf at row 4");
+      "1 of 10 rows hold NaN or Inf; the first is row 4 (in /observations)", {6, 4},
+      MBRL_ERR_NUMERIC);
+  expect_refused(
+      [](hid_t f) {
+        std::vector<float> v(30, 0.0f), r(10, 0.0f);
+        v[3 * 4 + 1] = NAN;
+        r[2] = -INFINITY;
+        H5Ldelete(f, "observations", H5P_DEFAULT);
+        H5Ldelete(f, "rewards", H5P_DEFAULT);
+        hsize_t d[2] = {10, 3};
+        ASSERT_EQ(mbrl_h5_write_f32(f, "observations", 2, d, v.data()), MBRL_OK);
+        ASSERT_EQ(mbrl_h5_write_f32(f, "rewards", 1, d, r.data()), MBRL_OK);
+      },
+      "2 of 10 rows hold NaN or Inf; the first is row 2 (in /rewards)", {6, 4}, MBRL_ERR_NUMERIC);
 }
 
 TEST(DatasetValidate, PlainUint8FlagsAreAccepted) {
@@ -608,6 +633,7 @@ TEST(DatasetValidate, PlainUint8FlagsAreAccepted) {
   ASSERT_GE(f, 0);
   replace_typed(f, "timeouts", 10, H5T_NATIVE_UINT8, ds.timeouts);
   H5Fclose(f);
+  ASSERT_EQ(mbrl_h5_seal_rewrite(path.c_str()), MBRL_OK);
   mbrl_dataset back;
   ASSERT_EQ(mbrl_dataset_load(&back, path.c_str()), MBRL_OK) << mbrl_last_error();
   expect_same_rows(ds, back);
@@ -765,6 +791,12 @@ TEST(H5Util, ProbesFloatWeightsArrayAttributesAndFinish) {
     ASSERT_GE(H5Gclose(H5Gcreate2(w.file, "g", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)), 0);
     hid_t d = H5Dcreate2(w.file, "g/w64", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     ASSERT_GE(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v), 0);
+    // its digest over the float64 bytes (every dataset of a sealed file carries one)
+    uint8_t dg[MBRL_SHA256_BYTES];
+    char hex[MBRL_SHA256_HEX];
+    mbrl_sha256(v, sizeof v, dg);
+    mbrl_sha256_hex(dg, hex);
+    ASSERT_EQ(mbrl_h5_attr_write_str(d, "sha256", hex), MBRL_OK);
     H5Dclose(d), H5Sclose(sp);
   }
   const int64_t sizes[3] = {4, 64, 3};

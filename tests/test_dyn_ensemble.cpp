@@ -552,7 +552,7 @@ TEST(DynEnsemble, LoadRefusesBadFiles) {
   T.make(3, 1, MBRL_BACKEND_CPU, 10);
   ASSERT_EQ(mbrl_dyn_ensemble_save(T.E.e, good.c_str()), MBRL_OK);
   Ens L;
-  auto expect_refused = [&](const std::string &p, mbrl_status code, const char *msg) {
+  auto expect_refused = [&](const std::string &p, mbrl_status code, const std::string &msg) {
     SCOPED_TRACE(msg);
     EXPECT_EQ(mbrl_dyn_ensemble_load(p.c_str(), MBRL_BACKEND_CPU, 16, &L.e), code);
     EXPECT_EQ(L.e, nullptr);
@@ -583,17 +583,29 @@ TEST(DynEnsemble, LoadRefusesBadFiles) {
     std::fclose(f);
     return p;
   };
-  std::string p = copy("elites.h5");
+  // an edit behind mbrl's back: the seal no longer matches, nothing is parsed
+  std::string p = copy("edited.h5");
   set_attr_i64(p, "elites", {0, 3});
+  expect_refused(p, MBRL_ERR_FORMAT, "'" + p + "' is damaged");
+  // the same edits with a fresh seal (a forged file): the loader's own checks refuse them
+  auto forge = [&](const std::string &path) {
+    ASSERT_EQ(mbrl_h5_seal_rewrite(path.c_str()), MBRL_OK) << mbrl_last_error();
+  };
+  p = copy("elites.h5");
+  set_attr_i64(p, "elites", {0, 3});
+  forge(p);
   expect_refused(p, MBRL_ERR_FORMAT, "elites[1] = 3");
   p = copy("elites2.h5");
   set_attr_i64(p, "elites", {1, 1});
+  forge(p);
   expect_refused(p, MBRL_ERR_FORMAT, "repeated");
   p = copy("members.h5");
   set_attr_i64(p, "members", {4});
+  forge(p);
   expect_refused(p, MBRL_ERR_FORMAT, "members");
   p = copy("hidden.h5");
   set_attr_i64(p, "hidden", {32, 16});
+  forge(p);
   expect_refused(p, MBRL_ERR_FORMAT, "hidden");
   // a member without its last layer
   p = copy("nolayer.h5");
@@ -603,6 +615,7 @@ TEST(DynEnsemble, LoadRefusesBadFiles) {
     EXPECT_GE(H5Ldelete(f, "/model/members/1/network/6/weight", H5P_DEFAULT), 0);
     H5Fclose(f);
   }
+  forge(p);
   expect_refused(p, MBRL_ERR_FORMAT, "nolayer.h5");
   // NaN in a weight
   p = copy("nan.h5");
@@ -615,7 +628,8 @@ TEST(DynEnsemble, LoadRefusesBadFiles) {
     H5Dclose(ds);
     H5Fclose(f);
   }
-  expect_refused(p, MBRL_ERR_FORMAT, "nan.h5");
+  forge(p);  // the weights no longer match their sha256 attribute
+  expect_refused(p, MBRL_ERR_FORMAT, "members/2/network/3/bias do not match its SHA-256");
   // the good file still loads
   ASSERT_EQ(mbrl_dyn_ensemble_load(good.c_str(), MBRL_BACKEND_CPU, 16, &L.e), MBRL_OK);
 }

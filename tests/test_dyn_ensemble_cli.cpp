@@ -130,6 +130,88 @@ TEST(DynEnsembleCli, UsageErrorsAndForceRule) {
   mbrl_dyn_ensemble_free(e);
 }
 
+namespace {
+
+// Every saved number of an ensemble checkpoint (parameters, BN statistics and step count,
+// elites) and its config; empty when it does not load.
+struct Saved {
+  std::vector<float> params, buffers;
+  long long nbt = -1;
+  std::vector<int> elites;
+  std::string config;
+};
+Saved saved(const std::string &path) {
+  Saved s;
+  mbrl_dyn_ensemble *e = nullptr;
+  if (mbrl_dyn_ensemble_load(path.c_str(), MBRL_BACKEND_CPU, 16, &e) != MBRL_OK) {
+    ADD_FAILURE() << mbrl_last_error();
+    return s;
+  }
+  s.params.resize(e->n_params);
+  s.buffers.resize((size_t)e->cfg.members * e->member_buffers);
+  EXPECT_EQ(mbrl_dyn_ensemble_get_params(e, s.params.data()), MBRL_OK);
+  EXPECT_EQ(mbrl_dyn_ensemble_get_buffers(e, s.buffers.data()), MBRL_OK);
+  s.nbt = e->num_batches_tracked;
+  s.elites.assign(e->elites, e->elites + e->cfg.n_elites);
+  s.config = e->config_json;
+  mbrl_dyn_ensemble_free(e);
+  return s;
+}
+
+}  // namespace
+
+// --checkpoint-every for ensembles, as for the single model (TrainCli's NaN test): the
+// checkpoints in between leave training as it was (same final ensemble as a run without them);
+// a loss turning NaN (injected at step 130 with the trainer's test hook) stops the run and
+// --out holds the ensemble of the last finite chunk (step 100), elites ranked: exactly that of
+// a run of 100 steps; a NaN before the first finite chunk leaves an existing --out as it was.
+TEST(DynEnsembleCli, NaNLossWithCheckpointsKeepsTheLastGoodEnsemble) {
+  TempDir dir;
+  std::string data = collect_dataset(dir, "d.h5", 6, 40);
+  const std::string out = dir.file("e.h5"), ref = dir.file("ref.h5"), plain = dir.file("p.h5");
+  const std::string ens = " --batch 32 --device cpu --seed 3 --ensemble 3 --probabilistic ";
+  ASSERT_EQ(train("--data " + data + " --out " + plain + ens + "--steps 250").exit_code, 0);
+  ASSERT_EQ(train("--data " + data + " --out " + out + ens + "--steps 250 --checkpoint-every 50")
+                .exit_code, 0);
+  const Saved a = saved(plain), b = saved(out);
+  EXPECT_EQ(a.params, b.params);
+  EXPECT_EQ(a.buffers, b.buffers);
+  EXPECT_EQ(a.elites, b.elites);
+  EXPECT_TRUE(has(b.config, "\"trained_steps\": 250}")) << b.config;
+
+  RunResult r = mbrl_test::run("MBRL_FAULT_NAN_LOSS_STEP=130 '" + mbrl_test::bin("mbrl_train") +
+                               "' --data " + data + " --out " + out + ens +
+                               "--steps 1000 --checkpoint-every 50 --force");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(has(r.err, "the training loss became NaN at step 130")) << r.err;
+  EXPECT_TRUE(has(r.err, "'" + out + "' holds the last good ensemble, of step 100")) << r.err;
+  ASSERT_EQ(train("--data " + data + " --out " + ref + ens + "--steps 100 --checkpoint-every 50")
+                .exit_code, 0);
+  const Saved got = saved(out), want = saved(ref);
+  ASSERT_FALSE(got.params.empty());
+  EXPECT_EQ(got.params, want.params);
+  EXPECT_EQ(got.buffers, want.buffers);
+  EXPECT_EQ(got.nbt, 100);
+  EXPECT_EQ(got.elites, want.elites);
+  EXPECT_TRUE(has(got.config, "\"trained_steps\": 100, \"stopped\": \"the loss turned non-finite\""))
+      << got.config;
+  for (const std::string &n : mbrl_test::list_dir(dir.path)) EXPECT_FALSE(has(n, ".tmp")) << n;
+  // without --checkpoint-every: nothing written, and the message says how to keep progress
+  r = mbrl_test::run("MBRL_FAULT_NAN_LOSS_STEP=130 '" + mbrl_test::bin("mbrl_train") +
+                     "' --data " + data + " --out " + dir.file("none.h5") + ens + "--steps 200");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(has(r.err, "nothing was written (--checkpoint-every N keeps")) << r.err;
+  EXPECT_FALSE(mbrl_test::file_exists(dir.file("none.h5")));
+  // a NaN before the first finite chunk leaves an existing --out as it was
+  const std::string before = read_file(ref);
+  r = mbrl_test::run("MBRL_FAULT_NAN_LOSS_STEP=20 '" + mbrl_test::bin("mbrl_train") +
+                     "' --data " + data + " --out " + ref + ens +
+                     "--steps 200 --checkpoint-every 50 --force");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(has(r.err, "nothing was written, '" + ref + "' is unchanged")) << r.err;
+  EXPECT_EQ(read_file(ref), before);
+}
+
 // The ensemble against the single model (issue 11's quality report), default dataset
 // (mbrl_collect defaults: 20 episodes of 200 steps, seed 999), default flags, evaluated on 20
 // fresh random episodes (seed 2024). Measured when written (CPU, avx512 path): single model

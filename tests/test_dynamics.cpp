@@ -175,7 +175,7 @@ TEST(Dynamics, CheckpointLayout) {
   EXPECT_STREQ(buf, "mbrl.dynamics");
   int64_t v = 0;
   ASSERT_EQ(mbrl_h5_attr_read_i64(f, path.c_str(), "format_version", &v), MBRL_OK);
-  EXPECT_EQ(v, 1);
+  EXPECT_EQ(v, 2);
   ASSERT_EQ(mbrl_h5_attr_read_str(f, path.c_str(), "env_id", buf, sizeof buf), MBRL_OK);
   EXPECT_STREQ(buf, "Pendulum-v1");
   ASSERT_EQ(mbrl_h5_attr_read_str(f, path.c_str(), "config", buf, sizeof buf), MBRL_OK);
@@ -198,13 +198,15 @@ void copy_file(const std::string &from, const std::string &to) {
   std::ofstream out(to, std::ios::binary);
   out << in.rdbuf();
 }
-// Apply `edit` to an HDF5 file opened read-write.
+// Apply `edit` to an HDF5 file opened read-write, then seal it again, so that the loader's
+// check under test (not the seal) has to catch the change.
 template <class F>
 void edit_h5(const std::string &path, F edit) {
   hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
   ASSERT_GE(f, 0);
   edit(f);
   H5Fclose(f);
+  ASSERT_EQ(mbrl_h5_seal_rewrite(path.c_str()), MBRL_OK) << mbrl_last_error();
 }
 void set_str_attr(hid_t f, const char *name, const char *value) {
   H5Adelete(f, name);

@@ -900,8 +900,8 @@ TEST(PlannerGolden, CostsMatchPyTorch) {
   const std::string path = std::string(MBRL_TEST_DATA_DIR) + "/planner_golden.h5";
   ModelPtr m;
   ASSERT_EQ(mbrl_plan_model_load(&m.m, path.c_str(), "Pendulum-v1"), MBRL_OK) << mbrl_last_error();
-  hid_t f;
-  ASSERT_EQ(mbrl_h5_open_read(path.c_str(), &f), MBRL_OK);
+  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);  // h5py wrote it: unsealed
+  ASSERT_GE(f, 0);
   hsize_t d_obs[1] = {3}, d_act[3] = {0, 0, 1}, d_cost[1] = {0}, d_g[1] = {1};
   ASSERT_EQ(mbrl_h5_check_f32(f, path.c_str(), "golden/obs0", 1, d_obs), MBRL_OK);
   ASSERT_EQ(mbrl_h5_check_f32(f, path.c_str(), "golden/actions", 3, d_act), MBRL_OK);

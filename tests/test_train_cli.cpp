@@ -263,7 +263,7 @@ TEST(TrainCli, NonFiniteRowsRefusedOrDropped) {
   mbrl_dataset_free(&ds);
   RunResult r = train("--data " + bad + " --out " + dir.file("m.h5") + kSmall);
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_TRUE(has(r.err, "3 of 200 rows hold NaN or Inf (the first is row 17, in /actions)"))
+  EXPECT_TRUE(has(r.err, "3 of 200 rows hold NaN or Inf; the first is row 17 (in /actions)"))
       << r.err;
   EXPECT_TRUE(has(r.err, "--drop-nonfinite")) << r.err;
   EXPECT_FALSE(mbrl_test::file_exists(dir.file("m.h5")));
@@ -297,6 +297,40 @@ TEST(TrainCli, NaNLossStopsAndKeepsThePreviousCheckpoint) {
   EXPECT_TRUE(has(r.err, "is unchanged")) << r.err;
   EXPECT_EQ(read_file(out), before);
   for (const std::string &n : mbrl_test::list_dir(dir.path)) EXPECT_FALSE(has(n, ".tmp")) << n;
+}
+
+// With --checkpoint-every, a loss turning NaN (injected at step 230 with the trainer's test
+// hook) stops the run and --out holds the weights of the last finite chunk (step 200): exactly
+// the weights of a run of 200 steps.
+TEST(TrainCli, NaNLossWithCheckpointsKeepsTheLastGoodWeights) {
+  TempDir dir;
+  std::string data = collect_dataset(dir, "d.h5", 6, 40);
+  const std::string out = dir.file("m.h5"), ref = dir.file("ref.h5");
+  const std::string args = " --steps 1000 --batch 32 --device cpu --seed 3 --checkpoint-every 100 ";
+  RunResult r = mbrl_test::run("MBRL_FAULT_NAN_LOSS_STEP=230 '" + mbrl_test::bin("mbrl_train") +
+                               "' --data " + data + " --out " + out + args);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(has(r.err, "the training loss became NaN at step 230")) << r.err;
+  EXPECT_TRUE(has(r.err, "'" + out + "' holds the last good weights, of step 200")) << r.err;
+  ASSERT_EQ(train("--data " + data + " --out " + ref +
+                  " --steps 200 --batch 32 --device cpu --seed 3 --checkpoint-every 100")
+                .exit_code, 0);
+  const std::vector<float> got = model_state(out), want = model_state(ref);
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got, want);
+  hid_t f = H5Fopen(out.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  char cfg[2048];
+  ASSERT_EQ(mbrl_h5_attr_read_str(f, out.c_str(), "config", cfg, sizeof cfg), MBRL_OK);
+  H5Fclose(f);
+  EXPECT_TRUE(has(cfg, "\"trained_steps\": 200, \"stopped\": \"the loss turned non-finite\"")) << cfg;
+  for (const std::string &n : mbrl_test::list_dir(dir.path)) EXPECT_FALSE(has(n, ".tmp")) << n;
+  // a loss turning NaN before the first finite chunk leaves an existing --out as it was
+  const std::string before = read_file(ref);
+  r = mbrl_test::run("MBRL_FAULT_NAN_LOSS_STEP=40 '" + mbrl_test::bin("mbrl_train") + "' --data " +
+                     data + " --out " + ref + args + "--force");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(has(r.err, "nothing was written, '" + ref + "' is unchanged")) << r.err;
+  EXPECT_EQ(read_file(ref), before);
 }
 
 TEST(TrainCli, CudaWithoutGpuIsARuntimeError) {

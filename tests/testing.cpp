@@ -106,6 +106,14 @@ const char *python() {
   return s.c_str();
 }
 
+const char *fault_shim() {
+  static const std::string s = [] {
+    const char *e = std::getenv("MBRL_FAULT_SHIM");
+    return e && *e ? std::string(e) : std::string(bin_dir()) + "/libmbrl_fault_shim.so";
+  }();
+  return s.c_str();
+}
+
 std::string bin(const std::string &name) { return std::string(MBRL_BIN_DIR) + "/" + name; }
 
 RunResult run_bin(const std::string &name, const std::string &args) {

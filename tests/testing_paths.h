@@ -11,6 +11,8 @@
 //      relative to the executable, laid out like the source tree: MBRL_BIN_DIR = the executable's
 //      folder, MBRL_SOURCE_DIR = its parent, MBRL_TEST_DATA_DIR = MBRL_SOURCE_DIR/tests/data.
 //      MBRL_PYTHON has no relative form and keeps the compiled value.
+// MBRL_FAULT_SHIM (the LD_PRELOAD library of tests/fault_shim.c) is $MBRL_FAULT_SHIM when set,
+// else libmbrl_fault_shim.so in MBRL_BIN_DIR (the build puts it next to the programs).
 #pragma once
 
 namespace mbrl_test {
@@ -18,9 +20,11 @@ const char *bin_dir();        // folder of mbrl_collect, mbrl_train, ... and the
 const char *source_dir();     // the source tree (or the bundle's root)
 const char *test_data_dir();  // tests/data: golden files
 const char *python();         // a Python with numpy/h5py (Debian's /usr/bin/python3 by default)
+const char *fault_shim();     // the write-fault LD_PRELOAD library (tests/fault_shim.c)
 }  // namespace mbrl_test
 
 #define MBRL_BIN_DIR (::mbrl_test::bin_dir())
 #define MBRL_SOURCE_DIR (::mbrl_test::source_dir())
 #define MBRL_TEST_DATA_DIR (::mbrl_test::test_data_dir())
 #define MBRL_PYTHON (::mbrl_test::python())
+#define MBRL_FAULT_SHIM (::mbrl_test::fault_shim())

@@ -42,6 +42,8 @@ MBRL_EXTERN_C_BEGIN
 typedef enum mbrl_a2c_algo { MBRL_A2C_ALGO_A2C = 0, MBRL_A2C_ALGO_REINFORCE = 1 } mbrl_a2c_algo;
 
 #define MBRL_A2C_MAX_HIDDEN 6
+#define MBRL_POLICY_FORMAT "mbrl.policy"
+#define MBRL_POLICY_FORMAT_VERSION 2 /* 2: sealed (mbrl/h5util.h); 1 still loads */
 
 typedef struct mbrl_a2c_config {
   mbrl_a2c_algo algo;
@@ -221,8 +223,8 @@ mbrl_status mbrl_a2c_reset_optim(mbrl_a2c *a, int i);
 
 /* ---------------------------------------------------------------- files */
 
-/* Write every model to `path` atomically (HDF5): root attrs format="mbrl.policy",
- * format_version=1, env_id, algo, models (M), hidden ("64,64"), obs_dim, n_actions;
+/* Write every model to `path` atomically and sealed (mbrl/h5util.h): root attrs
+ * format="mbrl.policy", format_version=2, env_id, algo, models (M), hidden ("64,64"), obs_dim, n_actions;
  * M = 1: /actor/network/{0,2,4}/{weight,bias}, /critic/network/... (PyTorch state_dict names
  * of nn.Sequential(Linear, Tanh, ...)); M > 1: the same under /models/<i>/. A failed write
  * leaves nothing at `path` ("writing 'PATH' failed: ...; nothing was written"). */
@@ -241,8 +243,10 @@ typedef struct mbrl_a2c_file_info {
  * MBRL_ERR_FORMAT (not HDF5, not mbrl.policy, bad attribute) naming the file. */
 mbrl_status mbrl_a2c_file_info_read(const char *path, mbrl_a2c_file_info *info);
 
-/* Load the weights of a file written by mbrl_a2c_save into `a`: env, algo, model count and
- * every shape must match (MBRL_ERR_FORMAT naming what differs). Optimizer states are reset. */
+/* Load the weights of a file written by mbrl_a2c_save (format_version 1 or 2) into `a`: env,
+ * algo, model count and every shape must match (MBRL_ERR_FORMAT naming what differs). Every
+ * network is read before any weight of `a` changes: on failure `a` is untouched. Optimizer
+ * states are reset. */
 mbrl_status mbrl_a2c_load(mbrl_a2c *a, const char *path);
 
 MBRL_EXTERN_C_END

@@ -11,8 +11,11 @@
  *   /observations [N,obs] f32  /actions [N,act] f32  /next_observations [N,obs] f32
  *   /rewards [N] f32  /terminals [N] bool  /timeouts [N] bool   (h5py reads numpy bool)
  *   /stats/{state_mean,state_std,action_mean,action_std,delta_state_mean,delta_state_std} f32
- *   root attrs: format="mbrl.dataset", format_version=1, env_id, seed (u64), episodes (i64),
- *   created_by. */
+ *   root attrs: format="mbrl.dataset", format_version=2, env_id, seed (u64), episodes (i64),
+ *   created_by.
+ * Version 2 files are sealed (mbrl/h5util.h: a SHA-256 per dataset, fixed-length strings, a
+ * whole-file SHA-256 checked before HDF5 reads the file); version 1 files (older mbrl, h5py)
+ * still load, unsealed, through mbrl_h5_guarded_read (README "Files: integrity"). */
 #ifndef MBRL_DATASET_H
 #define MBRL_DATASET_H
 
@@ -25,7 +28,7 @@
 MBRL_EXTERN_C_BEGIN
 
 #define MBRL_DATASET_FORMAT "mbrl.dataset"
-#define MBRL_DATASET_FORMAT_VERSION 1
+#define MBRL_DATASET_FORMAT_VERSION 2
 #define MBRL_NORMALIZE_EPS 1e-8f
 
 typedef struct mbrl_dataset_stats {
@@ -163,10 +166,11 @@ void mbrl_dataset_split_free(mbrl_dataset_split *sp);
 mbrl_status mbrl_dataset_save(const mbrl_dataset *ds, const char *path, const char *created_by);
 
 /* Read and validate path into ds (not initialised on entry; free with mbrl_dataset_free).
- * Refuses (MBRL_ERR_FORMAT, message naming the file and the fault) a non-HDF5, truncated
- * or foreign file, a wrong format name/version, an unknown env_id, a missing dataset,
- * a wrong rank/shape/dtype, disagreeing row counts, widths unlike the env's spec,
- * non-finite values or non-0/1 flags. On failure ds holds nothing. */
+ * Refuses (MBRL_ERR_FORMAT, message naming the file and the fault) a non-HDF5, truncated,
+ * damaged (seal or digest mismatch) or foreign file, a wrong format name/version, an unknown
+ * env_id, a missing dataset, a wrong rank/shape/dtype, disagreeing row counts, widths unlike
+ * the env's spec or non-0/1 flags; rows holding NaN or Inf are MBRL_ERR_NUMERIC naming the
+ * first such row, its array and how many rows are bad. On failure ds holds nothing. */
 mbrl_status mbrl_dataset_load(mbrl_dataset *ds, const char *path);
 
 /* As mbrl_dataset_load, but rows and stats holding NaN/Inf are kept (every other check is

@@ -30,7 +30,8 @@
  *   min_logvar (obs) at min_logvar_off (probabilistic only). BN running statistics: member m at
  *   buffers[m * member_buffers ...] with rmean_off/rvar_off.
  *
- * Checkpoint (format "mbrl.dyn_ensemble", version 1), PyTorch state_dict names of a module with
+ * Checkpoint (format "mbrl.dyn_ensemble", version 2: the first version, born sealed; there is no
+ * unsealed version to read), PyTorch state_dict names of a module with
  * `members = nn.ModuleList([...])` (each the seed's MLP: `network = nn.Sequential(...)`) and the
  * two bound parameters, so that
  *   model.load_state_dict({k.replace('/', '.'): torch.tensor(v) for k, v in <items under /model>})
@@ -42,7 +43,9 @@
  *   root attrs: format, format_version, env_id, members (i64), probabilistic (i64 0/1),
  *   hidden (i64 array), elites (i64 array, best first, n_elites values), learn_logvar_bounds
  *   (i64 0/1), config (JSON text: the training configuration).
- * Written atomically through mbrl/h5util.h's writer (temp name, fsync, rename).
+ * Written atomically through mbrl/h5util.h's writer (temp name, fsync, rename) and sealed: a
+ * SHA-256 over the whole file checked before HDF5 parses it, a sha256 attribute per dataset,
+ * checksummed HDF5 1.8 metadata, fixed-length strings (h5py reads them as bytes).
  *
  * Memory: functions named *_backend take backend memory (device memory for a CUDA ensemble);
  * all others take HOST memory on every backend. */
@@ -64,7 +67,7 @@
 MBRL_EXTERN_C_BEGIN
 
 #define MBRL_DYN_ENSEMBLE_FORMAT "mbrl.dyn_ensemble"
-#define MBRL_DYN_ENSEMBLE_FORMAT_VERSION 1
+#define MBRL_DYN_ENSEMBLE_FORMAT_VERSION 2 /* the first: sealed only (mbrl/h5util.h) */
 #define MBRL_DYN_ENSEMBLE_MAX_MEMBERS 64
 
 /* ---------------------------------------------------------------- per-element helpers */
@@ -191,8 +194,11 @@ mbrl_status mbrl_dyn_ensemble_get_params(const mbrl_dyn_ensemble *e, float *para
 mbrl_status mbrl_dyn_ensemble_set_params(mbrl_dyn_ensemble *e, const float *params);
 /* Copy the gradients of the last backward (n_params floats) to HOST memory. */
 mbrl_status mbrl_dyn_ensemble_get_grads(const mbrl_dyn_ensemble *e, float *grads);
-/* Copy the BN running statistics (M * member_buffers floats, layout above) to HOST memory. */
+/* Copy the BN running statistics (M * member_buffers floats, layout above) to / from HOST
+ * memory (set: every value must be finite, else MBRL_ERR_NUMERIC and nothing changes; with
+ * get_params/set_params and num_batches_tracked this saves and restores a whole ensemble). */
 mbrl_status mbrl_dyn_ensemble_get_buffers(const mbrl_dyn_ensemble *e, float *buffers);
+mbrl_status mbrl_dyn_ensemble_set_buffers(mbrl_dyn_ensemble *e, const float *buffers);
 
 /* Member m as a stand-alone mlp: copy its state (weights, BN buffers, num_batches_tracked) into
  * dst, an mlp of config e->member_cfg on any backend; or from src (same config) into member m. */
@@ -357,15 +363,19 @@ mbrl_status mbrl_dyn_ensemble_plan_model(const mbrl_dyn_ensemble *e, int m,
 mbrl_status mbrl_dyn_ensemble_save(const mbrl_dyn_ensemble *e, const char *path);
 
 /* Read and validate a checkpoint into a new ensemble on `backend` with forwards of up to
- * max_batch rows per member. MBRL_ERR_FORMAT (naming the file and the fault) for foreign,
- * damaged or inconsistent files (wrong format/version, unknown env, shapes unlike the env or
- * each other, elites out of range or repeated, non-finite values, negative std); MBRL_ERR_IO
- * for a missing file. */
+ * max_batch rows per member. Order: the seal (file digest) before HDF5 sees the file; an
+ * unsealed file is refused without being parsed (no ensemble format was ever written without
+ * one); then format and version, the attributes (bounded before anything is allocated for
+ * them), each dataset's shape and sha256 digest, then the values. MBRL_ERR_FORMAT (naming the
+ * file and the fault) for foreign, damaged or inconsistent files (no seal or a broken one,
+ * wrong format/version, unknown env, shapes unlike the env or each other, elites out of range
+ * or repeated, non-finite values, negative std); MBRL_ERR_IO for a missing file. */
 mbrl_status mbrl_dyn_ensemble_load(const char *path, mbrl_backend backend, int max_batch,
                                    mbrl_dyn_ensemble **out);
 
-/* 1 if path is an HDF5 file whose root attribute format is "mbrl.dyn_ensemble", else 0 (no
- * error set; for apps that accept both checkpoint kinds). */
+/* 1 if path is a sealed file whose seal names the format "mbrl.dyn_ensemble" (checked without
+ * HDF5: mbrl_h5_seal_check), else 0 (no error set; for apps that accept both checkpoint
+ * kinds: a damaged ensemble file is 0, and the other kind's loader names the damage). */
 int mbrl_dyn_ensemble_is_file(const char *path);
 
 MBRL_EXTERN_C_END

@@ -11,9 +11,11 @@
  *   /model/network/<i>/{weight,bias[,running_mean,running_var,num_batches_tracked]}
  *   /normalizer/{state_mean,state_std,delta_state_mean,delta_state_std} f32 (obs),
  *   /normalizer/{action_mean,action_std} f32 (act)
- *   root attrs: format="mbrl.dynamics", format_version=1, env_id (str), hidden (int64 array,
+ *   root attrs: format="mbrl.dynamics", format_version=2, env_id (str), hidden (int64 array,
  *   hidden widths), config (JSON text: the training configuration).
- * Written to a temporary name and renamed into place.
+ * Written to a temporary name and renamed into place, sealed (mbrl/h5util.h: a digest per
+ * dataset, fixed-length strings, a whole-file SHA-256 checked before HDF5 reads the file).
+ * format_version 1 checkpoints (unsealed) still load, through mbrl_h5_guarded_read.
  *
  * Memory: every pointer taken here is HOST memory, on every backend. */
 #ifndef MBRL_DYNAMICS_H
@@ -31,7 +33,7 @@
 MBRL_EXTERN_C_BEGIN
 
 #define MBRL_DYNAMICS_FORMAT "mbrl.dynamics"
-#define MBRL_DYNAMICS_FORMAT_VERSION 1
+#define MBRL_DYNAMICS_FORMAT_VERSION 2
 #define MBRL_DYNAMICS_MAX_HIDDEN (MBRL_MLP_MAX_LAYERS - 1)
 
 typedef struct mbrl_dynamics {
@@ -85,7 +87,8 @@ mbrl_status mbrl_dynamics_save(const mbrl_dynamics *d, const char *path);
 
 /* Read and validate a checkpoint into a new model on `backend` (AUTO resolved) with batches up
  * to max_batch. Refuses (MBRL_ERR_FORMAT, message naming the file and the fault) non-HDF5,
- * truncated or foreign files, a wrong format/version, an unknown env_id or widths unlike the
+ * truncated, damaged (seal or digest mismatch) or foreign files, a wrong format/version
+ * (1 and 2 load), an unknown env_id or widths unlike the
  * env's, normalizer shapes unlike the network's, non-finite values or negative std values
  * (a std of 0, a constant column, is allowed: normalize adds 1e-8). A missing file is
  * MBRL_ERR_IO. */

@@ -753,8 +753,8 @@ mbrl_status mbrl_a2c_save(const mbrl_a2c *a, const char *path) {
            (double)c->gae_lambda, (double)c->vf_coef, (double)c->ent_coef,
            (double)c->max_grad_norm, (double)c->lr, (double)c->rms_alpha, (double)c->rms_eps,
            hid, (unsigned long long)c->seed, a->M, (long long)a->env_steps);
-  st = mbrl_h5_attr_write_str(w.file, "format", "mbrl.policy");
-  if (!st) st = mbrl_h5_attr_write_i64(w.file, "format_version", 1);
+  st = mbrl_h5_attr_write_str(w.file, "format", MBRL_POLICY_FORMAT);
+  if (!st) st = mbrl_h5_attr_write_i64(w.file, "format_version", MBRL_POLICY_FORMAT_VERSION);
   if (!st) st = mbrl_h5_attr_write_str(w.file, "env_id", a->spec->id);
   if (!st) st = mbrl_h5_attr_write_str(w.file, "algo", mbrl_a2c_algo_name(c->algo));
   if (!st) st = mbrl_h5_attr_write_i64(w.file, "models", a->M);
@@ -792,7 +792,7 @@ static int parse_hidden(const char *s, int *out, int *n) {
 
 static mbrl_status read_info(hid_t f, const char *path, mbrl_a2c_file_info *info) {
   memset(info, 0, sizeof *info);
-  mbrl_status st = mbrl_h5_check_format(f, path, "mbrl.policy", 1);
+  mbrl_status st = mbrl_h5_check_format(f, path, MBRL_POLICY_FORMAT, MBRL_POLICY_FORMAT_VERSION);
   char buf[128];
   int64_t v = 0;
   if (!st) st = mbrl_h5_attr_read_str(f, path, "env_id", info->env_id, sizeof info->env_id);
@@ -809,28 +809,65 @@ static mbrl_status read_info(hid_t f, const char *path, mbrl_a2c_file_info *info
   if (!st && !parse_hidden(buf, info->hidden, &info->n_hidden))
     st = mbrl_set_error(MBRL_ERR_FORMAT, "%s: attribute hidden is '%s' (e.g. '64,64' expected)",
                         path, buf);
+  /* the networks these attributes describe must fit in the file: callers allocate for them */
+  const mbrl_env_spec *spec = st ? NULL : mbrl_env_find(info->env_id);
+  if (spec) {
+    double per_model = 0.0;
+    for (int net = 0; net < 2; ++net) {
+      double in = spec->obs_dim;
+      for (int l = 0; l <= info->n_hidden; ++l) {
+        const double out = l < info->n_hidden ? info->hidden[l] : net ? 1 : spec->n_actions;
+        per_model += (in + 1.0) * out;
+        in = out;
+      }
+    }
+    char what[200];
+    snprintf(what, sizeof what, "%d models of hidden widths '%.100s'", info->models, buf);
+    st = mbrl_h5_check_claim(f, path, 4.0 * per_model * info->models, what);
+  }
   return st;
 }
 
-static mbrl_status open_policy(const char *path, hid_t *f) {
-  mbrl_status st = mbrl_h5_open_read(path, f);
+typedef struct info_args {
+  mbrl_a2c_file_info *info;
+} info_args;
+
+static mbrl_status info_fn(const char *path, void *ctx) {
+  hid_t f;
+  mbrl_status st = mbrl_h5_open_read(path, &f);
+  if (st) return st;
+  st = read_info(f, path, ((info_args *)ctx)->info);
+  H5Fclose(f);
   return st;
 }
 
 mbrl_status mbrl_a2c_file_info_read(const char *path, mbrl_a2c_file_info *info) {
   if (!path || !info) return mbrl_set_error(MBRL_ERR_INVALID_ARG, "a2c_file_info: NULL argument");
-  hid_t f;
-  mbrl_status st = open_policy(path, &f);
-  if (st) return st;
-  st = read_info(f, path, info);
-  H5Fclose(f);
+  info_args a = {info};
+  return mbrl_h5_guarded_read(path, info_fn, &a);
+}
+
+/* Read network `pre` of f into a CPU mlp of m's architecture, *out (freed by the caller). */
+static mbrl_status read_net(const mbrl_mlp *m, hid_t f, const char *pre, mbrl_mlp **out) {
+  mbrl_status st = mbrl_mlp_create(out, &m->cfg, MBRL_BACKEND_CPU, 1);
+  if (!st) st = mbrl_mlp_read_h5(*out, f, pre);
   return st;
 }
 
-mbrl_status mbrl_a2c_load(mbrl_a2c *a, const char *path) {
-  if (!a || !path) return mbrl_set_error(MBRL_ERR_INVALID_ARG, "a2c_load: NULL argument");
+/* Copy the state of CPU mlp src into m (any backend). */
+static mbrl_status copy_net(mbrl_mlp *m, const mbrl_mlp *src) {
+  float *state = (float *)malloc(mbrl_mlp_state_size(src) * sizeof(float));
+  if (!state) return mbrl_set_error(MBRL_ERR_NOMEM, "a2c_load: out of memory");
+  mbrl_status st = mbrl_mlp_get_state(src, state);
+  if (!st) st = mbrl_mlp_set_state(m, state);
+  free(state);
+  return st;
+}
+
+static mbrl_status load_fn(const char *path, void *ctx) {
+  mbrl_a2c *a = (mbrl_a2c *)ctx;
   hid_t f;
-  mbrl_status st = open_policy(path, &f);
+  mbrl_status st = mbrl_h5_open_read(path, &f);
   if (st) return st;
   mbrl_a2c_file_info info;
   st = read_info(f, path, &info);
@@ -844,16 +881,31 @@ mbrl_status mbrl_a2c_load(mbrl_a2c *a, const char *path) {
   if (!st && info.models != a->M)
     st = mbrl_set_error(MBRL_ERR_FORMAT, "%s holds %d model(s), not %d (use --ensemble %d)", path,
                         info.models, a->M, info.models);
+  /* every network is read (into CPU copies) before any of a's weights change */
+  mbrl_mlp **nets = (mbrl_mlp **)calloc(2 * (size_t)a->M, sizeof *nets);
+  if (!st && !nets) st = mbrl_set_error(MBRL_ERR_NOMEM, "a2c_load: out of memory");
   char pre[128];
   for (int i = 0; i < a->M && !st; ++i) {
     net_prefix(pre, sizeof pre, a->M, i, "actor");
-    st = mbrl_mlp_read_h5(a->models[i].actor, f, pre);
+    st = read_net(a->models[i].actor, f, pre, &nets[2 * i]);
     if (!st && a->models[i].critic) {
       net_prefix(pre, sizeof pre, a->M, i, "critic");
-      st = mbrl_mlp_read_h5(a->models[i].critic, f, pre);
+      st = read_net(a->models[i].critic, f, pre, &nets[2 * i + 1]);
     }
   }
   H5Fclose(f);
+  for (int i = 0; i < a->M && !st && !mbrl_h5_guard_child(); ++i) {
+    st = copy_net(a->models[i].actor, nets[2 * i]);
+    if (!st && a->models[i].critic) st = copy_net(a->models[i].critic, nets[2 * i + 1]);
+  }
+  for (int i = 0; nets && i < 2 * a->M; ++i) mbrl_mlp_free(nets[i]);
+  free(nets);
+  return st;
+}
+
+mbrl_status mbrl_a2c_load(mbrl_a2c *a, const char *path) {
+  if (!a || !path) return mbrl_set_error(MBRL_ERR_INVALID_ARG, "a2c_load: NULL argument");
+  mbrl_status st = mbrl_h5_guarded_read(path, load_fn, a);
   for (int i = 0; i < a->M && !st; ++i) st = mbrl_a2c_reset_optim(a, i);
   return st;
 }

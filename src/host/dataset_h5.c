@@ -96,13 +96,34 @@ mbrl_status mbrl_dataset_save(const mbrl_dataset *ds, const char *path, const ch
   return mbrl_h5_writer_finish(&w, write_all(w.file, ds, &stats, created_by));
 }
 
-static mbrl_status check_finite(const char *path, const char *name, const float *x, size_t n,
-                                int width) {
-  for (size_t i = 0; i < n * (size_t)width; ++i)
-    if (!isfinite(x[i]))
-      return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': /%s has a NaN or Inf at row %zu", path, name,
-                            i / (size_t)width);
-  return MBRL_OK;
+/* Is every one of the w floats at x finite? */
+static int all_finite(const float *x, int w) {
+  for (int j = 0; j < w; ++j)
+    if (!isfinite(x[j])) return 0;
+  return 1;
+}
+
+/* Refuse rows holding NaN or Inf, naming the first such row (rows in file order), the array it
+ * is in, and how many rows are bad. */
+static mbrl_status check_rows_finite(const char *path, const mbrl_dataset *ds) {
+  const int O = ds->obs_dim, A = ds->act_dim;
+  size_t bad = 0, first = 0;
+  const char *where = NULL;
+  for (size_t i = 0; i < ds->n; ++i) {
+    const char *w = !all_finite(ds->observations + i * (size_t)O, O)        ? "observations"
+                    : !all_finite(ds->actions + i * (size_t)A, A)           ? "actions"
+                    : !all_finite(ds->next_observations + i * (size_t)O, O) ? "next_observations"
+                    : !isfinite(ds->rewards[i])                             ? "rewards"
+                                                                            : NULL;
+    if (!w) continue;
+    if (!bad) first = i, where = w;
+    ++bad;
+  }
+  if (!bad) return MBRL_OK;
+  return mbrl_set_error(MBRL_ERR_NUMERIC,
+                        "'%s': %zu of %zu rows hold NaN or Inf; the first is row %zu (in /%s). "
+                        "Drop them (mbrl_train --drop-nonfinite) or fix the data",
+                        path, bad, ds->n, first, where);
 }
 
 static mbrl_status load_open(mbrl_dataset *ds, hid_t f, const char *path, int check_values) {
@@ -184,30 +205,40 @@ static mbrl_status load_open(mbrl_dataset *ds, hid_t f, const char *path, int ch
   ds->n = N;
   ds->stats = stats;
   if (!check_values) return MBRL_OK;
-  if ((st = check_finite(path, "observations", ds->observations, N, O)) != MBRL_OK ||
-      (st = check_finite(path, "actions", ds->actions, N, A)) != MBRL_OK ||
-      (st = check_finite(path, "next_observations", ds->next_observations, N, O)) != MBRL_OK ||
-      (st = check_finite(path, "rewards", ds->rewards, N, 1)) != MBRL_OK)
-    return st;
+  if ((st = check_rows_finite(path, ds)) != MBRL_OK) return st;
   for (int k = 0; k < MBRL_STATS_N; ++k) {
-    char name[64];
     int w;
     const float *p = mbrl_stats_array(&ds->stats, k, O, A, &w);
-    snprintf(name, sizeof name, "stats/%s", k_stat_names[k]);
-    if ((st = check_finite(path, name, p, 1, w)) != MBRL_OK) return st;
+    for (int j = 0; j < w; ++j)
+      if (!isfinite(p[j]))
+        return mbrl_set_error(MBRL_ERR_NUMERIC, "'%s': /stats/%s[%d] is %g (must be finite)", path,
+                              k_stat_names[k], j, (double)p[j]);
   }
   return MBRL_OK;
 }
 
-static mbrl_status load(mbrl_dataset *ds, const char *path, int check_values) {
-  memset(ds, 0, sizeof *ds);
+typedef struct load_args {
+  mbrl_dataset *ds;
+  int check_values;
+} load_args;
+
+/* The whole read (mbrl_h5_read_fn): a sealed file is checked before HDF5 opens it. */
+static mbrl_status load_fn(const char *path, void *ctx) {
+  load_args *a = (load_args *)ctx;
+  memset(a->ds, 0, sizeof *a->ds);
   hid_t f;
   mbrl_status st = mbrl_h5_open_read(path, &f);
   if (st != MBRL_OK) return st;
-  st = load_open(ds, f, path, check_values);
+  st = load_open(a->ds, f, path, a->check_values);
   H5Fclose(f);
-  if (st != MBRL_OK) mbrl_dataset_free(ds);
+  if (st != MBRL_OK) mbrl_dataset_free(a->ds);
   return st;
+}
+
+static mbrl_status load(mbrl_dataset *ds, const char *path, int check_values) {
+  memset(ds, 0, sizeof *ds);
+  load_args a = {ds, check_values};
+  return mbrl_h5_guarded_read(path, load_fn, &a);
 }
 
 mbrl_status mbrl_dataset_load(mbrl_dataset *ds, const char *path) { return load(ds, path, 1); }

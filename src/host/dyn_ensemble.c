@@ -456,6 +456,19 @@ mbrl_status mbrl_dyn_ensemble_get_buffers(const mbrl_dyn_ensemble *e, float *buf
                                     (size_t)e->cfg.members * e->member_buffers * sizeof(float), 0);
 }
 
+mbrl_status mbrl_dyn_ensemble_set_buffers(mbrl_dyn_ensemble *e, const float *buffers) {
+  if (!e || (!buffers && e->member_buffers))
+    return mbrl_set_error(MBRL_ERR_INVALID_ARG, "dyn_ensemble_set_buffers: NULL argument");
+  const size_t n = (size_t)e->cfg.members * e->member_buffers;
+  for (size_t i = 0; i < n; ++i)
+    if (!isfinite(buffers[i]))
+      return mbrl_set_error(MBRL_ERR_NUMERIC,
+                            "dyn_ensemble_set_buffers: buffers[%zu] is not finite; nothing was "
+                            "changed", i);
+  return n ? mbrl_dyn_ensemble_mem_copy(e->backend, e->buffers, buffers, n * sizeof(float), 1)
+           : MBRL_OK;
+}
+
 static mbrl_status check_member_mlp(const mbrl_dyn_ensemble *e, int m, const mbrl_mlp *mlp,
                                     const char *fn) {
   if (!e || !mlp) return mbrl_set_error(MBRL_ERR_INVALID_ARG, "%s: NULL argument", fn);

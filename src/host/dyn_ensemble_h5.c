@@ -1,7 +1,8 @@
 /* dyn_ensemble_h5.c - the mbrl.dyn_ensemble checkpoint: atomic save and validating load
  * (layout in mbrl/dyn_ensemble.h). Every object goes through the shared writers and readers of
  * mbrl/h5util.h (members through mbrl_mlp_write_h5 / mbrl_mlp_read_h5, the normalizer through
- * host/dataset_h5.h), so the file gets the same protection as the other formats. */
+ * host/dataset_h5.h), so the file is sealed and digested like the other formats; it is read
+ * only when sealed (format_version 2 is its first version). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +85,13 @@ static mbrl_status load_open(hid_t f, const char *path, mbrl_backend backend, in
   mbrl_status st =
       mbrl_h5_check_format(f, path, MBRL_DYN_ENSEMBLE_FORMAT, MBRL_DYN_ENSEMBLE_FORMAT_VERSION);
   if (st) return st;
+  int64_t version = 0;
+  if ((st = mbrl_h5_attr_read_i64(f, path, "format_version", &version))) return st;
+  if (version < 2)
+    return mbrl_set_error(MBRL_ERR_FORMAT,
+                          "'%s' claims mbrl.dyn_ensemble format_version %lld, which was never "
+                          "written (the first is 2); the file is damaged or forged",
+                          path, (long long)version);
   char env_id[64];
   if ((st = mbrl_h5_attr_read_str(f, path, "env_id", env_id, sizeof env_id))) return st;
   const mbrl_env_spec *spec = mbrl_env_find(env_id);
@@ -125,6 +133,14 @@ static mbrl_status load_open(hid_t f, const char *path, mbrl_backend backend, in
                           prob ? "probabilistic" : "deterministic", env_id, O + A, out_dim);
   if (cfg0.activation != MBRL_ACT_RELU)
     return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': member 0's activation is not relu", path);
+  /* M members of member 0's shape must fit in the file before anything is allocated for them */
+  {
+    double params = 0.0;
+    for (int l = 0; l < L; ++l) params += ((double)cfg0.sizes[l] + 1.0) * (double)cfg0.sizes[l + 1];
+    char what[160];
+    snprintf(what, sizeof what, "%d members of %d layers (member 0's shape)", M, L);
+    if ((st = mbrl_h5_check_claim(f, path, 4.0 * (double)M * params, what))) return st;
+  }
   int64_t hid_attr[MBRL_MLP_MAX_LAYERS];
   int na = 0;
   if ((st = mbrl_h5_attr_read_i64_array(f, path, "hidden", hid_attr, MBRL_MLP_MAX_LAYERS, &na)))
@@ -228,13 +244,19 @@ static mbrl_status load_open(hid_t f, const char *path, mbrl_backend backend, in
       if (!st) st = mbrl_dyn_ensemble_set_logvar_bounds(e, mx, mn);
     }
   }
-  if (!st && mbrl_h5_exists(f, "/validation/mse")) {
+  /* /validation is optional (absent before the elites are ranked); unreadable is an error */
+  const int has_mse = st ? 0 : mbrl_h5_exists(f, "/validation/mse");
+  const int has_nll = st || !prob ? 0 : mbrl_h5_exists(f, "/validation/nll");
+  if (!st && (has_mse < 0 || has_nll < 0))
+    st = mbrl_set_error(MBRL_ERR_FORMAT, "'%s' is damaged: the group /validation cannot be read",
+                        path);
+  if (!st && has_mse) {
     hsize_t dims[1] = {(hsize_t)M};
     float v[MBRL_DYN_ENSEMBLE_MAX_MEMBERS];
     if ((st = mbrl_h5_check_f32(f, path, "/validation/mse", 1, dims)) == MBRL_OK &&
         (st = mbrl_h5_read_f32(f, path, "/validation/mse", v)) == MBRL_OK)
       for (int m = 0; m < M; ++m) e->val_mse[m] = v[m];
-    if (!st && prob && mbrl_h5_exists(f, "/validation/nll") &&
+    if (!st && has_nll &&
         (st = mbrl_h5_check_f32(f, path, "/validation/nll", 1, dims)) == MBRL_OK &&
         (st = mbrl_h5_read_f32(f, path, "/validation/nll", v)) == MBRL_OK)
       for (int m = 0; m < M; ++m) e->val_nll[m] = v[m];
@@ -259,9 +281,20 @@ mbrl_status mbrl_dyn_ensemble_load(const char *path, mbrl_backend backend, int m
   if (!path || !out)
     return mbrl_set_error(MBRL_ERR_INVALID_ARG, "dyn_ensemble_load: NULL argument");
   *out = NULL;
-  hid_t f;
-  mbrl_status st = mbrl_h5_open_read(path, &f);
+  /* the seal first: an unsealed file is refused before HDF5 parses it (mbrl_h5_open_read
+   * would refuse it too; this says why for this format) */
+  mbrl_h5_seal_info info;
+  mbrl_status st = mbrl_h5_seal_check(path, &info);
   if (st) return st;
+  if (!info.sealed)
+    return mbrl_set_error(MBRL_ERR_FORMAT,
+                          "'%s' has no mbrl seal: %s checkpoints are read only as mbrl writes "
+                          "them (format_version %d, sealed), and this file was written or "
+                          "rewritten by another program; train the ensemble again with "
+                          "mbrl_train --ensemble",
+                          path, MBRL_DYN_ENSEMBLE_FORMAT, MBRL_DYN_ENSEMBLE_FORMAT_VERSION);
+  hid_t f;
+  if ((st = mbrl_h5_open_read(path, &f))) return st;
   st = load_open(f, path, backend, max_batch, out);
   H5Fclose(f);
   return st;
@@ -271,14 +304,9 @@ int mbrl_dyn_ensemble_is_file(const char *path) {
   if (!path) return 0;
   char msg[1024];
   snprintf(msg, sizeof msg, "%s", mbrl_last_error()); /* leave the caller's message alone */
-  hid_t f;
-  int yes = 0;
-  if (mbrl_h5_open_read(path, &f) == MBRL_OK) {
-    char fmt[64];
-    yes = mbrl_h5_attr_read_str(f, path, "format", fmt, sizeof fmt) == MBRL_OK &&
-          strcmp(fmt, MBRL_DYN_ENSEMBLE_FORMAT) == 0;
-    H5Fclose(f);
-  }
+  mbrl_h5_seal_info info;
+  const int yes = mbrl_h5_seal_check(path, &info) == MBRL_OK && info.sealed &&
+                  strcmp(info.format, MBRL_DYN_ENSEMBLE_FORMAT) == 0;
   mbrl_set_error(MBRL_OK, "%s", msg);
   return yes;
 }

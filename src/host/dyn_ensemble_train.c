@@ -174,6 +174,13 @@ static void draw(mbrl_dyn_ensemble_trainer *t, int m, int s) {
   for (int r = 0; r < t->batch; ++r) dst[r] = (int32_t)t->h_rows[r];
 }
 
+/* MBRL_FAULT_NAN_LOSS_STEP=N (tests only; as mbrl_dynamics_trainer_run): the CPU trainer
+ * reports step N's loss as NaN, so that what follows a loss turning non-finite can be tested. */
+static long long nan_fault_step(void) {
+  const char *s = getenv("MBRL_FAULT_NAN_LOSS_STEP");
+  return s && *s ? atoll(s) : -1;
+}
+
 mbrl_status mbrl_dyn_ensemble_trainer_run(mbrl_dyn_ensemble_trainer *t, int n, float *losses) {
   if (!t || n < 1)
     return mbrl_set_error(MBRL_ERR_INVALID_ARG,
@@ -197,6 +204,8 @@ mbrl_status mbrl_dyn_ensemble_trainer_run(mbrl_dyn_ensemble_trainer *t, int n, f
       if (!st)
         st = mbrl_dyn_ensemble_train_step_backend(e, t->opt, t->xb, t->yb, t->batch, t->loss + s,
                                                   NULL);
+      if (!st && on_cpu(t) && t->steps + s + 1 == nan_fault_step())
+        t->loss[s] = NAN; /* fault injection for tests */
       if (!st && on_cpu(t) && !isfinite(t->loss[s])) break; /* reported below */
     }
     if (st) return st;

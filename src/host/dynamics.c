@@ -302,6 +302,13 @@ mbrl_status mbrl_dynamics_trainer_create(mbrl_dynamics_trainer **out, mbrl_dynam
   return MBRL_OK;
 }
 
+/* MBRL_FAULT_NAN_LOSS_STEP=N (tests only): the CPU trainer reports step N's loss as NaN, so
+ * that what follows a loss turning non-finite can be tested at a chosen step. */
+static long long nan_fault_step(void) {
+  const char *s = getenv("MBRL_FAULT_NAN_LOSS_STEP");
+  return s && *s ? atoll(s) : -1;
+}
+
 mbrl_status mbrl_dynamics_trainer_run(mbrl_dynamics_trainer *t, int n, float *losses) {
   if (!t || n < 1)
     return mbrl_set_error(MBRL_ERR_INVALID_ARG, "dynamics_trainer_run: NULL trainer or n %d < 1", n);
@@ -327,6 +334,7 @@ mbrl_status mbrl_dynamics_trainer_run(mbrl_dynamics_trainer *t, int n, float *lo
     mbrl_status st = mbrl_mlp_train_step_mse(t->d->mlp, t->opt, t->xb, t->yb, t->batch, &loss);
     if (st != MBRL_OK) return st;
     t->steps++;
+    if (t->steps == nan_fault_step()) loss = NAN; /* fault injection for tests */
     if (losses) losses[s] = loss;
     if (!isfinite(loss))
       return mbrl_set_error(MBRL_ERR_NUMERIC,

@@ -120,14 +120,31 @@ static mbrl_status load_open(hid_t f, const char *path, mbrl_backend backend, in
   return MBRL_OK;
 }
 
+typedef struct load_args {
+  mbrl_backend backend;
+  int max_batch;
+  mbrl_dynamics *d;
+} load_args;
+
+/* The whole read (mbrl_h5_read_fn); the guard's checking child builds the model on the CPU. */
+static mbrl_status load_fn(const char *path, void *ctx) {
+  load_args *a = (load_args *)ctx;
+  a->d = NULL;
+  hid_t f;
+  mbrl_status st = mbrl_h5_open_read(path, &f);
+  if (st != MBRL_OK) return st;
+  const mbrl_backend b = mbrl_h5_guard_child() ? MBRL_BACKEND_CPU : a->backend;
+  st = load_open(f, path, b, a->max_batch, &a->d);
+  H5Fclose(f);
+  return st;
+}
+
 mbrl_status mbrl_dynamics_load(const char *path, mbrl_backend backend, int max_batch,
                                mbrl_dynamics **out) {
   if (!path || !out) return mbrl_set_error(MBRL_ERR_INVALID_ARG, "dynamics_load: NULL argument");
   *out = NULL;
-  hid_t f;
-  mbrl_status st = mbrl_h5_open_read(path, &f);
-  if (st != MBRL_OK) return st;
-  st = load_open(f, path, backend, max_batch, out);
-  H5Fclose(f);
+  load_args a = {backend, max_batch, NULL};
+  mbrl_status st = mbrl_h5_guarded_read(path, load_fn, &a);
+  if (st == MBRL_OK) *out = a.d;
   return st;
 }

@@ -1,172 +1,17 @@
-/* h5util.c - HDF5 helpers: atomic file creation, checked float/bool datasets, attributes. */
+/* h5util.c - mbrl/h5util.h, object level: datasets carrying a SHA-256 attribute that reading
+ * verifies, checked shapes and dtypes, fixed-length string attributes. The file level (seal,
+ * atomic writer, guarded reading) is in h5file.c. */
 #define _POSIX_C_SOURCE 200809L
 #include "mbrl/h5util.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-void mbrl_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+#include "host/sha256.h"
 
-/* ---- atomic writer ---- */
-
-/* Copy the directory part of `path` into dir ("." when there is none). */
-static void dir_of(const char *path, char *dir, size_t cap) {
-  const char *slash = strrchr(path, '/');
-  if (!slash) {
-    snprintf(dir, cap, ".");
-  } else if (slash == path) {
-    snprintf(dir, cap, "/");
-  } else {
-    size_t len = (size_t)(slash - path);
-    if (len >= cap) len = cap - 1;
-    memcpy(dir, path, len);
-    dir[len] = '\0';
-  }
-}
-
-mbrl_status mbrl_h5_check_writable(const char *path) {
-  if (!path || !*path) return mbrl_set_error(MBRL_ERR_INVALID_ARG, "empty output file name");
-  size_t len = strlen(path);
-  if (len >= MBRL_H5_PATH_MAX)
-    return mbrl_set_error(MBRL_ERR_INVALID_ARG, "output path is too long (%zu bytes)", len);
-  if (path[len - 1] == '/')
-    return mbrl_set_error(MBRL_ERR_IO, "cannot write '%s': it names a directory; give a file name",
-                          path);
-  char dir[MBRL_H5_PATH_MAX];
-  dir_of(path, dir, sizeof dir);
-  struct stat st;
-  if (stat(dir, &st) != 0)
-    return mbrl_set_error(MBRL_ERR_IO,
-                          "cannot write '%s': directory '%s' does not exist (create it first)",
-                          path, dir);
-  if (!S_ISDIR(st.st_mode))
-    return mbrl_set_error(MBRL_ERR_IO, "cannot write '%s': '%s' is not a directory", path, dir);
-  if (access(dir, W_OK | X_OK) != 0)
-    return mbrl_set_error(MBRL_ERR_IO, "cannot write '%s': directory '%s' is not writable (%s)",
-                          path, dir, strerror(errno));
-  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-    return mbrl_set_error(MBRL_ERR_IO, "cannot write '%s': it is a directory", path);
-  return MBRL_OK;
-}
-
-mbrl_status mbrl_h5_writer_open(mbrl_h5_writer *w, const char *path) {
-  mbrl_h5_quiet();
-  w->file = H5I_INVALID_HID;
-  w->path[0] = w->tmp_path[0] = '\0';
-  mbrl_status cst = mbrl_h5_check_writable(path);
-  if (cst != MBRL_OK) return cst;
-  size_t len = strlen(path);
-  memcpy(w->path, path, len + 1);
-  snprintf(w->tmp_path, sizeof w->tmp_path, "%s.tmp.%ld", path, (long)getpid());
-
-  hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
-  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  if (fcpl < 0 || fapl < 0) {
-    if (fcpl >= 0) H5Pclose(fcpl);
-    if (fapl >= 0) H5Pclose(fapl);
-    return mbrl_set_error(MBRL_ERR_IO, "cannot write '%s': HDF5 property lists failed", path);
-  }
-  if (H5Pset_obj_track_times(fcpl, 0) < 0 || /* root group: no time stamps */
-      H5Pset_libver_bounds(fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_V18) < 0 ||
-      H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0) {
-    H5Pclose(fcpl);
-    H5Pclose(fapl);
-    return mbrl_set_error(MBRL_ERR_IO, "cannot write '%s': HDF5 file properties failed", path);
-  }
-  errno = 0;
-  w->file = H5Fcreate(w->tmp_path, H5F_ACC_TRUNC, fcpl, fapl);
-  H5Pclose(fcpl);
-  H5Pclose(fapl);
-  if (w->file < 0) {
-    int e = errno;
-    unlink(w->tmp_path);
-    w->tmp_path[0] = '\0';
-    return mbrl_set_error(MBRL_ERR_IO, "cannot create a temporary file next to '%s' (%s)", path,
-                          e ? strerror(e) : "HDF5 error");
-  }
-  return MBRL_OK;
-}
-
-void mbrl_h5_writer_abort(mbrl_h5_writer *w) {
-  if (w->file >= 0) H5Fclose(w->file);
-  w->file = H5I_INVALID_HID;
-  if (w->tmp_path[0]) unlink(w->tmp_path);
-  w->tmp_path[0] = '\0';
-}
-
-mbrl_status mbrl_h5_writer_commit(mbrl_h5_writer *w) {
-  if (w->file < 0 || !w->tmp_path[0])
-    return mbrl_set_error(MBRL_ERR_INVALID_ARG, "mbrl_h5_writer_commit: writer is not open");
-  herr_t rc = H5Fclose(w->file);
-  w->file = H5I_INVALID_HID;
-  if (rc < 0) {
-    mbrl_h5_writer_abort(w);
-    return mbrl_set_error(MBRL_ERR_IO, "writing '%s' failed while closing the file (disk full?)",
-                          w->path);
-  }
-  int fd = open(w->tmp_path, O_RDONLY);
-  if (fd >= 0) {
-    int bad = fsync(fd) != 0;
-    int e = errno;
-    close(fd);
-    if (bad) {
-      mbrl_h5_writer_abort(w);
-      return mbrl_set_error(MBRL_ERR_IO, "writing '%s' failed (fsync: %s)", w->path, strerror(e));
-    }
-  }
-  if (rename(w->tmp_path, w->path) != 0) {
-    int e = errno;
-    mbrl_h5_writer_abort(w);
-    return mbrl_set_error(MBRL_ERR_IO, "cannot rename the temporary file onto '%s' (%s)",
-                          w->path, strerror(e));
-  }
-  w->tmp_path[0] = '\0';
-  return MBRL_OK;
-}
-
-mbrl_status mbrl_h5_writer_finish(mbrl_h5_writer *w, mbrl_status st) {
-  if (st == MBRL_OK) return mbrl_h5_writer_commit(w);
-  char msg[1024];
-  snprintf(msg, sizeof msg, "%s", mbrl_last_error());
-  mbrl_h5_writer_abort(w);
-  return mbrl_set_error(st, "writing '%s' failed: %s; nothing was written", w->path, msg);
-}
-
-mbrl_status mbrl_h5_open_read(const char *path, hid_t *out) {
-  mbrl_h5_quiet();
-  *out = H5I_INVALID_HID;
-  struct stat st;
-  if (!path || stat(path, &st) != 0)
-    return mbrl_set_error(MBRL_ERR_IO, "cannot open '%s': %s", path ? path : "(null)",
-                          strerror(errno));
-  if (S_ISDIR(st.st_mode))
-    return mbrl_set_error(MBRL_ERR_IO, "cannot open '%s': it is a directory", path);
-  if (access(path, R_OK) != 0)
-    return mbrl_set_error(MBRL_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-  htri_t is = H5Fis_hdf5(path);
-  if (is <= 0)
-    return mbrl_set_error(MBRL_ERR_FORMAT,
-                          "'%s' is not an HDF5 file (it is another format, empty or truncated)",
-                          path);
-  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  if (fapl < 0 || H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0) {
-    if (fapl >= 0) H5Pclose(fapl);
-    return mbrl_set_error(MBRL_ERR_IO, "cannot open '%s': HDF5 file properties failed", path);
-  }
-  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-  H5Pclose(fapl);
-  if (f < 0)
-    return mbrl_set_error(MBRL_ERR_FORMAT,
-                          "'%s' is a damaged HDF5 file (truncated or corrupt); it cannot be opened",
-                          path);
-  *out = f;
-  return MBRL_OK;
-}
+#define DIGEST_ATTR "sha256"
+#define STR_ATTR_MAX (1u << 20) /* longest string attribute read (damaged sizes are refused) */
 
 /* ---- datasets ---- */
 
@@ -195,16 +40,38 @@ static mbrl_status copy_name(char *buf, size_t cap, const char *name) {
   return MBRL_OK;
 }
 
+/* The type of object `name` under loc (H5I_GROUP, H5I_DATASET, ...), H5I_BADID when it cannot
+ * be opened. */
+static H5I_type_t object_type(hid_t loc, const char *name) {
+  hid_t o = H5Oopen(loc, name, H5P_DEFAULT);
+  if (o < 0) return H5I_BADID;
+  const H5I_type_t t = H5Iget_type(o);
+  H5Oclose(o);
+  return t;
+}
+
 int mbrl_h5_exists(hid_t loc, const char *path) {
   char buf[MBRL_H5_NAME_MAX];
   if (!path || copy_name(buf, sizeof buf, path) != MBRL_OK) return 0;
   if (strcmp(buf, "/") == 0) return 1;
   /* Walk each prefix: H5Lexists fails on a path whose parent is missing. */
-  for (char *p = buf + (buf[0] == '/');; ++p) {
+  char *start = buf + (buf[0] == '/');
+  for (char *p = start;; ++p) {
     if (*p == '/' || *p == '\0') {
       const char c = *p;
       *p = '\0';
-      if (H5Lexists(loc, buf, H5P_DEFAULT) <= 0) return 0;
+      const htri_t e = H5Lexists(loc, buf, H5P_DEFAULT);
+      if (e == 0) return 0;
+      if (e < 0) {
+        /* the parent (present: checked one step ago) could not be searched: it is not a group
+         * (the path is not there), or its metadata cannot be read (damaged) */
+        char *slash = strrchr(buf, '/');
+        const char *parent = ".";
+        if (slash && slash == buf) parent = "/";
+        if (slash && slash > buf) *slash = '\0', parent = buf;
+        const H5I_type_t t = object_type(loc, parent);
+        return t != H5I_BADID && t != H5I_GROUP ? 0 : -1;
+      }
       *p = c;
       if (c == '\0') return 1;
     }
@@ -238,6 +105,35 @@ static mbrl_status ensure_parents(hid_t loc, const char *name) {
   return MBRL_OK;
 }
 
+static mbrl_status write_attr(hid_t loc, const char *name, hid_t type, const void *value,
+                              int count);
+
+/* A fixed-length UTF-8 string type of len bytes (at least 1), NUL padded (-1 on failure). */
+static hid_t fixed_str_type(size_t len) {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  if (t >= 0 && (H5Tset_size(t, len ? len : 1) < 0 || H5Tset_strpad(t, H5T_STR_NULLPAD) < 0 ||
+                 H5Tset_cset(t, H5T_CSET_UTF8) < 0)) {
+    H5Tclose(t);
+    return H5I_INVALID_HID;
+  }
+  return t;
+}
+
+/* Attribute "sha256" of object obj: the hex SHA-256 of the n bytes at data. */
+static mbrl_status write_digest(hid_t obj, const void *data, size_t n) {
+  uint8_t d[MBRL_SHA256_BYTES];
+  char hex[MBRL_SHA256_HEX];
+  mbrl_sha256(data, n, d);
+  mbrl_sha256_hex(d, hex);
+  hid_t t = fixed_str_type(64);
+  if (t < 0) return mbrl_set_error(MBRL_ERR_IO, "cannot make the HDF5 string type for a digest");
+  mbrl_status st = write_attr(obj, DIGEST_ATTR, t, hex, -1);
+  H5Tclose(t);
+  return st;
+}
+
+/* Write dataset `name` (contiguous: no chunks, no filters) and its "sha256" attribute over
+ * the data's bytes; mem_type's bytes must be file_type's (little-endian host). */
 static mbrl_status write_dataset(hid_t loc, const char *name, int rank, const hsize_t *dims,
                                  hid_t file_type, hid_t mem_type, const void *data) {
   mbrl_status st = ensure_parents(loc, name);
@@ -252,6 +148,8 @@ static mbrl_status write_dataset(hid_t loc, const char *name, int rank, const hs
     hsize_t total = 1;
     for (int i = 0; i < rank; ++i) total *= dims[i];
     rc = total ? H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : 0;
+    if (rc >= 0 && write_digest(d, data, (size_t)total * H5Tget_size(file_type)) != MBRL_OK)
+      rc = -1;
     if (H5Dclose(d) < 0) rc = -1;
   }
   if (dcpl >= 0) H5Pclose(dcpl);
@@ -313,7 +211,12 @@ static mbrl_status open_dataset(hid_t loc, const char *file, const char *name, h
   if (strlen(name) >= MBRL_H5_NAME_MAX)
     return mbrl_set_error(MBRL_ERR_INVALID_ARG, "HDF5 name is too long (at most %d bytes): %.64s...",
                           MBRL_H5_NAME_MAX - 1, name);
-  if (!mbrl_h5_exists(loc, name))
+  const int e = mbrl_h5_exists(loc, name);
+  if (e < 0)
+    return mbrl_set_error(MBRL_ERR_FORMAT,
+                          "'%s' is damaged: the group holding /%s cannot be read", file,
+                          name + (name[0] == '/'));
+  if (e == 0)
     return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': missing dataset /%s", file,
                           name + (name[0] == '/'));
   hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
@@ -326,9 +229,14 @@ static mbrl_status open_dataset(hid_t loc, const char *file, const char *name, h
 
 int mbrl_h5_dataset_rank(hid_t loc, const char *name, hsize_t *dims, int cap) {
   mbrl_h5_quiet();
-  if (!name || strlen(name) >= MBRL_H5_NAME_MAX || !mbrl_h5_exists(loc, name)) return -1;
+  if (!name || strlen(name) >= MBRL_H5_NAME_MAX) return -1;
+  const int e = mbrl_h5_exists(loc, name);
+  if (e <= 0) return e < 0 ? -2 : -1;
+  const H5I_type_t t = object_type(loc, name);
+  if (t == H5I_BADID) return -2; /* the link is there, its object cannot be read */
+  if (t != H5I_DATASET) return -1;
   hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
-  if (d < 0) return -1;
+  if (d < 0) return -2;
   hid_t sp = H5Dget_space(d);
   int r = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
   hsize_t got[H5S_MAX_RANK];
@@ -407,6 +315,40 @@ static int dtype_ok(hid_t t, dtype_kind kind) {
   return 0;
 }
 
+/* In a sealed file (always written by mbrl: contiguous, unfiltered data) the stored bytes of
+ * dataset d must be exactly its elements and lie inside the file, so that no claimed shape
+ * makes a reader allocate more than the file holds. Other files pass (read under the guard). */
+static mbrl_status check_storage(hid_t d, const char *file, const char *name) {
+  if (!mbrl_h5_is_sealed(d)) return MBRL_OK;
+  hid_t dcpl = H5Dget_create_plist(d), t = H5Dget_type(d), sp = H5Dget_space(d);
+  const H5D_layout_t layout = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+  const int nfilters = dcpl >= 0 ? H5Pget_nfilters(dcpl) : -1;
+  hsize_t dims[H5S_MAX_RANK];
+  const int rank = sp >= 0 ? H5Sget_simple_extent_dims(sp, dims, NULL) : -1;
+  double npd = rank >= 0 ? 1.0 : -1.0; /* the element count, in double: no wrap-around */
+  for (int i = 0; i < rank; ++i) npd *= (double)dims[i];
+  const hssize_t np = npd >= 0.0 && npd < 9e18 ? (hssize_t)npd : -1;
+  const size_t tsize = t >= 0 ? H5Tget_size(t) : 0;
+  const hsize_t stored = H5Dget_storage_size(d);
+  hsize_t fsize = 0;
+  hid_t f = H5Iget_file_id(d);
+  if (f < 0 || H5Fget_filesize(f, &fsize) < 0) fsize = 0;
+  if (f >= 0) H5Fclose(f);
+  if (dcpl >= 0) H5Pclose(dcpl);
+  if (t >= 0) H5Tclose(t);
+  if (sp >= 0) H5Sclose(sp);
+  const int ok = (layout == H5D_CONTIGUOUS || layout == H5D_COMPACT) && nfilters == 0 &&
+                 np >= 0 && tsize > 0 && (hsize_t)np <= fsize / tsize &&
+                 stored == (hsize_t)np * tsize && stored <= fsize;
+  if (!ok)
+    return mbrl_set_error(MBRL_ERR_FORMAT,
+                          "'%s' is damaged: /%s claims %.4g elements of %zu bytes but stores "
+                          "%llu bytes (the file holds %llu)",
+                          file, name + (name[0] == '/'), npd, tsize,
+                          (unsigned long long)stored, (unsigned long long)fsize);
+  return MBRL_OK;
+}
+
 /* Open dataset `name` and check its dtype (kind) and shape (rank, dims as in
  * mbrl_h5_check_f32). On success the open dataset goes to *out when out != NULL (the
  * caller closes it), else it is closed. */
@@ -424,6 +366,7 @@ static mbrl_status check_dataset(hid_t loc, const char *file, const char *name, 
                         name + (name[0] == '/'), t >= 0 ? type_name(t) : "?", expected[kind]);
   else
     st = check_shape(d, file, name, rank, dims);
+  if (st == MBRL_OK) st = check_storage(d, file, name);
   if (t >= 0) H5Tclose(t);
   if (st == MBRL_OK && out)
     *out = d;
@@ -452,14 +395,92 @@ static mbrl_status read_failed(const char *file, const char *name) {
                         file, name + (name[0] == '/'));
 }
 
+/* Check the "sha256" attribute of dataset d (in file, named name) against the n bytes at buf.
+ * A dataset without one passes in an unsealed file and fails in a sealed one. */
+static mbrl_status verify_digest(hid_t d, const char *file, const char *name, const void *buf,
+                                 size_t n, int has_digest) {
+  const char *nm = name + (name[0] == '/');
+  if (!has_digest)
+    return mbrl_set_error(MBRL_ERR_FORMAT,
+                          "'%s' is damaged: /%s has no sha256 attribute (every dataset of a "
+                          "sealed file carries one)",
+                          file, nm);
+  char want[MBRL_SHA256_HEX] = "";
+  hid_t a = H5Aopen(d, DIGEST_ATTR, H5P_DEFAULT);
+  hid_t t = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
+  hid_t sp = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
+  int ok = t >= 0 && sp >= 0 && H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) == 0 &&
+           H5Tget_size(t) == 64 && H5Sget_simple_extent_npoints(sp) == 1;
+  hid_t mt = ok ? fixed_str_type(64) : H5I_INVALID_HID;
+  char got[64];
+  ok = ok && mt >= 0 && H5Aread(a, mt, got) >= 0;
+  if (ok) memcpy(want, got, 64), want[64] = '\0';
+  if (mt >= 0) H5Tclose(mt);
+  if (sp >= 0) H5Sclose(sp);
+  if (t >= 0) H5Tclose(t);
+  if (a >= 0) H5Aclose(a);
+  if (!ok)
+    return mbrl_set_error(MBRL_ERR_FORMAT,
+                          "'%s' is damaged: the sha256 attribute of /%s is not 64 hex digits", file,
+                          nm);
+  uint8_t dg[MBRL_SHA256_BYTES];
+  char hex[MBRL_SHA256_HEX];
+  mbrl_sha256(buf, n, dg);
+  mbrl_sha256_hex(dg, hex);
+  if (memcmp(hex, want, 64) != 0)
+    return mbrl_set_error(MBRL_ERR_FORMAT,
+                          "'%s' is damaged: the numbers of /%s do not match its SHA-256 digest "
+                          "(restore the file from a copy or write it again)",
+                          file, nm);
+  return MBRL_OK;
+}
+
+/* Read all of open dataset d as mem_type into out (its element count was checked by the
+ * caller), verifying its digest when it has one (always in a sealed file). The digest covers
+ * the elements in the file's type: when that differs from mem_type (other programs' files)
+ * they are read a second time unconverted. */
+static mbrl_status read_verified(hid_t d, const char *file, const char *name, hid_t mem_type,
+                                 void *out) {
+  mbrl_status cs = check_storage(d, file, name);
+  if (cs != MBRL_OK) return cs;
+  const int has = H5Aexists(d, DIGEST_ATTR) > 0;
+  const int check = has || mbrl_h5_is_sealed(d);
+  hid_t ft = H5Dget_type(d), sp = H5Dget_space(d);
+  const hssize_t np = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+  if (sp >= 0) H5Sclose(sp);
+  mbrl_status st = MBRL_OK;
+  if (ft < 0 || np < 0) {
+    st = read_failed(file, name);
+  } else if (!check || H5Tequal(ft, mem_type) > 0) {
+    if (np > 0 && H5Dread(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
+      st = read_failed(file, name);
+    else if (check)
+      st = verify_digest(d, file, name, out, (size_t)np * H5Tget_size(ft), has);
+  } else {
+    const size_t n = (size_t)np * H5Tget_size(ft);
+    void *raw = malloc(n ? n : 1);
+    if (!raw)
+      st = mbrl_set_error(MBRL_ERR_NOMEM, "'%s': out of memory reading /%s", file,
+                          name + (name[0] == '/'));
+    else if (np > 0 && H5Dread(d, ft, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) < 0)
+      st = read_failed(file, name);
+    else if ((st = verify_digest(d, file, name, raw, n, has)) == MBRL_OK && np > 0 &&
+             H5Dread(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
+      st = read_failed(file, name);
+    free(raw);
+  }
+  if (ft >= 0) H5Tclose(ft);
+  return st;
+}
+
 mbrl_status mbrl_h5_read_f32(hid_t loc, const char *file, const char *name, float *out) {
   mbrl_h5_quiet();
   hid_t d = H5I_INVALID_HID;
   mbrl_status st = open_dataset(loc, file, name, &d);
   if (st != MBRL_OK) return st;
-  herr_t rc = H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
+  st = read_verified(d, file, name, H5T_NATIVE_FLOAT, out);
   H5Dclose(d);
-  return rc < 0 ? read_failed(file, name) : MBRL_OK;
+  return st;
 }
 
 mbrl_status mbrl_h5_read_i64(hid_t loc, const char *file, const char *name, int rank,
@@ -467,8 +488,7 @@ mbrl_status mbrl_h5_read_i64(hid_t loc, const char *file, const char *name, int 
   hid_t d = H5I_INVALID_HID;
   mbrl_status st = check_dataset(loc, file, name, rank, dims, KIND_INT, &d);
   if (st != MBRL_OK) return st;
-  if (out && H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
-    st = read_failed(file, name);
+  if (out) st = read_verified(d, file, name, H5T_NATIVE_INT64, out);
   H5Dclose(d);
   return st;
 }
@@ -487,12 +507,14 @@ mbrl_status mbrl_h5_read_bool(hid_t loc, const char *file, const char *name, hsi
   }
   hid_t ft = H5Dget_type(d);
   hid_t mt = ft >= 0 ? H5Tget_native_type(ft, H5T_DIR_ASCEND) : H5I_INVALID_HID;
-  herr_t rc = -1;
-  if (mt >= 0 && H5Tget_size(mt) == 1) rc = H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
+  if (mt >= 0 && H5Tget_size(mt) == 1)
+    st = read_verified(d, file, name, mt, out);
+  else
+    st = read_failed(file, name);
   if (mt >= 0) H5Tclose(mt);
   if (ft >= 0) H5Tclose(ft);
   H5Dclose(d);
-  if (rc < 0) return read_failed(file, name);
+  if (st != MBRL_OK) return st;
   for (hsize_t i = 0; i < n; ++i)
     if (out[i] > 1)
       return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': /%s holds %d at row %llu; expected 0 or 1",
@@ -527,12 +549,14 @@ static mbrl_status write_attr(hid_t loc, const char *name, hid_t type, const voi
 }
 
 mbrl_status mbrl_h5_attr_write_str(hid_t loc, const char *name, const char *value) {
-  hid_t t = H5Tcopy(H5T_C_S1);
-  if (t < 0 || H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0) {
-    if (t >= 0) H5Tclose(t);
+  const size_t len = strlen(value);
+  if (len > 60000) /* an object header holds at most 64 KiB */
+    return mbrl_set_error(MBRL_ERR_INVALID_ARG, "attribute %s: %zu bytes is too long", name, len);
+  hid_t t = fixed_str_type(len);
+  if (t < 0)
     return mbrl_set_error(MBRL_ERR_IO, "cannot make the HDF5 string type for attribute %s", name);
-  }
-  mbrl_status st = write_attr(loc, name, t, &value, -1);
+  char one = '\0';
+  mbrl_status st = write_attr(loc, name, t, len ? value : &one, -1);
   H5Tclose(t);
   return st;
 }
@@ -547,6 +571,10 @@ mbrl_status mbrl_h5_attr_write_u64(hid_t loc, const char *name, uint64_t value) 
 
 mbrl_status mbrl_h5_attr_write_f32(hid_t loc, const char *name, float value) {
   return write_attr(loc, name, H5T_NATIVE_FLOAT, &value, -1);
+}
+
+mbrl_status mbrl_h5_attr_write_f64(hid_t loc, const char *name, double value) {
+  return write_attr(loc, name, H5T_NATIVE_DOUBLE, &value, -1);
 }
 
 mbrl_status mbrl_h5_attr_write_i64_array(hid_t loc, const char *name, const int64_t *values,
@@ -597,30 +625,37 @@ mbrl_status mbrl_h5_attr_read_str(hid_t loc, const char *file, const char *name,
   if (ft < 0 || H5Tget_class(ft) != H5T_STRING) {
     st = mbrl_set_error(MBRL_ERR_FORMAT, "'%s': attribute '%s' is not a string", file, name);
   } else if (H5Tis_variable_str(ft) > 0) {
-    hid_t mt = H5Tcopy(H5T_C_S1);
-    H5Tset_size(mt, H5T_VARIABLE);
-    H5Tset_cset(mt, H5Tget_cset(ft));
-    char *s = NULL;
-    if (H5Aread(a, mt, &s) < 0 || !s) {
-      st = mbrl_set_error(MBRL_ERR_FORMAT, "'%s': attribute '%s' cannot be read", file, name);
+    /* variable-length strings live in the global heap, which has no checksum: only in
+     * unsealed (older or other programs') files */
+    if (mbrl_h5_is_sealed(loc)) {
+      st = mbrl_set_error(MBRL_ERR_FORMAT,
+                          "'%s' is damaged: attribute '%s' is a variable-length string (sealed "
+                          "files hold fixed-length strings only)",
+                          file, name);
     } else {
-      snprintf(out, cap, "%s", s);
-      H5free_memory(s);
+      hid_t mt = H5Tcopy(H5T_C_S1);
+      H5Tset_size(mt, H5T_VARIABLE);
+      H5Tset_cset(mt, H5Tget_cset(ft));
+      char *s = NULL;
+      if (H5Aread(a, mt, &s) < 0 || !s) {
+        st = mbrl_set_error(MBRL_ERR_FORMAT, "'%s': attribute '%s' cannot be read", file, name);
+      } else {
+        snprintf(out, cap, "%s", s);
+        H5free_memory(s);
+      }
+      H5Tclose(mt);
     }
-    H5Tclose(mt);
   } else {
-    size_t sz = H5Tget_size(ft);
-    char *buf = (char *)calloc(sz + 1, 1);
-    hid_t mt = H5Tcopy(H5T_C_S1);
-    H5Tset_size(mt, sz + 1);
-    H5Tset_strpad(mt, H5T_STR_NULLTERM);
-    H5Tset_cset(mt, H5Tget_cset(ft));
-    if (!buf || H5Aread(a, mt, buf) < 0)
+    const size_t sz = H5Tget_size(ft);
+    char *buf = sz >= 1 && sz <= STR_ATTR_MAX ? (char *)calloc(sz + 1, 1) : NULL;
+    if (sz < 1 || sz > STR_ATTR_MAX)
+      st = mbrl_set_error(MBRL_ERR_FORMAT, "'%s': attribute '%s' is a string of %zu bytes "
+                          "(damaged?)", file, name, sz);
+    else if (!buf || H5Aread(a, ft, buf) < 0) /* the stored type: no conversion */
       st = mbrl_set_error(MBRL_ERR_FORMAT, "'%s': attribute '%s' cannot be read", file, name);
     else
       snprintf(out, cap, "%s", buf);
     free(buf);
-    H5Tclose(mt);
   }
   if (ft >= 0) H5Tclose(ft);
   H5Aclose(a);
@@ -666,6 +701,18 @@ mbrl_status mbrl_h5_attr_read_i64_array(hid_t loc, const char *file, const char 
   return read_num_attr(loc, file, name, H5T_NATIVE_INT64, 0, cap, out, n);
 }
 
+mbrl_status mbrl_h5_check_claim(hid_t loc, const char *file, double bytes, const char *what) {
+  hsize_t fsize = 0;
+  hid_t f = H5Iget_file_id(loc);
+  if (f < 0 || H5Fget_filesize(f, &fsize) < 0) fsize = 0;
+  if (f >= 0) H5Fclose(f);
+  if (bytes <= 2.0 * (double)fsize + 4096.0) return MBRL_OK;
+  return mbrl_set_error(MBRL_ERR_FORMAT,
+                        "'%s' is damaged: it declares %s (%.4g bytes of numbers) but holds only "
+                        "%llu bytes",
+                        file, what, bytes, (unsigned long long)fsize);
+}
+
 mbrl_status mbrl_h5_check_format(hid_t file_id, const char *file, const char *expect_format,
                                  int64_t expect_version) {
   mbrl_h5_quiet();
@@ -683,10 +730,16 @@ mbrl_status mbrl_h5_check_format(hid_t file_id, const char *file, const char *ex
   int64_t v = 0;
   st = mbrl_h5_attr_read_i64(file_id, file, "format_version", &v);
   if (st != MBRL_OK) return st;
-  if (v != expect_version)
+  if (v < 1 || v > expect_version)
     return mbrl_set_error(MBRL_ERR_FORMAT,
-                          "'%s' has %s format_version %lld; this mbrl reads version %lld "
-                          "(rewrite the file with this version of mbrl)",
+                          "'%s' has %s format_version %lld; this mbrl reads versions 1 to %lld "
+                          "(a newer mbrl wrote it, or it is damaged)",
                           file, expect_format, (long long)v, (long long)expect_version);
+  if (v >= 2 && !mbrl_h5_is_sealed(file_id))
+    return mbrl_set_error(MBRL_ERR_FORMAT,
+                          "'%s' claims %s format_version %lld but has no mbrl seal (versions 2 "
+                          "and later are always written sealed: it was rewritten by another "
+                          "program or is damaged); other programs should write format_version 1",
+                          file, expect_format, (long long)v);
   return MBRL_OK;
 }

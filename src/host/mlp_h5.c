@@ -120,7 +120,9 @@ static mbrl_status read_count(hid_t loc, const char *f, const char *name, long l
   const int r = mbrl_h5_dataset_rank(loc, name, dims, 1);
   int64_t v = 0;
   mbrl_status st;
-  if (r < 0 || r > 1 || (r == 1 && dims[0] != 1))
+  if (r == -2)
+    st = mbrl_set_error(MBRL_ERR_FORMAT, "'%s' is damaged: %s cannot be read", f, name);
+  else if (r < 0 || r > 1 || (r == 1 && dims[0] != 1))
     st = mbrl_set_error(MBRL_ERR_FORMAT, "'%s': missing or non-scalar dataset %s", f, name);
   else
     st = mbrl_h5_read_i64(loc, f, name, r, dims, &v);
@@ -202,7 +204,15 @@ static mbrl_status read_arch_attrs(hid_t loc, const char *f, const char *prefix,
   hid_t g = H5Gopen2(loc, prefix, H5P_DEFAULT);
   if (g < 0) return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': %s is not a group", f, prefix);
   mbrl_status st = MBRL_OK;
-  if (H5Aexists(g, "activation") > 0) {
+  /* optional: absent means the default; unreadable (H5Aexists < 0: damaged) is an error */
+  const htri_t has_act = H5Aexists(g, "activation"), has_eps = H5Aexists(g, "bn_eps"),
+               has_mom = H5Aexists(g, "bn_momentum");
+  if (has_act < 0 || has_eps < 0 || has_mom < 0) {
+    H5Gclose(g);
+    return mbrl_set_error(MBRL_ERR_FORMAT, "'%s' is damaged: the attributes of %s cannot be read",
+                          f, prefix);
+  }
+  if (has_act > 0) {
     char buf[64];
     st = mbrl_h5_attr_read_str(g, f, "activation", buf, sizeof buf);
     if (st == MBRL_OK) {
@@ -218,9 +228,9 @@ static mbrl_status read_arch_attrs(hid_t loc, const char *f, const char *prefix,
                             f, prefix, buf);
     }
   }
-  if (st == MBRL_OK && H5Aexists(g, "bn_eps") > 0)
+  if (st == MBRL_OK && has_eps > 0)
     st = mbrl_h5_attr_read_f32(g, f, "bn_eps", &cfg->bn_eps);
-  if (st == MBRL_OK && H5Aexists(g, "bn_momentum") > 0)
+  if (st == MBRL_OK && has_mom > 0)
     st = mbrl_h5_attr_read_f32(g, f, "bn_momentum", &cfg->bn_momentum);
   H5Gclose(g);
   return st;
@@ -233,7 +243,10 @@ mbrl_status mbrl_mlp_config_from_h5(hid_t loc, const char *prefix, mbrl_mlp_conf
   mbrl_h5_quiet();
   char f[512];
   file_name(loc, f, sizeof f);
-  if (!mbrl_h5_exists(loc, prefix))
+  const int has = mbrl_h5_exists(loc, prefix);
+  if (has < 0)
+    return mbrl_set_error(MBRL_ERR_FORMAT, "'%s' is damaged: the group %s cannot be read", f, prefix);
+  if (has == 0)
     return mbrl_set_error(MBRL_ERR_FORMAT, "'%s': no group %s holding network weights", f, prefix);
   int sizes[MBRL_MLP_MAX_LAYERS + 1];
   int nlin = 0, nbn = 0, gaps = 0, last = -1;
@@ -242,6 +255,8 @@ mbrl_status mbrl_mlp_config_from_h5(hid_t loc, const char *prefix, mbrl_mlp_conf
     hsize_t dims[2] = {0, 0};
     snprintf(name, sizeof name, "%s/%d/weight", prefix, i);
     const int r = mbrl_h5_dataset_rank(loc, name, dims, 2);
+    if (r == -2) /* there but unreadable: not an absent module (the architecture would change) */
+      return mbrl_set_error(MBRL_ERR_FORMAT, "'%s' is damaged: %s/%d cannot be read", f, prefix, i);
     if (r < 0) continue;
     if (r == 2) {
       if (nlin >= MBRL_MLP_MAX_LAYERS)
@@ -276,6 +291,10 @@ mbrl_status mbrl_mlp_config_from_h5(hid_t loc, const char *prefix, mbrl_mlp_conf
     return mbrl_set_error(MBRL_ERR_FORMAT,
                           "'%s': %d BatchNorm layers for %d Linear layers (need one per hidden layer)",
                           f, nbn, nlin);
+  double params = 0.0;
+  for (int l = 0; l < nlin; ++l) params += ((double)sizes[l] + 1.0 + 4.0) * (double)sizes[l + 1];
+  snprintf(name, sizeof name, "an MLP of %d layers under %s", nlin, prefix);
+  if ((st = mbrl_h5_check_claim(loc, f, 4.0 * params, name)) != MBRL_OK) return st;
   cfg->activation = gaps > 0 ? MBRL_ACT_RELU : MBRL_ACT_NONE;
   if ((st = read_arch_attrs(loc, f, prefix, cfg)) != MBRL_OK) return st;
   /* the module indices must be the ones this architecture produces */
@@ -299,28 +318,43 @@ mbrl_status mbrl_mlp_save(const mbrl_mlp *m, const char *path) {
   if (st != MBRL_OK) return st;
   st = mbrl_mlp_write_h5(m, w.file, "/network");
   if (st == MBRL_OK) st = mbrl_h5_attr_write_str(w.file, "format", "mbrl.mlp");
-  if (st == MBRL_OK) st = mbrl_h5_attr_write_i64(w.file, "format_version", 1);
+  if (st == MBRL_OK) st = mbrl_h5_attr_write_i64(w.file, "format_version", 2);
   return mbrl_h5_writer_finish(&w, st);
+}
+
+typedef struct load_args {
+  const char *prefix;
+  mbrl_backend backend;
+  int max_batch;
+  mbrl_mlp *m;
+} load_args;
+
+/* The whole read (mbrl_h5_read_fn); the guard's checking child builds the mlp on the CPU. */
+static mbrl_status load_fn(const char *path, void *ctx) {
+  load_args *a = (load_args *)ctx;
+  a->m = NULL;
+  hid_t fid;
+  mbrl_status st = mbrl_h5_open_read(path, &fid);
+  if (st != MBRL_OK) return st;
+  mbrl_mlp_config cfg;
+  st = mbrl_mlp_config_from_h5(fid, a->prefix, &cfg);
+  const mbrl_backend b = mbrl_h5_guard_child() ? MBRL_BACKEND_CPU : a->backend;
+  if (!st) st = mbrl_mlp_create(&a->m, &cfg, b, a->max_batch);
+  if (!st) st = mbrl_mlp_read_h5(a->m, fid, a->prefix);
+  H5Fclose(fid);
+  if (st) {
+    mbrl_mlp_free(a->m);
+    a->m = NULL;
+  }
+  return st;
 }
 
 mbrl_status mbrl_mlp_load(const char *path, const char *prefix, mbrl_backend backend,
                           int max_batch, mbrl_mlp **out) {
   if (!path || !out) return mbrl_set_error(MBRL_ERR_INVALID_ARG, "mlp_load: NULL argument");
   *out = NULL;
-  hid_t fid;
-  mbrl_status st = mbrl_h5_open_read(path, &fid);
-  if (st != MBRL_OK) return st;
-  mbrl_mlp_config cfg;
-  const char *pre = prefix ? prefix : "/network";
-  st = mbrl_mlp_config_from_h5(fid, pre, &cfg);
-  mbrl_mlp *m = NULL;
-  if (!st) st = mbrl_mlp_create(&m, &cfg, backend, max_batch);
-  if (!st) st = mbrl_mlp_read_h5(m, fid, pre);
-  H5Fclose(fid);
-  if (st) {
-    mbrl_mlp_free(m);
-    return st;
-  }
-  *out = m;
-  return MBRL_OK;
+  load_args a = {prefix ? prefix : "/network", backend, max_batch, NULL};
+  mbrl_status st = mbrl_h5_guarded_read(path, load_fn, &a);
+  if (st == MBRL_OK) *out = a.m;
+  return st;
 }
