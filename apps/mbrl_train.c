@@ -237,6 +237,19 @@ static mbrl_status ens_set_config(mbrl_dyn_ensemble *e, const char *cfg, long tr
 
 /* What an ensemble checkpoint holds, in host memory: every parameter (log-variance bounds
  * included), the BN running statistics and the BN step count. */
+/* Steps of the next training chunk from `done`: at most `chunk`, ending at the next multiple
+ * of eval_every and (when > 0) of checkpoint_every, and at `steps`. */
+static int chunk_steps(long done, long steps, int chunk, long eval_every, long checkpoint_every) {
+  int n = (int)(steps - done < chunk ? steps - done : chunk);
+  const long next_eval = (done / eval_every + 1) * eval_every;
+  if (next_eval > done && next_eval - done < n) n = (int)(next_eval - done);
+  if (checkpoint_every > 0) {
+    const long next_ckpt = (done / checkpoint_every + 1) * checkpoint_every;
+    if (next_ckpt > done && next_ckpt - done < n) n = (int)(next_ckpt - done);
+  }
+  return n;
+}
+
 typedef struct ens_state {
   float *params, *buffers;
   long long nbt;
@@ -632,13 +645,7 @@ static int train_ensemble(const ens_opts *eo, const mbrl_dataset *all, const mbr
   double train_s = 0.0, last_loss = NAN, tail_sum = 0.0;
   long tail_n = 0;
   for (long done = 0; done < steps;) {
-    int n = (int)(steps - done < chunk ? steps - done : chunk);
-    const long next_eval = (done / eval_every + 1) * eval_every;
-    if (next_eval > done && next_eval - done < n) n = (int)(next_eval - done);
-    if (checkpoint_every > 0) {
-      const long next_ckpt = (done / checkpoint_every + 1) * checkpoint_every;
-      if (next_ckpt > done && next_ckpt - done < n) n = (int)(next_ckpt - done);
-    }
+    const int n = chunk_steps(done, steps, chunk, eval_every, checkpoint_every);
     const double t0 = mbrl_log_now();
     mbrl_status st = mbrl_dyn_ensemble_trainer_run(tr, n, losses);
     train_s += mbrl_log_now() - t0;
@@ -1008,13 +1015,7 @@ int main(int argc, char **argv) {
   double train_s = 0.0, last_loss = NAN, tail_sum = 0.0;
   long tail_n = 0;
   for (long done = 0; done < steps;) {
-    int n = (int)(steps - done < chunk ? steps - done : chunk);
-    const long next_eval = (done / eval_every + 1) * eval_every;
-    if (next_eval > done && next_eval - done < n) n = (int)(next_eval - done);
-    if (checkpoint_every > 0) {
-      const long next_ckpt = (done / checkpoint_every + 1) * checkpoint_every;
-      if (next_ckpt > done && next_ckpt - done < n) n = (int)(next_ckpt - done);
-    }
+    const int n = chunk_steps(done, steps, chunk, eval_every, checkpoint_every);
     const double t0 = mbrl_log_now();
     mbrl_status st = mbrl_dynamics_trainer_run(tr, n, losses);
     train_s += mbrl_log_now() - t0;

@@ -41,27 +41,7 @@ std::vector<float> h5read(const std::string &file, const std::string &name) {
   return ensemble_golden::read(file, name);
 }
 
-// `episodes` random-policy Pendulum-v1 episodes of `steps` transitions, stats computed.
-void pendulum_data(mbrl_dataset *ds, int episodes, int steps, uint64_t seed) {
-  ASSERT_EQ(mbrl_dataset_init(ds, "Pendulum-v1", 3, 1), MBRL_OK);
-  float obs[3], next[3], act[1], r;
-  for (int e = 0; e < episodes; ++e) {
-    mbrl_env env;
-    ASSERT_EQ(mbrl_env_init(&env, "Pendulum-v1", seed, (uint64_t)e), MBRL_OK);
-    mbrl_philox rng;
-    mbrl_philox_init(&rng, seed, (1ULL << 32) + (uint64_t)e, 0);
-    mbrl_env_reset(&env, obs);
-    for (int t = 0; t < steps; ++t) {
-      int term, trunc;
-      act[0] = mbrl_philox_range_float(&rng, -2.0f, 2.0f);
-      mbrl_env_step(&env, act, next, &r, &term, &trunc);
-      ASSERT_EQ(mbrl_dataset_add(ds, obs, act, next, r, 0, t == steps - 1), MBRL_OK);
-      std::memcpy(obs, next, sizeof obs);
-    }
-  }
-  ds->episodes = episodes;
-  ASSERT_EQ(mbrl_dataset_compute_stats(ds), MBRL_OK);
-}
+using mbrl_test::pendulum_data; // random-policy Pendulum-v1 episodes, stats computed
 
 struct Ens {
   mbrl_dyn_ensemble *e = nullptr;
