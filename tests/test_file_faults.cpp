@@ -222,7 +222,7 @@ void kill_test(int runs) {
   std::mt19937 rng(15);
   std::vector<std::string> env = shim_env("MBRL_SHIM_SLOW_US=200");
   env.push_back("MBRL_SHIM_CHUNK=256");  // many short writes: kills land inside the writing
-  int partial_total = 0;
+  int partial_total = 0, in_save_total = 0;
   for (const Saver &s : kSavers) {
     std::string old, fresh;
     old_and_new(dir.path, s, &old, &fresh);
@@ -280,7 +280,7 @@ void kill_test(int runs) {
                 "temporary left, %d of them half written), %d found the new one\n",
                 s.what, S, T, kept_old, in_save, partial, got_new);
     partial_total += partial;
-    EXPECT_GE(in_save, runs / 20) << s.what << ": too few kills landed inside the save";
+    in_save_total += in_save;
     // the next writer removes the killed writer's temporary
     write_bytes(dir.file("target.h5"), old);
     Proc p = wait_for(spawn(dir.path, s.args(2), {"OMP_NUM_THREADS=1"}), dir.path);
@@ -288,6 +288,10 @@ void kill_test(int runs) {
     EXPECT_TRUE(read_file(dir.file("target.h5")) == fresh);
     EXPECT_TRUE(temporaries(dir.path, "target.h5").empty()) << s.what << ": a temporary is left";
   }
+  // Whether a kill lands inside a save is timing: a kind whose save takes a millisecond (the
+  // predictions file) can see none of its kills there on one run (0 of 100 on a loaded
+  // machine) and 20 on the next, so the count is asserted over all kinds together.
+  EXPECT_GE(in_save_total, runs / 4) << "too few kills landed inside a save";
   EXPECT_GE(partial_total, runs / 10) << "too few kills landed while the file was being written";
 }
 }  // namespace
