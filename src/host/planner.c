@@ -881,6 +881,8 @@ void mbrl_planner_shift_best(const mbrl_planner *p, const mbrl_plan_result *r, u
 
 int mbrl_planner_particles(const mbrl_planner *p) { return p ? p->P : 0; }
 
+void *mbrl_planner_cuda_state(mbrl_planner *p) { return p ? p->cuda : NULL; }
+
 mbrl_status mbrl_planner_evaluate_batch(mbrl_planner *p, const float *obs, const float *actions,
                                         int E, int K, float *costs, float *s1) {
   return mbrl_planner_evaluate_batch_seeded(p, obs, actions, NULL, E, K, costs, s1);
@@ -891,11 +893,6 @@ mbrl_status mbrl_planner_evaluate_batch_seeded(mbrl_planner *p, const float *obs
                                                int E, int K, float *costs, float *s1) {
   if (!p || !obs || !actions || !costs)
     return mbrl_set_error(MBRL_ERR_INVALID_ARG, "planner_evaluate_batch: NULL argument");
-  if (p->cfg.backend == MBRL_BACKEND_CUDA)
-    return mbrl_set_error(MBRL_ERR_UNSUPPORTED,
-                          "planner_evaluate_batch: caller-given sequences are scored on the CPU "
-                          "backend only for now (the CUDA rollout kernel draws its own actions); "
-                          "create the planner with backend CPU");
   if (E < 1 || E > p->Emax)
     return mbrl_set_error(MBRL_ERR_INVALID_ARG,
                           "planner_evaluate_batch: E = %d environments; this planner takes 1..%d "
@@ -910,6 +907,12 @@ mbrl_status mbrl_planner_evaluate_batch_seeded(mbrl_planner *p, const float *obs
       return mbrl_set_error(MBRL_ERR_NUMERIC,
                             "planner_evaluate_batch: observation value %zu (env %zu) is not finite",
                             i % O, i / O);
+#ifdef MBRL_HAVE_CUDA
+  if (p->cfg.backend == MBRL_BACKEND_CUDA) { /* single models only (ensembles plan on the CPU) */
+    p->last_E = 0;
+    return mbrl_planner_cuda_evaluate(p->cuda, obs, actions, E, K, costs, s1);
+  }
+#endif
   rollout_src srcs_small[8] = {{0}};
   rollout_src *srcs = E <= 8 ? srcs_small : (rollout_src *)malloc((size_t)E * sizeof *srcs);
   if (!srcs) return mbrl_set_error(MBRL_ERR_NOMEM, "planner_evaluate_batch: out of memory");

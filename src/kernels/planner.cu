@@ -14,6 +14,11 @@
  *   2. gather kernel: per env, reads keys[e] (and resets it for the next plan), redraws the
  *      first action of the winner, writes the result struct;
  *   3. one cudaMemcpyAsync of the E results to pinned host memory, one stream sync.
+ * Caller-given sequences (mbrl_planner_evaluate_batch, the optimizers of plan_opt.cu): the
+ * same rollout kernels with `given` set read row k's actions from given (E, Kn, H, A) in
+ * device memory instead of drawing them (no prior, no argmin: keys NULL), so the step, cost,
+ * alive mask and gamma are the random-shooting rollout's; costs and s_1 land in the usual
+ * (E, K)-strided buffers. Host sequences are copied in first (mbrl_planner_cuda_evaluate).
  * Learned model: 256 threads per block, 16 samples per block; the folded weights, stored
  * transposed (in, out) so lanes read consecutive outputs, sit in shared memory (global memory
  * when they do not fit); activations ping-pong in shared memory as (width, 16) tiles; a
@@ -59,6 +64,8 @@ typedef struct planner_cuda {
   float *d_s1;                /* (Emax, K, O) */
   float *d_obs;               /* (Emax, O) for E > INLINE_ENVS */
   float *d_prior;             /* (Emax, H, A) warm-start sequences */
+  float *d_given;             /* (Emax, K, H, A) caller-given sequences: allocated by the first
+                                 mbrl_planner_cuda_evaluate (random shooting never needs it) */
   float *h_prior;             /* (Emax, H, A) pinned staging */
   uint64_t *d_seeds;          /* (Emax) */
   unsigned long long *d_keys; /* (Emax) */
@@ -142,27 +149,31 @@ __device__ static inline void load_obs(const plan_args &pa, const float *d_obs, 
 template <class Env>
 __global__ void __launch_bounds__(ORACLE_THREADS)
     oracle_rollout_kernel(plan_args pa, const float *d_obs, const uint64_t *d_seeds,
-                          const float *prior, int E, model_args ma, float *costs, float *s1,
-                          unsigned long long *keys) {
+                          const float *prior, const float *given, int Kn, int E, model_args ma,
+                          float *costs, float *s1, unsigned long long *keys) {
   const int O = Env::O, A = Env::A;
   const int e = blockIdx.y;
   const int k = blockIdx.x * ORACLE_THREADS + threadIdx.x;
   unsigned long long key = KEY_INIT;
-  if (k < ma.K) {
-    const uint64_t seed = E <= INLINE_ENVS ? pa.seed[e] : d_seeds[e];
+  if (k < Kn) {
     float s[MBRL_MAX_DIM];
     load_obs(pa, d_obs, E, e, O, s);
     mbrl_philox rng;
-    const bool from_prior = prior && k == 1;
-    const bool drawn = k > 0 && !from_prior;
-    if (drawn) mbrl_planner_rng(&rng, seed, (uint64_t)k);
+    /* given: row k's actions (E, Kn, H, A); else sequence 0 zeros, 1 the prior, others drawn */
+    const float *gk = given ? given + ((size_t)e * Kn + k) * (size_t)ma.H * A : NULL;
+    const bool from_prior = !given && prior && k == 1;
+    const bool drawn = !given && k > 0 && !from_prior;
+    if (drawn) mbrl_planner_rng(&rng, E <= INLINE_ENVS ? pa.seed[e] : d_seeds[e], (uint64_t)k);
     float cost = 0.0f, g = 1.0f;
     bool alive = true;
     for (int h = 0; h < ma.H; ++h) {
       float a[A], nx[O];
 #pragma unroll
       for (int j = 0; j < A; ++j) a[j] = 0.0f;
-      if (drawn) {
+      if (gk) {
+#pragma unroll
+        for (int j = 0; j < A; ++j) a[j] = gk[(size_t)h * A + j];
+      } else if (drawn) {
         mbrl_planner_next_action(&rng, A, ma.n_actions, ma.lo, ma.hi, a);
       } else if (from_prior) {
 #pragma unroll
@@ -182,6 +193,7 @@ __global__ void __launch_bounds__(ORACLE_THREADS)
     costs[(size_t)e * ma.K + k] = cost;
     key = mbrl_planner_cost_key(cost, (uint32_t)k);
   }
+  if (!keys) return; /* given sequences: no argmin (uniform over the grid, so no barrier hangs) */
   __shared__ unsigned long long wmin[ORACLE_THREADS / 32];
   warp_min_key(&key);
   if ((threadIdx.x & 31) == 0) wmin[threadIdx.x >> 5] = key;
@@ -229,8 +241,9 @@ __device__ static inline void dense_tile(float *out, const float *in, const floa
 template <class Env>
 __global__ void __launch_bounds__(LEARNED_THREADS)
     learned_rollout_kernel(plan_args pa, const float *d_obs, const uint64_t *d_seeds,
-                           const float *prior, int E, model_args ma, const float *gweights,
-                           float *costs, float *s1, unsigned long long *keys) {
+                           const float *prior, const float *given, int Kn, int E, model_args ma,
+                           const float *gweights, float *costs, float *s1,
+                           unsigned long long *keys) {
   extern __shared__ float4 smem4[];
   float *smem = reinterpret_cast<float *>(smem4);
   const int e = blockIdx.y;
@@ -247,9 +260,11 @@ __global__ void __launch_bounds__(LEARNED_THREADS)
   const int O = ma.O, A = ma.A;
   const int k = k0 + tid;
   const bool sample_thread = tid < TILE;
-  const bool valid = sample_thread && k < ma.K;
-  const bool from_prior = valid && prior && k == 1;
-  const bool drawn = valid && k > 0 && !from_prior;
+  const bool valid = sample_thread && k < Kn;
+  /* given: row k's actions (E, Kn, H, A); else sequence 0 zeros, 1 the prior, others drawn */
+  const float *gk = valid && given ? given + ((size_t)e * Kn + k) * (size_t)ma.H * ma.A : NULL;
+  const bool from_prior = valid && !given && prior && k == 1;
+  const bool drawn = valid && !given && k > 0 && !from_prior;
   float s[MBRL_MAX_DIM], s1v[MBRL_MAX_DIM], sp[MBRL_MAX_DIM], a[MBRL_MAX_DIM];
   float cost = 0.0f, g = 1.0f;
   bool alive = true;
@@ -266,7 +281,11 @@ __global__ void __launch_bounds__(LEARNED_THREADS)
     if (sample_thread) {
 #pragma unroll
       for (int j = 0; j < MBRL_MAX_DIM; ++j) a[j] = 0.0f;
-      if (drawn) {
+      if (gk) {
+#pragma unroll
+        for (int j = 0; j < MBRL_MAX_DIM; ++j)
+          if (j < A) a[j] = gk[(size_t)h * A + j];
+      } else if (drawn) {
         mbrl_planner_next_action(&rng, A, ma.n_actions, ma.lo, ma.hi, a);
       } else if (from_prior) {
 #pragma unroll
@@ -315,7 +334,7 @@ __global__ void __launch_bounds__(LEARNED_THREADS)
       if (i < O) o[i] = s1v[i];
     key = mbrl_planner_cost_key(cost, (uint32_t)k);
   }
-  if (tid < 32) {
+  if (keys && tid < 32) { /* keys NULL: given sequences, no argmin */
     warp_min_key(&key);
     if (tid == 0 && key != KEY_INIT) atomicMin(&keys[e], key);
   }
@@ -348,11 +367,12 @@ __global__ void gather_kernel(int E, model_args ma, const uint64_t *d_seeds, pla
 
 /* ---------------------------------------------------------------- host side */
 
-typedef void (*oracle_kernel_t)(plan_args, const float *, const uint64_t *, const float *, int,
-                                model_args, float *, float *, unsigned long long *);
-typedef void (*learned_kernel_t)(plan_args, const float *, const uint64_t *, const float *, int,
-                                 model_args, const float *, float *, float *,
-                                 unsigned long long *);
+typedef void (*oracle_kernel_t)(plan_args, const float *, const uint64_t *, const float *,
+                                const float *, int, int, model_args, float *, float *,
+                                unsigned long long *);
+typedef void (*learned_kernel_t)(plan_args, const float *, const uint64_t *, const float *,
+                                 const float *, int, int, model_args, const float *, float *,
+                                 float *, unsigned long long *);
 
 /* The instantiations of env `kind` (NULL for an unknown kind). */
 static oracle_kernel_t oracle_kernel_of(int kind) {
@@ -387,6 +407,7 @@ extern "C" void mbrl_planner_cuda_free(void *state) {
   cudaFree(c->d_s1);
   cudaFree(c->d_obs);
   cudaFree(c->d_prior);
+  cudaFree(c->d_given);
   cudaFreeHost(c->h_prior);
   cudaFree(c->d_seeds);
   cudaFree(c->d_keys);
@@ -553,26 +574,57 @@ extern "C" mbrl_status mbrl_planner_cuda_create(void **state, const mbrl_plan_mo
   return MBRL_OK;
 }
 
+/* The observations (and plan seeds) of E envs: into the kernel arguments pa for E <=
+ * INLINE_ENVS, else through the pinned staging buffers onto the stream. */
+static mbrl_status stage_obs(planner_cuda *c, const float *obs, const uint64_t *seeds, int E,
+                             plan_args *pa) {
+  const model_args &ma = c->ma;
+  memset(pa, 0, sizeof *pa);
+  if (E <= INLINE_ENVS) {
+    memcpy(pa->obs, obs, (size_t)E * ma.O * sizeof(float));
+    if (seeds) memcpy(pa->seed, seeds, (size_t)E * sizeof(uint64_t));
+    return MBRL_OK;
+  }
+  memcpy(c->h_obs, obs, (size_t)E * ma.O * sizeof(float));
+  CUDA_TRY(cudaMemcpyAsync(c->d_obs, c->h_obs, (size_t)E * ma.O * sizeof(float),
+                           cudaMemcpyHostToDevice, c->stream),
+           "observation upload");
+  if (seeds) {
+    memcpy(c->h_seeds, seeds, (size_t)E * sizeof(uint64_t));
+    CUDA_TRY(cudaMemcpyAsync(c->d_seeds, c->h_seeds, (size_t)E * sizeof(uint64_t),
+                             cudaMemcpyHostToDevice, c->stream),
+             "seed upload");
+  }
+  return MBRL_OK;
+}
+
+/* The rollout kernel of the planner's model over Kn rows per env: drawn (given NULL, keys
+ * set) or the caller's device sequences `given` (E, Kn, H, A) (keys NULL). */
+static mbrl_status launch_rollout(planner_cuda *c, const plan_args &pa, const float *d_prior,
+                                  const float *given, int Kn, int E, unsigned long long *keys) {
+  const model_args &ma = c->ma;
+  if (c->kind == MBRL_PLAN_MODEL_ORACLE) {
+    dim3 grid((unsigned)MBRL_CEIL_DIV(Kn, ORACLE_THREADS), (unsigned)E);
+    oracle_kernel_of(c->env)<<<grid, ORACLE_THREADS, 0, c->stream>>>(
+        pa, c->d_obs, c->d_seeds, d_prior, given, Kn, E, ma, c->d_costs, c->d_s1, keys);
+  } else {
+    dim3 grid((unsigned)MBRL_CEIL_DIV(Kn, TILE), (unsigned)E);
+    learned_kernel_of(c->env)<<<grid, LEARNED_THREADS, c->smem, c->stream>>>(
+        pa, c->d_obs, c->d_seeds, d_prior, given, Kn, E, ma, c->d_weights, c->d_costs, c->d_s1,
+        keys);
+  }
+  CUDA_TRY(cudaGetLastError(), "rollout kernel launch");
+  return MBRL_OK;
+}
+
 extern "C" mbrl_status mbrl_planner_cuda_plan(void *state, const float *obs, const uint64_t *seeds,
                                               const float *prior, int E,
                                               mbrl_plan_result *results) {
   planner_cuda *c = (planner_cuda *)state;
   const model_args &ma = c->ma;
   plan_args pa;
-  memset(&pa, 0, sizeof pa);
-  if (E <= INLINE_ENVS) {
-    memcpy(pa.obs, obs, (size_t)E * ma.O * sizeof(float));
-    memcpy(pa.seed, seeds, (size_t)E * sizeof(uint64_t));
-  } else {
-    memcpy(c->h_obs, obs, (size_t)E * ma.O * sizeof(float));
-    memcpy(c->h_seeds, seeds, (size_t)E * sizeof(uint64_t));
-    CUDA_TRY(cudaMemcpyAsync(c->d_obs, c->h_obs, (size_t)E * ma.O * sizeof(float),
-                             cudaMemcpyHostToDevice, c->stream),
-             "observation upload");
-    CUDA_TRY(cudaMemcpyAsync(c->d_seeds, c->h_seeds, (size_t)E * sizeof(uint64_t),
-                             cudaMemcpyHostToDevice, c->stream),
-             "seed upload");
-  }
+  mbrl_status st = stage_obs(c, obs, seeds, E, &pa);
+  if (st) return st;
   const float *d_prior = NULL;
   if (prior) {
     const size_t n = (size_t)E * ma.H * ma.A;
@@ -582,16 +634,7 @@ extern "C" mbrl_status mbrl_planner_cuda_plan(void *state, const float *obs, con
              "prior upload");
     d_prior = c->d_prior;
   }
-  if (c->kind == MBRL_PLAN_MODEL_ORACLE) {
-    dim3 grid((unsigned)MBRL_CEIL_DIV(ma.K, ORACLE_THREADS), (unsigned)E);
-    oracle_kernel_of(c->env)<<<grid, ORACLE_THREADS, 0, c->stream>>>(pa, c->d_obs, c->d_seeds, d_prior, E, ma,
-                                                                  c->d_costs, c->d_s1, c->d_keys);
-  } else {
-    dim3 grid((unsigned)MBRL_CEIL_DIV(ma.K, TILE), (unsigned)E);
-    learned_kernel_of(c->env)<<<grid, LEARNED_THREADS, c->smem, c->stream>>>(
-        pa, c->d_obs, c->d_seeds, d_prior, E, ma, c->d_weights, c->d_costs, c->d_s1, c->d_keys);
-  }
-  CUDA_TRY(cudaGetLastError(), "rollout kernel launch");
+  if ((st = launch_rollout(c, pa, d_prior, NULL, ma.K, E, c->d_keys))) return st;
   gather_kernel<<<MBRL_CEIL_DIV(E, 128), 128, 0, c->stream>>>(E, ma, c->d_seeds, pa, d_prior, c->d_costs,
                                                               c->d_s1, c->d_keys, c->d_res);
   CUDA_TRY(cudaGetLastError(), "gather kernel launch");
@@ -602,6 +645,54 @@ extern "C" mbrl_status mbrl_planner_cuda_plan(void *state, const float *obs, con
   memcpy(results, c->h_res, (size_t)E * sizeof(mbrl_plan_result));
   return MBRL_OK;
 }
+
+extern "C" mbrl_status mbrl_planner_cuda_evaluate_device(void *state, const float *obs,
+                                                         const float *d_actions, int E, int K) {
+  planner_cuda *c = (planner_cuda *)state;
+  plan_args pa;
+  mbrl_status st = stage_obs(c, obs, NULL, E, &pa);
+  if (st) return st;
+  return launch_rollout(c, pa, NULL, d_actions, K, E, NULL);
+}
+
+extern "C" mbrl_status mbrl_planner_cuda_evaluate(void *state, const float *obs,
+                                                  const float *actions, int E, int K,
+                                                  float *costs, float *s1) {
+  planner_cuda *c = (planner_cuda *)state;
+  const model_args &ma = c->ma;
+  if (!c->d_given) {
+    const size_t bytes = (size_t)c->Emax * ma.K * ma.H * ma.A * sizeof(float);
+    mbrl_status st = alloc_dev((void **)&c->d_given, bytes, "caller-given action sequences");
+    if (st) return st;
+  }
+  CUDA_TRY(cudaMemcpyAsync(c->d_given, actions, (size_t)E * K * ma.H * ma.A * sizeof(float),
+                           cudaMemcpyHostToDevice, c->stream),
+           "action sequence upload");
+  mbrl_status st = mbrl_planner_cuda_evaluate_device(state, obs, c->d_given, E, K);
+  if (st) return st;
+  /* rows of env e sit at e * samples in the device buffers, at e * K in the caller's */
+  CUDA_TRY(cudaMemcpy2DAsync(costs, (size_t)K * sizeof(float), c->d_costs,
+                             (size_t)ma.K * sizeof(float), (size_t)K * sizeof(float), (size_t)E,
+                             cudaMemcpyDeviceToHost, c->stream),
+           "cost download");
+  if (s1)
+    CUDA_TRY(cudaMemcpy2DAsync(s1, (size_t)K * ma.O * sizeof(float), c->d_s1,
+                               (size_t)ma.K * ma.O * sizeof(float), (size_t)K * ma.O * sizeof(float),
+                               (size_t)E, cudaMemcpyDeviceToHost, c->stream),
+             "predicted state download");
+  CUDA_TRY(cudaStreamSynchronize(c->stream), "evaluate");
+  return MBRL_OK;
+}
+
+extern "C" void *mbrl_planner_cuda_stream(void *state) {
+  return (void *)((planner_cuda *)state)->stream;
+}
+
+extern "C" const float *mbrl_planner_cuda_device_costs(void *state) {
+  return ((planner_cuda *)state)->d_costs;
+}
+
+extern "C" int mbrl_planner_cuda_samples(void *state) { return ((planner_cuda *)state)->ma.K; }
 
 extern "C" mbrl_status mbrl_planner_cuda_costs(void *state, int E, float *costs) {
   planner_cuda *c = (planner_cuda *)state;
