@@ -56,8 +56,8 @@ static void usage(void) {
       "                      A --model made for another env than ID is refused (exit 1)\n"
       "  --model FILE        learned dynamics checkpoint (mbrl_train's output; BatchNorm is\n"
       "                      folded, eval mode), or an ensemble checkpoint (mbrl_train\n"
-      "                      --ensemble M: planned with particles, CPU). In --iterations mode:\n"
-      "                      where the model is saved\n"
+      "                      --ensemble M: planned with particles, CPU or CUDA). In\n"
+      "                      --iterations mode: where the model is saved\n"
       "  --oracle            plan with the env's true dynamics instead of a model\n"
       "  --episodes N        episodes to run, 1..100000 (default 10; --iterations: episodes\n"
       "                      collected per iteration, default 5)\n"
@@ -117,8 +117,8 @@ static void usage(void) {
       "                      method (mbrl-lib's CEMOptimizer); icem: iCEM (colored noise,\n"
       "                      decaying population, kept elites); mppi: MPPI. The optimizers\n"
       "                      run on either device (CUDA: cem/mppi sample and score on the GPU,\n"
-      "                      icem samples on the CPU and scores on the GPU; an ensemble model\n"
-      "                      plans on the CPU), start each step from the previous plan\n"
+      "                      icem samples on the CPU and scores on the GPU; ensembles too),\n"
+      "                      start each step from the previous plan\n"
       "                      (--no-warm-start: from the middle of the action bounds) and\n"
       "                      default to --horizon 30 (mbrl/plan_opt.h)\n"
       "  --population N      samples per iteration (cem, mppi: 500; icem: 300, its first)\n"
@@ -698,12 +698,6 @@ int main(int argc, char **argv) {
   if (!rc.ensemble && (rc.particles > 1 || prop_set))
     mbrl_cli_usage_error(PROG, "--particles / --propagation / --no-sample need an ensemble model "
                          "(--model FILE from mbrl_train --ensemble M)");
-  if (rc.ensemble) {
-    if (req == MBRL_BACKEND_CUDA)
-      mbrl_cli_usage_error(PROG, "--model %s is an ensemble: PETS planning runs on the CPU for now "
-                           "(no CUDA particle rollout yet); use --device cpu or auto", model_path);
-    req = MBRL_BACKEND_CPU;
-  }
   const mbrl_backend be = mbrl_cli_resolve_device(PROG, req);
   const char *dev_name = mbrl_backend_name(be);
   const char *cpu_kernels = mbrl_cli_cpu_kernels(PROG);

@@ -56,9 +56,7 @@
  * Ensemble models (PETS): the planner config's particles / propagation apply; every population
  *   is scored with its particles (mbrl/planner.h), keyed per iteration (MBRL_PLAN_OPT_PARTICLE_TAG).
  * Backends: CPU (the planner's CPU kernel paths) and CUDA (the planner config's backend; AUTO:
- *   CUDA when a GPU is present, except for ensemble models, which plan on the CPU: there is no
- *   CUDA particle rollout yet, and a CUDA config with an ensemble fails with
- *   MBRL_ERR_UNSUPPORTED). On CUDA, CEM and MPPI draw each iteration's population on the device
+ *   CUDA when a GPU is present; ensembles included: the CUDA particle rollout). On CUDA, CEM and MPPI draw each iteration's population on the device
  *   from the same Philox streams with the same MBRL_HD per-element functions as the CPU
  *   (mbrl_plan_opt_truncnormal, mbrl_plan_opt_cem_entry, mbrl_plan_opt_mppi_row), score it
  *   with the planner's fused rollout without leaving the device, and copy population and
@@ -241,9 +239,8 @@ typedef struct mbrl_plan_opt mbrl_plan_opt; /* opaque */
 
 /* Make an optimizer over `model` (must outlive it) with the planner settings pcfg (its
  * samples is ignored; its backend picks CPU or CUDA, see "Backends" above) and the optimizer
- * settings ocfg. Bad settings fail with MBRL_ERR_INVALID_ARG naming the value and its range;
- * an ensemble model with backend CUDA with MBRL_ERR_UNSUPPORTED. All memory is allocated here
- * (on CUDA, iCEM's device upload buffer at its first plan). */
+ * settings ocfg. Bad settings fail with MBRL_ERR_INVALID_ARG naming the value and its range.
+ * All memory is allocated here (on CUDA, iCEM's device upload buffer at its first plan). */
 mbrl_status mbrl_plan_opt_create(mbrl_plan_opt **out, const mbrl_plan_model *model,
                                  const mbrl_planner_config *pcfg,
                                  const mbrl_plan_opt_config *ocfg);

@@ -42,9 +42,12 @@
  * terminal fused, that draws the actions in-kernel, rolls all H steps with the weights in
  * shared memory, accumulates the costs and reduces to the argmin with a 64-bit atomicMin; a
  * tiny kernel gathers the result; one copy back; the same kernel scores caller-given
- * sequences, mbrl_planner_evaluate_batch). Ensemble models (PETS particles, below) plan
- * on the CPU backend: K * P rows, each row's member per step gathered into groups of one
- * member's rows before the folded MLP (so the kernel path stays the single model's). */
+ * sequences, mbrl_planner_evaluate_batch). Ensemble models (PETS particles, below) plan on
+ * both backends: K * P rows; on the CPU each row's member per step gathered into groups of
+ * one member's rows before the folded MLP (so the kernel path stays the single model's); on
+ * CUDA one fused particle rollout kernel (each row through its own member's weights: all
+ * members in shared memory when they fit, else read through L1/L2) and a kernel that averages
+ * the particles (see src/kernels/planner.cu). */
 #ifndef MBRL_PLANNER_H
 #define MBRL_PLANNER_H
 
@@ -244,7 +247,7 @@ mbrl_status mbrl_plan_model_load(mbrl_plan_model **out, const char *path,
 
 /* A learned ensemble model (PETS) from a dyn_ensemble (any backend): every member folded
  * (mbrl_dyn_ensemble_export_folded), its elites and log-variance bounds. Same env checks as
- * mbrl_plan_model_from_mlp. Plans with particles (above); CPU backend only. */
+ * mbrl_plan_model_from_mlp. Plans with particles (above) on the CPU or CUDA backend. */
 struct mbrl_dyn_ensemble;
 mbrl_status mbrl_plan_model_from_ensemble(mbrl_plan_model **out, const struct mbrl_dyn_ensemble *e);
 

@@ -293,10 +293,8 @@ mbrl_status mbrl_plan_opt_create(mbrl_plan_opt **out, const mbrl_plan_model *mod
   *out = NULL;
   mbrl_status st = mbrl_plan_opt_config_check(ocfg);
   if (st) return st;
-  mbrl_backend be = MBRL_BACKEND_CPU; /* ensembles: AUTO picks the CPU, as the planner does */
-  if (!(model->members > 0 && pcfg->backend == MBRL_BACKEND_AUTO) &&
-      (st = mbrl_backend_resolve(pcfg->backend, &be)))
-    return st;
+  mbrl_backend be;
+  if ((st = mbrl_backend_resolve(pcfg->backend, &be))) return st;
   mbrl_plan_opt *o = (mbrl_plan_opt *)calloc(1, sizeof *o);
   if (!o) return mbrl_set_error(MBRL_ERR_NOMEM, "plan_opt_create: out of memory");
   o->c = *ocfg;

@@ -44,6 +44,7 @@ typedef struct plan_opt_cuda {
   uint64_t *d_seeds;    /* (Emax) */
   float *h_a, *h_b;     /* pinned staging of d_a, d_b */
   uint64_t *h_seeds;    /* pinned */
+  uint64_t *pseeds;     /* (Emax) an iteration's particle seeds (ensembles) */
   float *h_pop;         /* (Emax, N, D) pinned */
   float *h_costs;       /* (Emax, N) pinned */
 } plan_opt_cuda;
@@ -97,6 +98,7 @@ extern "C" void mbrl_plan_opt_cuda_free(void *state) {
   cudaFreeHost(c->h_seeds);
   cudaFreeHost(c->h_pop);
   cudaFreeHost(c->h_costs);
+  free(c->pseeds);
   free(c);
 }
 
@@ -149,6 +151,8 @@ extern "C" mbrl_status mbrl_plan_opt_cuda_create(void **state, void *planner, in
     st = mbrl_set_error(MBRL_ERR_INVALID_ARG,
                         "plan_opt (CUDA): the planner scores %d sequences, the population is %d",
                         c->stride, N);
+  if (!st && !(c->pseeds = (uint64_t *)malloc((size_t)Emax * sizeof(uint64_t))))
+    st = mbrl_set_error(MBRL_ERR_NOMEM, "plan_opt (CUDA): out of memory");
   if (!st) st = alloc_dev((void **)&c->d_pop, END * sizeof(float), "the population");
   if (!st && n_actions > 0)
     st = alloc_dev((void **)&c->d_eval, END * sizeof(float), "the rounded population");
@@ -192,8 +196,11 @@ extern "C" mbrl_status mbrl_plan_opt_cuda_iterate(void *state, mbrl_plan_opt_kin
                   c->stream>>>((int)kind, E, N, c->H, c->A, it, c->d_seeds, c->d_a, c->d_b, c->bd,
                                sigma, beta, c->n_actions, c->d_pop, c->d_eval);
   CUDA_TRY(cudaGetLastError(), "sample kernel launch");
-  mbrl_status st =
-      mbrl_planner_cuda_evaluate_device(c->planner, obs, c->d_eval ? c->d_eval : c->d_pop, E, N);
+  /* an ensemble's particles: the particle seed of iteration it (plan_opt.h) */
+  for (int e = 0; e < E; ++e)
+    c->pseeds[e] = mbrl_planner_seed(seeds[e], MBRL_PLAN_OPT_PARTICLE_TAG, (uint64_t)it);
+  mbrl_status st = mbrl_planner_cuda_evaluate_device(c->planner, obs, c->pseeds,
+                                                     c->d_eval ? c->d_eval : c->d_pop, E, N);
   if (st) return st;
   CUDA_TRY(cudaMemcpyAsync(c->h_pop, c->d_pop, npop * sizeof(float), cudaMemcpyDeviceToHost,
                            c->stream),
