@@ -55,9 +55,10 @@
  *   A plan is deterministic given the plan seeds and the warm state, whatever the thread count.
  * Ensemble models (PETS): the planner config's particles / propagation apply; every population
  *   is scored with its particles (mbrl/planner.h), keyed per iteration (MBRL_PLAN_OPT_PARTICLE_TAG).
- * Backends: CPU (the planner's CPU kernel paths) and CUDA (the planner config's backend; AUTO:
- *   CUDA when a GPU is present; ensembles included: the CUDA particle rollout). On CUDA, CEM and MPPI draw each iteration's population on the device
- *   from the same Philox streams with the same MBRL_HD per-element functions as the CPU
+ * Backends: CPU (the planner's CPU kernel paths) and CUDA (the planner config's backend;
+ *   AUTO: CUDA when a GPU is present; ensembles too, through the CUDA particle rollout). On
+ *   CUDA, CEM and MPPI draw each iteration's population on the device from the same Philox
+ *   streams with the same MBRL_HD per-element functions as the CPU
  *   (mbrl_plan_opt_truncnormal, mbrl_plan_opt_cem_entry, mbrl_plan_opt_mppi_row), score it
  *   with the planner's fused rollout without leaving the device, and copy population and
  *   costs back; the distribution update runs on the host in the CPU twin's functions

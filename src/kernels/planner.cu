@@ -765,7 +765,7 @@ static mbrl_status create_impl(planner_cuda *c, const mbrl_plan_model *m, int K,
     }
     ma->weights_in_smem = with_w <= (size_t)optin;
     c->smem = ma->weights_in_smem ? with_w : tiles;
-    if (c->smem > 48 * 1024) {
+    if (c->smem + (m->members > 0 ? TILE * sizeof(int) : 0) > 48 * 1024) {
       cudaError_t err =
           m->members > 0
               ? cudaFuncSetAttribute(pets_kernel_of(c->env),
