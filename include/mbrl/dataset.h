@@ -75,6 +75,10 @@ mbrl_status mbrl_dataset_extend(mbrl_dataset *dst, const mbrl_dataset *src);
 /* Population mean/std (ddof 0, in double) of states, actions, deltas into *out (n >= 1). */
 mbrl_status mbrl_dataset_stats_compute(const mbrl_dataset *ds, mbrl_dataset_stats *out);
 
+/* *out = stats under which normalizing changes nothing (every mean 0, every std 1): what a
+ * model made without a dataset's stats normalizes with. */
+void mbrl_dataset_stats_identity(mbrl_dataset_stats *out);
+
 /* ds->stats = mbrl_dataset_stats_compute(ds). */
 mbrl_status mbrl_dataset_compute_stats(mbrl_dataset *ds);
 

@@ -140,6 +140,12 @@ static void column_stats(const float *x, const float *next, size_t n, int dim, i
   *std = (float)sqrt(ss / (double)n);
 }
 
+void mbrl_dataset_stats_identity(mbrl_dataset_stats *out) {
+  memset(out, 0, sizeof *out);
+  for (int i = 0; i < MBRL_MAX_DIM; ++i)
+    out->state_std[i] = out->action_std[i] = out->delta_state_std[i] = 1.0f;
+}
+
 mbrl_status mbrl_dataset_stats_compute(const mbrl_dataset *ds, mbrl_dataset_stats *out) {
   if (ds->n == 0)
     return mbrl_set_error(MBRL_ERR_INVALID_ARG,

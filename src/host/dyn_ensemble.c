@@ -335,12 +335,10 @@ mbrl_status mbrl_dyn_ensemble_create(mbrl_dyn_ensemble **out, const char *env_id
   snprintf(e->env_id, sizeof e->env_id, "%s", env_id);
   e->obs_dim = obs_dim;
   e->act_dim = act_dim;
-  if (stats) {
+  if (stats)
     e->stats = *stats;
-  } else {
-    for (int i = 0; i < MBRL_MAX_DIM; ++i)
-      e->stats.state_std[i] = e->stats.action_std[i] = e->stats.delta_state_std[i] = 1.0f;
-  }
+  else
+    mbrl_dataset_stats_identity(&e->stats);
   e->cfg = c;
   e->backend = be;
   e->max_batch = max_batch;

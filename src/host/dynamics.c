@@ -76,12 +76,10 @@ mbrl_status mbrl_dynamics_create(mbrl_dynamics **out, const char *env_id, int ob
   snprintf(d->env_id, sizeof d->env_id, "%s", env_id);
   d->obs_dim = obs_dim;
   d->act_dim = act_dim;
-  if (stats) {
+  if (stats)
     d->stats = *stats;
-  } else {
-    for (int i = 0; i < MBRL_MAX_DIM; ++i)
-      d->stats.state_std[i] = d->stats.action_std[i] = d->stats.delta_state_std[i] = 1.0f;
-  }
+  else
+    mbrl_dataset_stats_identity(&d->stats);
   snprintf(d->config_json, sizeof d->config_json, "{}");
   mbrl_status st = mbrl_mlp_create(&d->mlp, &cfg, backend, max_batch);
   if (st != MBRL_OK) {

@@ -34,24 +34,6 @@ namespace { // kernels and device helpers: internal linkage (no clash with other
 
 // ---------------------------------------------------------------- device helpers
 
-// Sum v[k] over the COL_TY row lanes of each feature column of the block; on return every
-// thread holds its column's total. Fixed order (lane 0 .. COL_TY-1): deterministic.
-// Every thread of the block must call it (it synchronizes).
-template <int NV>
-__device__ __forceinline__ void col_sum(float (&v)[NV], float (*sh)[COL_TY][COL_TX + 1]) {
-#pragma unroll
-  for (int k = 0; k < NV; ++k) sh[k][threadIdx.y][threadIdx.x] = v[k];
-  __syncthreads();
-#pragma unroll
-  for (int k = 0; k < NV; ++k) {
-    float s = 0.0f;
-#pragma unroll
-    for (int j = 0; j < COL_TY; ++j) s += sh[k][j][threadIdx.x];
-    v[k] = s;
-  }
-  __syncthreads(); // sh may be reused after this
-}
-
 // Sum of `v` over the whole (1-D) block; the result is valid in thread 0 only.
 // blockDim.x must be a multiple of 32 and <= 1024. Every thread must call it.
 __device__ __forceinline__ double block_sum_double(double v, double *sh /* (32) */) {
@@ -109,7 +91,7 @@ __global__ void bn_train_kernel(mbrl_layer_ptrs one, const mbrl_layer_ptrs *tab,
       }
       v[0] += xv;
     }
-  col_sum<1>(v, sh);
+  mbrl_col_sum(v, sh);
   const float mean = v[0] * invB;
 
   // pass 2: biased variance (two-pass, as the CPU twin)
@@ -119,7 +101,7 @@ __global__ void bn_train_kernel(mbrl_layer_ptrs one, const mbrl_layer_ptrs *tab,
       const float d = src[(size_t)r * C + c] - mean;
       v[0] += d * d;
     }
-  col_sum<1>(v, sh);
+  mbrl_col_sum(v, sh);
   const float var = v[0] * invB;
   const float rstd = mbrl_bn_rstd(var, eps);
   if (!ok) return; // no barrier below this point
@@ -183,7 +165,7 @@ __global__ void bn_backward_kernel(float *dx, float *dgamma, float *dbeta, float
       v[0] += t;
       v[1] += t * ((x[i] - mu) * rs);
     }
-  col_sum<2>(v, sh);
+  mbrl_col_sum(v, sh);
   if (ok && threadIdx.y == 0) {
     if (dgamma) dgamma[c] = v[1];
     if (dbeta) dbeta[c] = v[0];
@@ -210,7 +192,7 @@ __global__ void bn_backward_kernel(float *dx, float *dgamma, float *dbeta, float
       w[0] += d;
     }
   if (db_lin) {
-    col_sum<1>(w, sh);
+    mbrl_col_sum(w, sh);
     if (ok && threadIdx.y == 0) db_lin[c] = w[0];
   }
 }
@@ -230,7 +212,7 @@ __global__ void act_bwd_colsum_kernel(float *t, float *db, const float *dy, cons
       v[0] += g;
     }
   if (!db) return; // uniform over the block
-  col_sum<1>(v, sh);
+  mbrl_col_sum(v, sh);
   if (ok && threadIdx.y == 0) db[c] = v[0];
 }
 

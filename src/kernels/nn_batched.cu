@@ -31,23 +31,6 @@
 
 namespace {
 
-// Sum v[k] over the NNB_COL_TY row lanes of each feature column; every thread gets its column's
-// total. Fixed order: deterministic. Every thread of the block must call it.
-template <int NV>
-__device__ __forceinline__ void col_sum(float (&v)[NV], float (*sh)[NNB_COL_TY][NNB_COL_TX + 1]) {
-#pragma unroll
-  for (int k = 0; k < NV; ++k) sh[k][threadIdx.y][threadIdx.x] = v[k];
-  __syncthreads();
-#pragma unroll
-  for (int k = 0; k < NV; ++k) {
-    float s = 0.0f;
-#pragma unroll
-    for (int j = 0; j < NNB_COL_TY; ++j) s += sh[k][j][threadIdx.x];
-    v[k] = s;
-  }
-  __syncthreads();
-}
-
 // Sum of v[k] over the whole 1-D block (blockDim.x a multiple of 32, <= 1024); valid in thread
 // 0 only. Every thread must call it. sh: (NV, 32) doubles.
 template <int NV>
@@ -91,7 +74,7 @@ __global__ void colsum_kernel(float *db, const float *dy, int B, int C, size_t s
   float v[1] = {0.0f};
   if (c < C)
     for (int r = threadIdx.y; r < B; r += NNB_COL_TY) v[0] += d[(size_t)r * C + c];
-  col_sum<1>(v, sh);
+  mbrl_col_sum(v, sh);
   if (c < C && threadIdx.y == 0) db[(size_t)m * sp + c] = v[0];
 }
 
@@ -112,7 +95,7 @@ __global__ void bn_act_train_kernel(float *y, float *mean, float *rstd, float *r
   float v[1] = {0.0f};
   if (ok)
     for (int r = threadIdx.y; r < B; r += NNB_COL_TY) v[0] += xm[(size_t)r * C + c];
-  col_sum<1>(v, sh);
+  mbrl_col_sum(v, sh);
   const float mu = v[0] * invB;
   v[0] = 0.0f;
   if (ok)
@@ -120,7 +103,7 @@ __global__ void bn_act_train_kernel(float *y, float *mean, float *rstd, float *r
       const float d = xm[(size_t)r * C + c] - mu;
       v[0] += d * d;
     }
-  col_sum<1>(v, sh);
+  mbrl_col_sum(v, sh);
   const float var = v[0] * invB;
   const float rs = mbrl_bn_rstd(var, eps);
   if (!ok) return; // no barrier below
@@ -185,7 +168,7 @@ __global__ void act_bn_backward_kernel(float *dx, float *dgamma, float *dbeta, c
       v[0] += t;
       v[1] += t * ((x[i] - mu) * rs);
     }
-  col_sum<2>(v, sh);
+  mbrl_col_sum(v, sh);
   if (!ok) return; // no barrier below
   if (threadIdx.y == 0) {
     if (dgamma) dgamma[(size_t)m * sp + c] = v[1];

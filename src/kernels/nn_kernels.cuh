@@ -16,6 +16,29 @@
 #include "mbrl/nn.h"
 #include "mbrl/status.h"
 
+// ---------------------------------------------------------------- shared device helpers
+
+// Per-feature reduction of the column kernels (nn.cu, nn_batched.cu): a block of TXP - 1
+// features (threadIdx.x) x TY row lanes (threadIdx.y); sum v[k] over the TY lanes of each
+// feature column, so that every thread holds its column's total. sh is the block's shared
+// (NV, TY, TXP) scratch (TXP = features + 1: no bank conflicts). Fixed order (lane 0 .. TY-1):
+// deterministic. Every thread of the block must call it (it synchronizes; sh may be reused
+// after it returns).
+template <int TY, int TXP, int NV>
+__device__ __forceinline__ void mbrl_col_sum(float (&v)[NV], float (*sh)[TY][TXP]) {
+#pragma unroll
+  for (int k = 0; k < NV; ++k) sh[k][threadIdx.y][threadIdx.x] = v[k];
+  __syncthreads();
+#pragma unroll
+  for (int k = 0; k < NV; ++k) {
+    float s = 0.0f;
+#pragma unroll
+    for (int j = 0; j < TY; ++j) s += sh[k][j][threadIdx.x];
+    v[k] = s;
+  }
+  __syncthreads();
+}
+
 // MBRL_ERR_CUDA with `fn` and the pending error if the last launch failed.
 mbrl_status mbrl_cuda_check_launch(const char *fn, const char *what);
 // MBRL_ERR_CUDA naming `fn`, `what` and the cuBLAS status unless s is CUBLAS_STATUS_SUCCESS.
