@@ -56,8 +56,8 @@ static void usage(void) {
       "                      A --model made for another env than ID is refused (exit 1)\n"
       "  --model FILE        learned dynamics checkpoint (mbrl_train's output; BatchNorm is\n"
       "                      folded, eval mode), or an ensemble checkpoint (mbrl_train\n"
-      "                      --ensemble M: planned with particles, CPU). In --iterations mode:\n"
-      "                      where the model is saved\n"
+      "                      --ensemble M: planned with particles, CPU or CUDA). In\n"
+      "                      --iterations mode: where the model is saved\n"
       "  --oracle            plan with the env's true dynamics instead of a model\n"
       "  --episodes N        episodes to run, 1..100000 (default 10; --iterations: episodes\n"
       "                      collected per iteration, default 5)\n"
@@ -116,9 +116,11 @@ static void usage(void) {
       "  --planner P         rs: random shooting (default, above); cem: the cross-entropy\n"
       "                      method (mbrl-lib's CEMOptimizer); icem: iCEM (colored noise,\n"
       "                      decaying population, kept elites); mppi: MPPI. The optimizers\n"
-      "                      run on the CPU (--device auto picks cpu for them), start each\n"
-      "                      step from the previous plan (--no-warm-start: from the middle of\n"
-      "                      the action bounds) and default to --horizon 30 (mbrl/plan_opt.h)\n"
+      "                      run on either device (CUDA: cem/mppi sample and score on the GPU,\n"
+      "                      icem samples on the CPU and scores on the GPU; ensembles too),\n"
+      "                      start each step from the previous plan\n"
+      "                      (--no-warm-start: from the middle of the action bounds) and\n"
+      "                      default to --horizon 30 (mbrl/plan_opt.h)\n"
       "  --population N      samples per iteration (cem, mppi: 500; icem: 300, its first)\n"
       "  --opt-iterations N  optimizer iterations per step (default 5)\n"
       "  --elite-ratio R     cem/icem: elites = ceil(R x population) (default 0.1)\n"
@@ -206,15 +208,15 @@ typedef struct run_cfg {
   int ensemble;               /* the model is an ensemble (PETS) */
 } run_cfg;
 
-/* The --planner optimizer for model m (NULL for rs; exits on failure), and its settings as
- * JSON for --record / --json. */
-static mbrl_plan_opt *make_opt(const mbrl_plan_model *m, const run_cfg *rc) {
+/* The --planner optimizer for model m on backend be (NULL for rs; exits on failure), and its
+ * settings as JSON for --record / --json. */
+static mbrl_plan_opt *make_opt(const mbrl_plan_model *m, const run_cfg *rc, mbrl_backend be) {
   if (!rc->opt.kind) return NULL;
   mbrl_planner_config c;
   mbrl_planner_config_init(&c);
   c.horizon = rc->H;
   c.gamma = rc->gamma;
-  c.backend = MBRL_BACKEND_CPU;
+  c.backend = be;
   c.score_next = rc->score_next;
   c.cost = rc->cost;
   c.particles = rc->particles;
@@ -273,7 +275,8 @@ static int run_episodes(mbrl_planner *p, const mbrl_plan_model *m, const run_cfg
   out->n_plan = 0;
   out->env_steps = 0;
   float *prior = out->prior = (float *)calloc((size_t)rc->H * m->act_dim, sizeof(float));
-  mbrl_plan_opt *opt = make_opt(m, rc); /* --planner cem|icem|mppi, else NULL */
+  /* --planner cem|icem|mppi, else NULL; on the random-shooting planner's backend */
+  mbrl_plan_opt *opt = make_opt(m, rc, mbrl_planner_backend(p));
   if (!out->returns || !out->plan_ms || !prior) {
     fprintf(stderr, "%s: error: out of memory\n", PROG);
     return 1;
@@ -611,10 +614,6 @@ int main(int argc, char **argv) {
 #undef OPT_FLAG
     rc.opt.warm_start = rc.warm_set ? rc.warm : 1;
     if (!horizon_set) rc.H = 30;
-    if (req == MBRL_BACKEND_CUDA)
-      mbrl_cli_usage_error(PROG, "--planner %s runs on the CPU for now (no CUDA variant yet); use "
-                           "--device cpu or auto", mbrl_plan_opt_kind_name(opt_kind));
-    req = MBRL_BACKEND_CPU;
     if (mbrl_plan_opt_config_check(&rc.opt) != MBRL_OK) /* a usage error, before any work */
       mbrl_cli_usage_error(PROG, "--planner %s: %s", mbrl_plan_opt_kind_name(opt_kind),
                            mbrl_last_error());
@@ -699,12 +698,6 @@ int main(int argc, char **argv) {
   if (!rc.ensemble && (rc.particles > 1 || prop_set))
     mbrl_cli_usage_error(PROG, "--particles / --propagation / --no-sample need an ensemble model "
                          "(--model FILE from mbrl_train --ensemble M)");
-  if (rc.ensemble) {
-    if (req == MBRL_BACKEND_CUDA)
-      mbrl_cli_usage_error(PROG, "--model %s is an ensemble: PETS planning runs on the CPU for now "
-                           "(no CUDA particle rollout yet); use --device cpu or auto", model_path);
-    req = MBRL_BACKEND_CPU;
-  }
   const mbrl_backend be = mbrl_cli_resolve_device(PROG, req);
   const char *dev_name = mbrl_backend_name(be);
   const char *cpu_kernels = mbrl_cli_cpu_kernels(PROG);

@@ -1,10 +1,12 @@
 /* bench_plan_opt.c - planning latency of the sampling optimizers (mbrl/plan_opt.h): one
  * mbrl_plan_opt_plan call (iterations x {draw, roll out, cost, update} + scoring the returned
- * sequence), CPU. The twin of bench/torch_reference.py's "cem" section.
+ * sequence), CPU (default) or CUDA (--device cuda: device sampling and rollouts, mbrl/plan_opt.h
+ * "Backends"). The twin of bench/torch_reference.py's "cem" section.
  *
  * Usage: bench_plan_opt [--threads N] [--planner cem|icem|mppi] [--population N]
  *                       [--horizon H] [--iterations I] [--seconds S] [--runs R]
  *                       [--members M] [--particles P] [--propagation tsinf|ts1|expectation]
+ *                       [--device cpu|cuda|auto]
  * Models: "learned" (a randomly initialized 4-64-64-3 ReLU net with pendulum-like normalizer
  * statistics, bench_mpc's) and "oracle" (the true pendulum step). Defaults: CEM, population
  * 500, H 30, 5 iterations (issue 11's benchmark), R 5 timed runs of as many plans as fit in S
@@ -81,12 +83,15 @@ int main(int argc, char **argv) {
   mbrl_plan_propagation prop = MBRL_PLAN_PROP_TSINF;
   double seconds = 0.3;
   mbrl_plan_opt_kind kind = MBRL_PLAN_OPT_CEM;
+  mbrl_backend req = MBRL_BACKEND_CPU;
   mbrl_cli c;
   mbrl_cli_init(&c, PROG, argc, argv);
   while (mbrl_cli_next(&c)) {
     if (mbrl_cli_flag(&c, "--help")) {
       puts("Usage: bench_plan_opt [--threads N] [--planner cem|icem|mppi] [--population N]\n"
            "                      [--horizon H] [--iterations I] [--seconds S] [--runs R]\n"
+           "                      [--members M] [--particles P] [--propagation W]\n"
+           "                      [--device cpu|cuda|auto] (default cpu)\n"
            "Planning latency of the CEM/iCEM/MPPI optimizers; one JSON object on stdout.");
       return 0;
     } else if (mbrl_cli_option(&c, "--threads")) {
@@ -107,6 +112,8 @@ int main(int argc, char **argv) {
     } else if (mbrl_cli_option(&c, "--propagation")) {
       static const char *const ch[] = {"tsinf", "ts1", "expectation", NULL};
       prop = (mbrl_plan_propagation)mbrl_cli_choice(&c, ch);
+    } else if (mbrl_cli_option(&c, "--device")) {
+      req = mbrl_cli_device(&c);
     } else if (mbrl_cli_option(&c, "--runs")) {
       runs = mbrl_cli_int(&c, 1, 1000);
     } else if (mbrl_cli_option(&c, "--seconds")) {
@@ -125,7 +132,8 @@ int main(int argc, char **argv) {
   mbrl_planner_config pc;
   mbrl_planner_config_init(&pc);
   pc.horizon = (int)H;
-  pc.backend = MBRL_BACKEND_CPU;
+  const mbrl_backend be = mbrl_cli_resolve_device(PROG, req);
+  pc.backend = be;
   pc.particles = (int)particles;
   pc.propagation = prop;
   static const char *const names[3] = {"learned", "oracle", "pets"};
@@ -177,10 +185,11 @@ int main(int argc, char **argv) {
   printf(",\n \"results\": [\n");
   static const char *const pn[3] = {"tsinf", "ts1", "expectation"};
   for (int mi = 0; mi < 3; ++mi) {
-    printf("  {\"planner\": \"%s\", \"model\": \"%s\", \"device\": \"cpu\", \"population\": %d, "
+    printf("  {\"planner\": \"%s\", \"model\": \"%s\", \"device\": \"%s\", \"population\": %d, "
            "\"H\": %ld, \"iterations\": %d, \"elite_ratio\": %.6g, \"alpha\": %.6g, "
            "\"ms_per_plan\": %.6g, \"gflops\": ",
-           mbrl_plan_opt_kind_name(kind), names[mi], oc.population, H, oc.iterations,
+           mbrl_plan_opt_kind_name(kind), names[mi], mbrl_backend_name(be), oc.population, H,
+           oc.iterations,
            (double)oc.elite_ratio, (double)oc.alpha, ms[mi]);
     const double rows = mi == 2 ? (double)particles : 1.0;
     if (mi != 1)

@@ -456,8 +456,92 @@ TEST(PlanOptCreate, RefusesBadSettingsNamingThem) {
   EXPECT_EQ(mbrl_plan_opt_last_sequence(o.o, 0, seq), MBRL_ERR_INVALID_ARG);  // no plan yet
 }
 
-TEST(PlanOptCuda, CudaBackendIsRefusedWithAClearMessage) {
-  if (mbrl_cuda_device_count() < 1) GTEST_SKIP() << "no CUDA device";
+// The population of the last iteration is what the sampler made: CEM rows are
+// mbrl_plan_opt_cem_entry(mid, var0, z) and MPPI rows mbrl_plan_opt_mppi_row(mid, mid, z) of the
+// truncated normals z of the rows' streams (the per-element functions the CUDA sampler shares),
+// the costs are evaluate_batch's of the (rounded) rows, and the result is the update's. The
+// CUDA twin is checked against the same numbers in test_plan_opt_cuda.cpp.
+TEST(PlanOptPopulation, LastPopulationIsTheSampledOneAndTheUpdateItsResult) {
+  for (const char *id : {"Pendulum-v1", "CartPole-v1"}) {
+    ModelPtr m;
+    ASSERT_EQ(mbrl_plan_model_oracle(&m.m, id), MBRL_OK);
+    const int H = 7, E = 2, A = m.m->act_dim, D = H * A, n_act = m.m->n_actions;
+    for (mbrl_plan_opt_kind kind : {MBRL_PLAN_OPT_CEM, MBRL_PLAN_OPT_MPPI}) {
+      SCOPED_TRACE(std::string(id) + " " + mbrl_plan_opt_kind_name(kind));
+      mbrl_plan_opt_config oc;
+      mbrl_plan_opt_config_init(&oc, kind);
+      oc.population = 60;
+      oc.iterations = 1;
+      OptPtr o;
+      auto c = pcfg(H, E);
+      ASSERT_EQ(mbrl_plan_opt_create(&o.o, m.m, &c, &oc), MBRL_OK) << mbrl_last_error();
+      const float obs[2 * MBRL_MAX_DIM] = {0.1f, -0.2f, 0.03f, 0.4f, 0.5f, 0.6f, 0.7f, 0.8f};
+      std::vector<float> obs2((size_t)E * m.m->obs_dim);
+      for (size_t i = 0; i < obs2.size(); ++i) obs2[i] = obs[i % 8] * (id[0] == 'P' ? 1.0f : 0.1f);
+      if (id[0] == 'P')  // a valid (cos, sin, thdot) per env
+        for (int e = 0; e < E; ++e) {
+          obs2[e * 3] = std::cos(1.0f + e);
+          obs2[e * 3 + 1] = std::sin(1.0f + e);
+        }
+      const uint64_t seeds[E] = {42, 43};
+      mbrl_plan_result r[E];
+      ASSERT_EQ(mbrl_plan_opt_plan(o.o, obs2.data(), seeds, E, r), MBRL_OK);
+      float lo[MBRL_MAX_DIM], hi[MBRL_MAX_DIM], mid[MBRL_MAX_DIM];
+      for (int j = 0; j < A; ++j) {
+        lo[j] = n_act > 0 ? -0.5f : m.m->act_low[j];
+        hi[j] = n_act > 0 ? (float)n_act - 0.5f : m.m->act_high[j];
+        mid[j] = 0.5f * (lo[j] + hi[j]);
+      }
+      for (int e = 0; e < E; ++e) {
+        std::vector<float> pop((size_t)oc.population * D), cost(oc.population), want(D),
+            mu(D), var(D), rounded(pop.size()), ref(oc.population), seq(D);
+        int n = 0;
+        ASSERT_EQ(mbrl_plan_opt_last_population(o.o, e, pop.data(), cost.data(), &n), MBRL_OK);
+        ASSERT_EQ(n, oc.population);
+        for (int d = 0; d < D; ++d) {
+          mu[d] = mid[d % A];
+          var[d] = (hi[d % A] - lo[d % A]) * (hi[d % A] - lo[d % A]) / 16.0f;
+        }
+        for (int k = 0; k < n; ++k) {
+          mbrl_philox s;
+          mbrl_plan_opt_rng(&s, seeds[e], 0, (uint64_t)k);
+          mbrl_plan_opt_truncnormal(&s, D, want.data());
+          if (kind == MBRL_PLAN_OPT_CEM)
+            for (int d = 0; d < D; ++d)
+              want[d] = mbrl_plan_opt_cem_entry(mu[d], var[d], lo[d % A], hi[d % A], want[d]);
+          else
+            mbrl_plan_opt_mppi_row(H, A, mu.data(), mid, oc.sigma, oc.beta, lo, hi, want.data(),
+                                   want.data());
+          EXPECT_EQ(0, std::memcmp(want.data(), &pop[(size_t)k * D], D * sizeof(float))) << k;
+        }
+        for (size_t i = 0; i < pop.size(); ++i)
+          rounded[i] = n_act > 0 ? mbrl_plan_opt_round_index(pop[i], n_act) : pop[i];
+        PlannerPtr p;
+        auto pc = pcfg(H, 1);
+        pc.samples = n;
+        ASSERT_EQ(mbrl_planner_create(&p.p, m.m, &pc), MBRL_OK);
+        ASSERT_EQ(mbrl_planner_evaluate_batch(p.p, &obs2[(size_t)e * m.m->obs_dim], rounded.data(),
+                                              1, n, ref.data(), nullptr), MBRL_OK);
+        EXPECT_EQ(0, std::memcmp(ref.data(), cost.data(), n * sizeof(float)));
+        if (kind == MBRL_PLAN_OPT_CEM) {
+          std::vector<uint64_t> order(n);
+          mbrl_plan_opt_cem_update(H, A, n, pop.data(), cost.data(), 6, oc.alpha, 1, mu.data(),
+                                   var.data(), order.data());
+        } else {
+          mbrl_plan_opt_mppi_update(H, A, n, pop.data(), cost.data(), oc.lambda, mu.data());
+        }
+        ASSERT_EQ(mbrl_plan_opt_last_sequence(o.o, e, seq.data()), MBRL_OK);
+        EXPECT_EQ(0, std::memcmp(seq.data(), mu.data(), D * sizeof(float)));
+      }
+      int n = 0;
+      EXPECT_EQ(mbrl_plan_opt_last_population(o.o, E, nullptr, nullptr, &n), MBRL_ERR_INVALID_ARG);
+    }
+  }
+}
+
+// A CUDA optimizer is made on a GPU machine (its CPU-vs-CUDA checks: test_plan_opt_cuda.cpp).
+TEST(PlanOptCuda, CudaBackendIsAccepted) {
+  MBRL_REQUIRE_GPU();
   ModelPtr m;
   ASSERT_EQ(mbrl_plan_model_oracle(&m.m, "Pendulum-v1"), MBRL_OK);
   auto c = pcfg(10, 1);
@@ -465,12 +549,13 @@ TEST(PlanOptCuda, CudaBackendIsRefusedWithAClearMessage) {
   mbrl_plan_opt_config oc;
   mbrl_plan_opt_config_init(&oc, MBRL_PLAN_OPT_CEM);
   OptPtr o;
-  EXPECT_EQ(mbrl_plan_opt_create(&o.o, m.m, &c, &oc), MBRL_ERR_UNSUPPORTED);
-  EXPECT_TRUE(mbrl_test::has(mbrl_last_error(), "CPU backend"));
-  PlannerPtr p;
-  ASSERT_EQ(mbrl_planner_create(&p.p, m.m, &c), MBRL_OK);
-  float obs[3] = {1, 0, 0}, a[10] = {0}, cost;
-  EXPECT_EQ(mbrl_planner_evaluate_batch(p.p, obs, a, 1, 1, &cost, nullptr), MBRL_ERR_UNSUPPORTED);
+  ASSERT_EQ(mbrl_plan_opt_create(&o.o, m.m, &c, &oc), MBRL_OK) << mbrl_last_error();
+  EXPECT_EQ(mbrl_planner_backend(mbrl_plan_opt_planner(o.o)), MBRL_BACKEND_CUDA);
+  mbrl_plan_result r;
+  const float obs[3] = {1, 0, 0};
+  const uint64_t seed = 9;
+  ASSERT_EQ(mbrl_plan_opt_plan(o.o, obs, &seed, 1, &r), MBRL_OK) << mbrl_last_error();
+  EXPECT_TRUE(std::isfinite(r.action[0]) && std::fabs(r.action[0]) <= 2.0f);
 }
 
 // ---------------------------------------------------------------- mbrl_mpc --planner

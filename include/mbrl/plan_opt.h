@@ -55,8 +55,17 @@
  *   A plan is deterministic given the plan seeds and the warm state, whatever the thread count.
  * Ensemble models (PETS): the planner config's particles / propagation apply; every population
  *   is scored with its particles (mbrl/planner.h), keyed per iteration (MBRL_PLAN_OPT_PARTICLE_TAG).
- * Backend: CPU (the planner's CPU kernel paths). A CUDA planner config fails in
- * mbrl_plan_opt_create with MBRL_ERR_UNSUPPORTED (no given-sequence CUDA rollout yet). */
+ * Backends: CPU (the planner's CPU kernel paths) and CUDA (the planner config's backend;
+ *   AUTO: CUDA when a GPU is present; ensembles too, through the CUDA particle rollout). On
+ *   CUDA, CEM and MPPI draw each iteration's population on the device from the same Philox
+ *   streams with the same MBRL_HD per-element functions as the CPU
+ *   (mbrl_plan_opt_truncnormal, mbrl_plan_opt_cem_entry, mbrl_plan_opt_mppi_row), score it
+ *   with the planner's fused rollout without leaving the device, and copy population and
+ *   costs back; the distribution update runs on the host in the CPU twin's functions
+ *   (mbrl_plan_opt_cem_update, mbrl_plan_opt_mppi_update), so equal costs give equal results.
+ *   The device's draws equal the CPU's to CUDA's logf/sinf/cosf accuracy (<= 2 ulp; see
+ *   src/kernels/plan_opt.cu). iCEM makes its colored-noise population on the host (as on the
+ *   CPU) and scores it on the device (mbrl_planner_evaluate_batch). */
 #ifndef MBRL_PLAN_OPT_H
 #define MBRL_PLAN_OPT_H
 
@@ -108,6 +117,42 @@ MBRL_HD static inline void mbrl_plan_opt_truncnormal(mbrl_philox *s, int n, floa
 MBRL_HD static inline void mbrl_plan_opt_rng(mbrl_philox *s, uint64_t plan_seed, int iter,
                                              uint64_t k) {
   mbrl_philox_init(s, mbrl_planner_seed(plan_seed, MBRL_PLAN_OPT_TAG, (uint64_t)iter), k, 0);
+}
+
+/* One CEM sample entry (per-element math of mbrl_plan_opt_cem_sample, CPU and CUDA):
+ * clip(mu + sqrt(min(var, ((mu - lo)/2)^2, ((hi - mu)/2)^2)) z, lo, hi). */
+MBRL_HD static inline float mbrl_plan_opt_cem_entry(float mu, float var, float lo, float hi,
+                                                    float z) {
+  const float lb = (mu - lo) * 0.5f, ub = (hi - mu) * 0.5f;
+  float v = var;
+  if (lb * lb < v) v = lb * lb;
+  if (ub * ub < v) v = ub * ub;
+  const float x = mu + sqrtf(v) * z;
+  return x < lo ? lo : x > hi ? hi : x;
+}
+
+/* One MPPI sample row x (H * A) from its noise z (may alias x): smoothed from past (A), then
+ * clipped (the smoothing sees unclipped values); see the top of this file. */
+MBRL_HD static inline void mbrl_plan_opt_mppi_row(int H, int A, const float *mean,
+                                                  const float *past, float sigma, float beta,
+                                                  const float *lo, const float *hi,
+                                                  const float *z, float *x) {
+  for (int h = 0; h < H; ++h)
+    for (int j = 0; j < A; ++j) {
+      const int d = h * A + j;
+      const float prev = h == 0 ? past[j] : x[d - A];
+      x[d] = beta * (mean[d] + sigma * z[d]) + (1.0f - beta) * prev;
+    }
+  for (int d = 0; d < H * A; ++d) {
+    const int j = d % A;
+    x[d] = x[d] < lo[j] ? lo[j] : x[d] > hi[j] ? hi[j] : x[d];
+  }
+}
+
+/* A discrete env's relaxed entry rounded to the nearest action index in [0, n - 1]. */
+MBRL_HD static inline float mbrl_plan_opt_round_index(float x, int n) {
+  const float r = floorf(x + 0.5f);
+  return r < 0.0f ? 0.0f : r > (float)(n - 1) ? (float)(n - 1) : r;
 }
 
 /* ---------------------------------------------------------------- the update steps
@@ -194,9 +239,9 @@ mbrl_status mbrl_plan_opt_config_check(const mbrl_plan_opt_config *c);
 typedef struct mbrl_plan_opt mbrl_plan_opt; /* opaque */
 
 /* Make an optimizer over `model` (must outlive it) with the planner settings pcfg (its
- * samples is ignored) and the optimizer settings ocfg. Bad settings fail with
- * MBRL_ERR_INVALID_ARG naming the value and its range; a CUDA backend (or AUTO resolving to
- * CUDA) with MBRL_ERR_UNSUPPORTED. All memory is allocated here. */
+ * samples is ignored; its backend picks CPU or CUDA, see "Backends" above) and the optimizer
+ * settings ocfg. Bad settings fail with MBRL_ERR_INVALID_ARG naming the value and its range.
+ * All memory is allocated here (on CUDA, iCEM's device upload buffer at its first plan). */
 mbrl_status mbrl_plan_opt_create(mbrl_plan_opt **out, const mbrl_plan_model *model,
                                  const mbrl_planner_config *pcfg,
                                  const mbrl_plan_opt_config *ocfg);
@@ -216,6 +261,14 @@ mbrl_status mbrl_plan_opt_plan(mbrl_plan_opt *o, const float *obs, const uint64_
 
 /* The returned sequence of environment e's last plan: seq (H, act_dim) HOST. */
 mbrl_status mbrl_plan_opt_last_sequence(const mbrl_plan_opt *o, int e, float *seq);
+
+/* The last iteration's population of environment e in the last plan (the sequences the
+ * optimizer sampled, unrounded for a discrete env, iCEM's kept elites / mean included) and
+ * their costs: *n rows, pop (*n, H, act_dim) and costs (*n) HOST, each NULL to skip; give
+ * room for population rows (iCEM: population + its kept elites). For checks of the sampler
+ * (CPU vs CUDA draw the same numbers) and for inspection. */
+mbrl_status mbrl_plan_opt_last_population(const mbrl_plan_opt *o, int e, float *pop,
+                                          float *costs, int *n);
 
 /* The planner the optimizer scores with (to set a custom reward: mbrl_planner_set_reward). */
 mbrl_planner *mbrl_plan_opt_planner(mbrl_plan_opt *o);

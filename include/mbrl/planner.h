@@ -41,9 +41,13 @@
  * count) and CUDA (one rollout kernel per plan, instantiated per env with its step, cost and
  * terminal fused, that draws the actions in-kernel, rolls all H steps with the weights in
  * shared memory, accumulates the costs and reduces to the argmin with a 64-bit atomicMin; a
- * tiny kernel gathers the result; one copy back). Ensemble models (PETS particles, below) plan
- * on the CPU backend: K * P rows, each row's member per step gathered into groups of one
- * member's rows before the folded MLP (so the kernel path stays the single model's). */
+ * tiny kernel gathers the result; one copy back; the same kernel scores caller-given
+ * sequences, mbrl_planner_evaluate_batch). Ensemble models (PETS particles, below) plan on
+ * both backends: K * P rows; on the CPU each row's member per step gathered into groups of
+ * one member's rows before the folded MLP (so the kernel path stays the single model's); on
+ * CUDA one fused particle rollout kernel (each row through its own member's weights: all
+ * members in shared memory when they fit, else read through L1/L2) and a kernel that averages
+ * the particles (see src/kernels/planner.cu). */
 #ifndef MBRL_PLANNER_H
 #define MBRL_PLANNER_H
 
@@ -243,7 +247,7 @@ mbrl_status mbrl_plan_model_load(mbrl_plan_model **out, const char *path,
 
 /* A learned ensemble model (PETS) from a dyn_ensemble (any backend): every member folded
  * (mbrl_dyn_ensemble_export_folded), its elites and log-variance bounds. Same env checks as
- * mbrl_plan_model_from_mlp. Plans with particles (above); CPU backend only. */
+ * mbrl_plan_model_from_mlp. Plans with particles (above) on the CPU or CUDA backend. */
 struct mbrl_dyn_ensemble;
 mbrl_status mbrl_plan_model_from_ensemble(mbrl_plan_model **out, const struct mbrl_dyn_ensemble *e);
 
@@ -380,9 +384,12 @@ void mbrl_planner_memory(const mbrl_plan_model *model, const mbrl_planner_config
  * next observation), all HOST. 1 <= E <= max_envs, 1 <= K <= samples; the planner's H,
  * gamma, cost kind and reward (mbrl_planner_set_reward) apply; a sequence's cost is the same
  * bits whatever E, K or thread count. Sampling optimizers (mbrl/plan_opt.h) score their
- * populations with it. CPU backend: a CUDA planner fails with MBRL_ERR_UNSUPPORTED (its
- * rollout kernel draws the actions itself; no given-sequence variant yet). Afterwards
- * mbrl_planner_last_costs has no plan to return. */
+ * populations with it. Both backends: the CUDA planner copies `actions` into a device buffer
+ * (allocated by its first call: max_envs x samples x H x act_dim floats) and runs the
+ * random-shooting rollout kernel in its given-sequence mode (each row reads its actions
+ * instead of drawing them; the same fused step, cost, alive mask and gamma), then copies the
+ * costs (and s1) back; its costs equal the CPU twin's to rounding (the tolerances of the
+ * CUDA-vs-CPU plan tests). Afterwards mbrl_planner_last_costs has no plan to return. */
 mbrl_status mbrl_planner_evaluate_batch(mbrl_planner *p, const float *obs, const float *actions,
                                         int E, int K, float *costs, float *s1);
 

@@ -6,6 +6,10 @@
  * updates each environment's distribution (sorting N cost keys, a few passes over N x D
  * floats). A last evaluate call scores the returned sequences (for best_return / pred_next).
  *
+ * On a CUDA planner, CEM and MPPI iterations go through host/plan_opt_cuda.h instead (device
+ * sampling and scoring, population and costs copied back, the same update code below); iCEM
+ * samples here and scores through mbrl_planner_evaluate_batch on the device.
+ *
  * iCEM's extra randomness (which elites are kept, the end actions of the shifted elites) comes
  * from Philox(mbrl_planner_seed(plan_seed, MBRL_PLAN_OPT_TAG, i), subsequence 2^32, offset 0):
  * a partial Fisher-Yates shuffle of the elite indices (mbrl_philox_below), then, in iteration
@@ -18,6 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "host/plan_opt_cuda.h"
+#include "host/planner_cuda.h"
 
 #define ICEM_AUX_SUBSEQ (1ull << 32)
 #define ICEM_MAX_HORIZON 1024 /* colored noise per row on the stack */
@@ -46,6 +53,8 @@ struct mbrl_plan_opt {
   uint8_t *have_elite; /* (Emax) */
   int *n_pop;       /* (Emax) iCEM: rows of the current population */
   int last_E;
+  int last_rows;    /* rows per env of the last iteration's costs (its stride in costs) */
+  void *cuda;       /* CEM/MPPI on a CUDA planner: device sampling (host/plan_opt_cuda.h) */
 };
 
 /* ---------------------------------------------------------------- update steps */
@@ -56,13 +65,7 @@ void mbrl_plan_opt_cem_sample(int H, int A, const float *mu, const float *var, c
   for (int k = 0; k < N; ++k)
     for (int d = 0; d < D; ++d) {
       const int j = d % A;
-      const float lb = (mu[d] - lo[j]) * 0.5f, ub = (hi[j] - mu[d]) * 0.5f;
-      float v = var[d];
-      if (lb * lb < v) v = lb * lb;
-      if (ub * ub < v) v = ub * ub;
-      float x = mu[d] + sqrtf(v) * z[(size_t)k * D + d];
-      x = x < lo[j] ? lo[j] : x > hi[j] ? hi[j] : x;
-      pop[(size_t)k * D + d] = x;
+      pop[(size_t)k * D + d] = mbrl_plan_opt_cem_entry(mu[d], var[d], lo[j], hi[j], z[(size_t)k * D + d]);
     }
 }
 
@@ -98,20 +101,9 @@ void mbrl_plan_opt_mppi_sample(int H, int A, const float *mean, const float *pas
                                float beta, const float *lo, const float *hi, int N,
                                const float *z, float *pop) {
   const int D = H * A;
-  for (int k = 0; k < N; ++k) {
-    float *x = pop + (size_t)k * D;
-    const float *zk = z + (size_t)k * D;
-    for (int h = 0; h < H; ++h)
-      for (int j = 0; j < A; ++j) {
-        const int d = h * A + j;
-        const float prev = h == 0 ? past[j] : x[d - A];
-        x[d] = beta * (mean[d] + sigma * zk[d]) + (1.0f - beta) * prev;
-      }
-    for (int d = 0; d < D; ++d) { /* clip after smoothing (smoothing sees unclipped values) */
-      const int j = d % A;
-      x[d] = x[d] < lo[j] ? lo[j] : x[d] > hi[j] ? hi[j] : x[d];
-    }
-  }
+  for (int k = 0; k < N; ++k)
+    mbrl_plan_opt_mppi_row(H, A, mean, past, sigma, beta, lo, hi, z + (size_t)k * D,
+                           pop + (size_t)k * D);
 }
 
 void mbrl_plan_opt_mppi_update(int H, int A, int N, const float *pop, const float *costs,
@@ -268,6 +260,9 @@ mbrl_status mbrl_plan_opt_config_check(const mbrl_plan_opt_config *c) {
 
 void mbrl_plan_opt_free(mbrl_plan_opt *o) {
   if (!o) return;
+#ifdef MBRL_HAVE_CUDA
+  mbrl_plan_opt_cuda_free(o->cuda); /* before the planner whose stream it uses */
+#endif
   mbrl_planner_free(o->p);
   free(o->warm);
   free(o->past);
@@ -300,12 +295,6 @@ mbrl_status mbrl_plan_opt_create(mbrl_plan_opt **out, const mbrl_plan_model *mod
   if (st) return st;
   mbrl_backend be;
   if ((st = mbrl_backend_resolve(pcfg->backend, &be))) return st;
-  if (be == MBRL_BACKEND_CUDA)
-    return mbrl_set_error(MBRL_ERR_UNSUPPORTED,
-                          "plan_opt_create: the %s optimizer runs on the CPU backend for now (the "
-                          "CUDA rollout has no caller-given-sequence variant yet); use backend "
-                          "CPU (mbrl_mpc: --device cpu)",
-                          mbrl_plan_opt_kind_name(ocfg->kind));
   mbrl_plan_opt *o = (mbrl_plan_opt *)calloc(1, sizeof *o);
   if (!o) return mbrl_set_error(MBRL_ERR_NOMEM, "plan_opt_create: out of memory");
   o->c = *ocfg;
@@ -338,11 +327,19 @@ mbrl_status mbrl_plan_opt_create(mbrl_plan_opt **out, const mbrl_plan_model *mod
   }
   mbrl_planner_config pc = *pcfg;
   pc.samples = o->Nmax;
-  pc.backend = MBRL_BACKEND_CPU;
+  pc.backend = be;
   if ((st = mbrl_planner_create(&o->p, model, &pc))) {
     free(o);
     return st;
   }
+#ifdef MBRL_HAVE_CUDA
+  if (be == MBRL_BACKEND_CUDA && ocfg->kind != MBRL_PLAN_OPT_ICEM &&
+      (st = mbrl_plan_opt_cuda_create(&o->cuda, mbrl_planner_cuda_state(o->p), o->Emax, o->Nmax,
+                                      o->H, o->A, o->lo, o->hi, model->n_actions))) {
+    mbrl_plan_opt_free(o);
+    return st;
+  }
+#endif
   const size_t E = (size_t)o->Emax, D = (size_t)o->D, N = (size_t)o->Nmax;
   o->warm = (float *)calloc(E * D, sizeof(float));
   o->past = (float *)calloc(E * (size_t)o->A, sizeof(float));
@@ -405,12 +402,21 @@ mbrl_status mbrl_plan_opt_last_sequence(const mbrl_plan_opt *o, int e, float *se
   return MBRL_OK;
 }
 
-/* ---------------------------------------------------------------- plan */
-
-static float round_index(float x, int n) {
-  float r = floorf(x + 0.5f);
-  return r < 0.0f ? 0.0f : r > (float)(n - 1) ? (float)(n - 1) : r;
+mbrl_status mbrl_plan_opt_last_population(const mbrl_plan_opt *o, int e, float *pop,
+                                          float *costs, int *n) {
+  if (!o || !n) return mbrl_set_error(MBRL_ERR_INVALID_ARG, "plan_opt_last_population: NULL argument");
+  if (e < 0 || e >= o->last_E)
+    return mbrl_set_error(MBRL_ERR_INVALID_ARG,
+                          "plan_opt_last_population: env %d; the last plan had %d environment(s)",
+                          e, o->last_E);
+  *n = o->n_pop[e];
+  if (pop)
+    memcpy(pop, o->pop + (size_t)e * o->Nmax * o->D, (size_t)*n * o->D * sizeof(float));
+  if (costs) memcpy(costs, o->costs + (size_t)e * o->last_rows, (size_t)*n * sizeof(float));
+  return MBRL_OK;
 }
+
+/* ---------------------------------------------------------------- plan */
 
 /* Score rows (E, N, D) of `x` (rounded first for a discrete env) into costs (E, N); an
  * ensemble's particles draw from the particle seed mbrl_planner_seed(seeds[e],
@@ -424,7 +430,7 @@ static mbrl_status score(mbrl_plan_opt *o, const float *obs, int E, int N, const
     ps[e] = mbrl_planner_seed(seeds[e], MBRL_PLAN_OPT_PARTICLE_TAG, (uint64_t)it);
   if (o->discrete) {
     const size_t n = (size_t)E * N * o->D;
-    for (size_t i = 0; i < n; ++i) rounded[i] = round_index(x[i], o->m->n_actions);
+    for (size_t i = 0; i < n; ++i) rounded[i] = mbrl_plan_opt_round_index(x[i], o->m->n_actions);
     src = rounded;
   }
   mbrl_status st = mbrl_planner_evaluate_batch_seeded(o->p, obs, src, ps, E, N, costs, s1);
@@ -491,15 +497,25 @@ static mbrl_status plan_cem(mbrl_plan_opt *o, const float *obs, const uint64_t *
     o->best_cost[e] = INFINITY;
   }
   for (int it = 0; it < o->c.iterations; ++it) {
-    draw_noise(o, seeds, E, N, it, o->pop);
-    for (int e = 0; e < E; ++e) {
-      float *x = o->pop + (size_t)e * o->Nmax * D;
-      mbrl_plan_opt_cem_sample(o->H, A, o->mu + (size_t)e * D, o->var + (size_t)e * D, o->lo,
-                               o->hi, N, x, x);
+    mbrl_status st;
+#ifdef MBRL_HAVE_CUDA
+    if (o->cuda) { /* drawn and scored on the device, pop and costs copied back */
+      st = mbrl_plan_opt_cuda_iterate(o->cuda, MBRL_PLAN_OPT_CEM, obs, seeds, E, it, o->mu,
+                                      o->var, 0.0f, 0.0f, o->pop, o->costs);
+      if (st) return st;
+    } else
+#endif
+    {
+      draw_noise(o, seeds, E, N, it, o->pop);
+      for (int e = 0; e < E; ++e) {
+        float *x = o->pop + (size_t)e * o->Nmax * D;
+        mbrl_plan_opt_cem_sample(o->H, A, o->mu + (size_t)e * D, o->var + (size_t)e * D, o->lo,
+                                 o->hi, N, x, x);
+      }
+      /* rows of env e start at e * Nmax * D (N = Nmax): E x N contiguous rows */
+      st = score(o, obs, E, N, o->pop, o->evalbuf, o->costs, NULL, seeds, it);
+      if (st) return st;
     }
-    /* rows of env e start at e * Nmax * D: evaluate per block of Nmax rows */
-    mbrl_status st = score(o, obs, E, N, o->pop, o->evalbuf, o->costs, NULL, seeds, it);
-    if (st) return st;
     for (int e = 0; e < E; ++e) {
       const float *x = o->pop + (size_t)e * o->Nmax * D, *c = o->costs + (size_t)e * N;
       const int b = mbrl_plan_opt_cem_update(o->H, A, N, x, c, o->n_elite, o->c.alpha, 1,
@@ -512,9 +528,12 @@ static mbrl_status plan_cem(mbrl_plan_opt *o, const float *obs, const uint64_t *
       }
     }
   }
-  for (int e = 0; e < E; ++e)
+  for (int e = 0; e < E; ++e) {
     memcpy(o->out + (size_t)e * D, (o->c.return_best ? o->best : o->mu) + (size_t)e * D,
            (size_t)D * sizeof(float));
+    o->n_pop[e] = N;
+  }
+  o->last_rows = N;
   return MBRL_OK;
 }
 
@@ -591,6 +610,7 @@ static mbrl_status plan_icem(mbrl_plan_opt *o, const float *obs, const uint64_t 
         memmove(o->pop + (size_t)e * Nrows * D, o->pop + (size_t)e * o->Nmax * D,
                 (size_t)Nrows * D * sizeof(float));
     mbrl_status st = score(o, obs, E, Nrows, o->pop, o->evalbuf, o->costs, NULL, seeds, it);
+    o->last_rows = Nrows;
     if (Nrows < o->Nmax) /* back to the Nmax stride */
       for (int e = E - 1; e >= 1; --e)
         memmove(o->pop + (size_t)e * o->Nmax * D, o->pop + (size_t)e * Nrows * D,
@@ -638,13 +658,22 @@ static mbrl_status plan_mppi(mbrl_plan_opt *o, const float *obs, const uint64_t 
   }
   mbrl_status st = MBRL_OK;
   for (int it = 0; it < o->c.iterations && !st; ++it) {
-    draw_noise(o, seeds, E, N, it, o->pop);
-    for (int e = 0; e < E; ++e) {
-      float *x = o->pop + (size_t)e * o->Nmax * D;
-      mbrl_plan_opt_mppi_sample(o->H, A, o->mu + (size_t)e * D, pasts + e * A, o->c.sigma,
-                                o->c.beta, o->lo, o->hi, N, x, x);
+#ifdef MBRL_HAVE_CUDA
+    if (o->cuda) { /* drawn and scored on the device, pop and costs copied back */
+      if ((st = mbrl_plan_opt_cuda_iterate(o->cuda, MBRL_PLAN_OPT_MPPI, obs, seeds, E, it, o->mu,
+                                           pasts, o->c.sigma, o->c.beta, o->pop, o->costs)))
+        break;
+    } else
+#endif
+    {
+      draw_noise(o, seeds, E, N, it, o->pop);
+      for (int e = 0; e < E; ++e) {
+        float *x = o->pop + (size_t)e * o->Nmax * D;
+        mbrl_plan_opt_mppi_sample(o->H, A, o->mu + (size_t)e * D, pasts + e * A, o->c.sigma,
+                                  o->c.beta, o->lo, o->hi, N, x, x);
+      }
+      if ((st = score(o, obs, E, N, o->pop, o->evalbuf, o->costs, NULL, seeds, it))) break;
     }
-    if ((st = score(o, obs, E, N, o->pop, o->evalbuf, o->costs, NULL, seeds, it))) break;
     for (int e = 0; e < E; ++e)
       mbrl_plan_opt_mppi_update(o->H, A, N, o->pop + (size_t)e * o->Nmax * D,
                                 o->costs + (size_t)e * N, o->c.lambda, o->mu + (size_t)e * D);
@@ -652,6 +681,8 @@ static mbrl_status plan_mppi(mbrl_plan_opt *o, const float *obs, const uint64_t 
   if (pasts != past) free(pasts);
   if (st) return st;
   memcpy(o->out, o->mu, (size_t)E * D * sizeof(float));
+  for (int e = 0; e < E; ++e) o->n_pop[e] = N;
+  o->last_rows = N;
   return MBRL_OK;
 }
 
@@ -685,7 +716,7 @@ mbrl_status mbrl_plan_opt_plan(mbrl_plan_opt *o, const float *obs, const uint64_
     mbrl_plan_result *r = &results[e];
     memset(r, 0, sizeof *r);
     for (int j = 0; j < A; ++j)
-      r->action[j] = o->discrete ? round_index(seq[j], o->m->n_actions) : seq[j];
+      r->action[j] = o->discrete ? mbrl_plan_opt_round_index(seq[j], o->m->n_actions) : seq[j];
     r->best_return = -o->out_cost[e];
     memcpy(r->pred_next, o->out_s1 + (size_t)e * O, (size_t)O * sizeof(float));
     r->best_index = -1;

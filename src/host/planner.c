@@ -451,7 +451,8 @@ static void memory_need(const mbrl_plan_model *m, const mbrl_planner_config *c, 
   *host = EK * (1.0 + O) * 4.0 * (P > 1 ? 1.0 + P : 1.0) + 2.0 * params +
           (m->members > 0 ? EK * c->horizon * m->act_dim * 4.0 : 0.0) +
           (double)nthreads * (double)scratch_size(m->obs_dim, m->act_dim, model_maxw(m), m->members);
-  *dev = cuda ? EK * (1.0 + O) * 4.0 + params + 8.0 * c->max_envs * (sizeof(mbrl_plan_result) + 16.0)
+  *dev = cuda ? EK * (1.0 + O) * 4.0 * (m->members > 0 ? 1.0 + P : 1.0) + params +
+                   8.0 * c->max_envs * (sizeof(mbrl_plan_result) + 24.0)
               : 0.0;
 }
 
@@ -536,11 +537,6 @@ mbrl_status mbrl_planner_create(mbrl_planner **out, const mbrl_plan_model *model
                           "deterministic model gives every particle the same rollout): load an "
                           "mbrl_train --ensemble checkpoint or use 1 particle",
                           cfg->particles);
-  if (model->members > 0 && cfg->backend == MBRL_BACKEND_CUDA)
-    return mbrl_set_error(MBRL_ERR_UNSUPPORTED,
-                          "planner_create: ensemble models (PETS particles) plan on the CPU "
-                          "backend only for now (no CUDA particle rollout yet); use backend CPU "
-                          "(mbrl_mpc --device cpu)");
   if (model->members > 0 &&
       (double)cfg->samples * resolve_particles(model, cfg) > (double)MBRL_PLANNER_MAX_SAMPLES)
     return mbrl_set_error(MBRL_ERR_INVALID_ARG,
@@ -561,8 +557,7 @@ mbrl_status mbrl_planner_create(mbrl_planner **out, const mbrl_plan_model *model
   if (model->kind == MBRL_PLAN_MODEL_LEARNED && !model->params)
     return mbrl_set_error(MBRL_ERR_INVALID_ARG, "planner_create: learned model without weights");
   mbrl_backend be;
-  st = model->members > 0 ? (be = MBRL_BACKEND_CPU, MBRL_OK) : mbrl_backend_resolve(cfg->backend, &be);
-  if (st) return st;
+  if ((st = mbrl_backend_resolve(cfg->backend, &be))) return st;
   if (be == MBRL_BACKEND_CPU && (st = mbrl_cpu_check()) != MBRL_OK) return st;
 
   const int nthreads = cpu_threads();
@@ -643,7 +638,8 @@ mbrl_status mbrl_planner_create(mbrl_planner **out, const mbrl_plan_model *model
 #ifdef MBRL_HAVE_CUDA
   if (be == MBRL_BACKEND_CUDA) {
     st = mbrl_planner_cuda_create(&p->cuda, model, p->K, p->H, p->gamma, p->cfg.score_next,
-                                  p->km.shaped, p->Emax, (size_t)dev_need);
+                                  p->km.shaped, p->Emax, p->P, (int)cfg->propagation,
+                                  p->km.sample, (size_t)dev_need);
     if (st) {
       mbrl_planner_free(p);
       return st;
@@ -881,6 +877,8 @@ void mbrl_planner_shift_best(const mbrl_planner *p, const mbrl_plan_result *r, u
 
 int mbrl_planner_particles(const mbrl_planner *p) { return p ? p->P : 0; }
 
+void *mbrl_planner_cuda_state(mbrl_planner *p) { return p ? p->cuda : NULL; }
+
 mbrl_status mbrl_planner_evaluate_batch(mbrl_planner *p, const float *obs, const float *actions,
                                         int E, int K, float *costs, float *s1) {
   return mbrl_planner_evaluate_batch_seeded(p, obs, actions, NULL, E, K, costs, s1);
@@ -891,11 +889,6 @@ mbrl_status mbrl_planner_evaluate_batch_seeded(mbrl_planner *p, const float *obs
                                                int E, int K, float *costs, float *s1) {
   if (!p || !obs || !actions || !costs)
     return mbrl_set_error(MBRL_ERR_INVALID_ARG, "planner_evaluate_batch: NULL argument");
-  if (p->cfg.backend == MBRL_BACKEND_CUDA)
-    return mbrl_set_error(MBRL_ERR_UNSUPPORTED,
-                          "planner_evaluate_batch: caller-given sequences are scored on the CPU "
-                          "backend only for now (the CUDA rollout kernel draws its own actions); "
-                          "create the planner with backend CPU");
   if (E < 1 || E > p->Emax)
     return mbrl_set_error(MBRL_ERR_INVALID_ARG,
                           "planner_evaluate_batch: E = %d environments; this planner takes 1..%d "
@@ -910,6 +903,12 @@ mbrl_status mbrl_planner_evaluate_batch_seeded(mbrl_planner *p, const float *obs
       return mbrl_set_error(MBRL_ERR_NUMERIC,
                             "planner_evaluate_batch: observation value %zu (env %zu) is not finite",
                             i % O, i / O);
+#ifdef MBRL_HAVE_CUDA
+  if (p->cfg.backend == MBRL_BACKEND_CUDA) {
+    p->last_E = 0;
+    return mbrl_planner_cuda_evaluate(p->cuda, obs, actions, pseeds, E, K, costs, s1);
+  }
+#endif
   rollout_src srcs_small[8] = {{0}};
   rollout_src *srcs = E <= 8 ? srcs_small : (rollout_src *)malloc((size_t)E * sizeof *srcs);
   if (!srcs) return mbrl_set_error(MBRL_ERR_NOMEM, "planner_evaluate_batch: out of memory");
