@@ -224,7 +224,10 @@ typedef struct mbrl_plan_opt_config {
  *   MPPI: population 500, iterations 5, lambda 0.3, sigma 1, beta 0.9 (-138.8; lambda 1:
  *         -141.8, lambda 3: -146.6; sigma 0.5: -149.4; beta 0.7: -144.9), warm start;
  *   iCEM: population 300, iterations 5, elite_ratio 0.1, alpha 0, noise_beta 2, pop_decay
- *         1.25, keep_elite_frac 0.3 (mbrl-lib's PETS-iCEM settings, alpha 0; not tuned: -143.8).
+ *         1.25, keep_elite_frac 0.3 (mbrl-lib's PETS-iCEM settings with alpha 0: -143.8 at
+ *         17.0 ms/action; noise_beta 1: -143.3, noise_beta 3: -147.2; population 500: -143.0
+ *         at 25.8 ms; alpha 0.1: -143.4; keep_elite_frac 0.5: -143.5 at 22.9 ms: none better
+ *         by more than a point on these 50 starts, so the cheaper defaults stay).
  * The horizon is the planner config's (mbrl_mpc uses 30 for these optimizers). */
 void mbrl_plan_opt_config_init(mbrl_plan_opt_config *c, mbrl_plan_opt_kind kind);
 
