@@ -98,6 +98,43 @@ typedef struct planner_cuda {
                             cudaGetErrorString(err_));                                         \
   } while (0)
 
+/* Where row k's actions come from (all three rollout kernels): a given sequence (E, Kn, H, A)
+ * when the caller passes one; else sequence 0 is all zeros, sequence 1 the prior (warm start)
+ * when there is one, and every other sequence draws from its Philox stream. */
+struct row_actions {
+  const float *given_row; /* (H, A) of this row, or NULL */
+  bool from_prior, drawn;
+};
+__device__ __forceinline__ row_actions row_actions_of(bool valid, const float *given,
+                                                      const float *prior, int e, int Kn, int k,
+                                                      int H, int A) {
+  row_actions r;
+  r.given_row = valid && given ? given + ((size_t)e * Kn + k) * (size_t)H * A : NULL;
+  r.from_prior = valid && !given && prior && k == 1;
+  r.drawn = valid && !given && k > 0 && !r.from_prior;
+  return r;
+}
+
+/* a[0..NA) = the actions of step h of a row (zeros past A, and for sequence 0). */
+template <int NA>
+__device__ __forceinline__ void row_action_at(const row_actions &src, int h, int A, int e,
+                                              const model_args &ma, const float *prior,
+                                              mbrl_philox *rng, float (&a)[NA]) {
+#pragma unroll
+  for (int j = 0; j < NA; ++j) a[j] = 0.0f;
+  if (src.given_row) {
+#pragma unroll
+    for (int j = 0; j < NA; ++j)
+      if (j < A) a[j] = src.given_row[(size_t)h * A + j];
+  } else if (src.drawn) {
+    mbrl_planner_next_action(rng, A, ma.n_actions, ma.lo, ma.hi, a);
+  } else if (src.from_prior) {
+#pragma unroll
+    for (int j = 0; j < NA; ++j)
+      if (j < A) a[j] = prior[((size_t)e * ma.H + h) * A + j];
+  }
+}
+
 /* ---------------------------------------------------------------- the envs */
 
 /* EnvOps<kind>: the env header's planner functions, by name, for the kernel templates. */
@@ -172,26 +209,13 @@ __global__ void __launch_bounds__(ORACLE_THREADS)
     float s[MBRL_MAX_DIM];
     load_obs(pa, d_obs, E, e, O, s);
     mbrl_philox rng;
-    /* given: row k's actions (E, Kn, H, A); else sequence 0 zeros, 1 the prior, others drawn */
-    const float *gk = given ? given + ((size_t)e * Kn + k) * (size_t)ma.H * A : NULL;
-    const bool from_prior = !given && prior && k == 1;
-    const bool drawn = !given && k > 0 && !from_prior;
-    if (drawn) mbrl_planner_rng(&rng, E <= INLINE_ENVS ? pa.seed[e] : d_seeds[e], (uint64_t)k);
+    const row_actions src = row_actions_of(true, given, prior, e, Kn, k, ma.H, A);
+    if (src.drawn) mbrl_planner_rng(&rng, E <= INLINE_ENVS ? pa.seed[e] : d_seeds[e], (uint64_t)k);
     float cost = 0.0f, g = 1.0f;
     bool alive = true;
     for (int h = 0; h < ma.H; ++h) {
       float a[A], nx[O];
-#pragma unroll
-      for (int j = 0; j < A; ++j) a[j] = 0.0f;
-      if (gk) {
-#pragma unroll
-        for (int j = 0; j < A; ++j) a[j] = gk[(size_t)h * A + j];
-      } else if (drawn) {
-        mbrl_planner_next_action(&rng, A, ma.n_actions, ma.lo, ma.hi, a);
-      } else if (from_prior) {
-#pragma unroll
-        for (int j = 0; j < A; ++j) a[j] = prior[((size_t)e * ma.H + h) * A + j];
-      }
+      row_action_at(src, h, A, e, ma, prior, &rng, a);
       Env::step(s, a, nx);
       add_cost<Env>(ma, s, a, nx, g, &cost, &alive);
 #pragma unroll
@@ -274,17 +298,14 @@ __global__ void __launch_bounds__(LEARNED_THREADS)
   const int k = k0 + tid;
   const bool sample_thread = tid < TILE;
   const bool valid = sample_thread && k < Kn;
-  /* given: row k's actions (E, Kn, H, A); else sequence 0 zeros, 1 the prior, others drawn */
-  const float *gk = valid && given ? given + ((size_t)e * Kn + k) * (size_t)ma.H * ma.A : NULL;
-  const bool from_prior = valid && !given && prior && k == 1;
-  const bool drawn = valid && !given && k > 0 && !from_prior;
+  const row_actions src = row_actions_of(valid, given, prior, e, Kn, k, ma.H, ma.A);
   float s[MBRL_MAX_DIM], s1v[MBRL_MAX_DIM], sp[MBRL_MAX_DIM], a[MBRL_MAX_DIM];
   float cost = 0.0f, g = 1.0f;
   bool alive = true;
   mbrl_philox rng;
   if (sample_thread) {
     load_obs(pa, d_obs, E, e, O, s);
-    if (drawn) {
+    if (src.drawn) {
       const uint64_t seed = E <= INLINE_ENVS ? pa.seed[e] : d_seeds[e];
       mbrl_planner_rng(&rng, seed, (uint64_t)k);
     }
@@ -292,19 +313,7 @@ __global__ void __launch_bounds__(LEARNED_THREADS)
   __syncthreads(); /* weights staged */
   for (int h = 0; h < ma.H; ++h) {
     if (sample_thread) {
-#pragma unroll
-      for (int j = 0; j < MBRL_MAX_DIM; ++j) a[j] = 0.0f;
-      if (gk) {
-#pragma unroll
-        for (int j = 0; j < MBRL_MAX_DIM; ++j)
-          if (j < A) a[j] = gk[(size_t)h * A + j];
-      } else if (drawn) {
-        mbrl_planner_next_action(&rng, A, ma.n_actions, ma.lo, ma.hi, a);
-      } else if (from_prior) {
-#pragma unroll
-        for (int j = 0; j < MBRL_MAX_DIM; ++j)
-          if (j < A) a[j] = prior[((size_t)e * ma.H + h) * A + j];
-      }
+      row_action_at(src, h, A, e, ma, prior, &rng, a);
 #pragma unroll
       for (int i = 0; i < MBRL_MAX_DIM; ++i) sp[i] = s[i];
 #pragma unroll
@@ -408,9 +417,7 @@ __global__ void __launch_bounds__(LEARNED_THREADS)
   const bool sample_thread = tid < TILE;
   const bool valid = sample_thread && r < R;
   const int k = valid ? (int)(r / P) : 0;
-  const float *gk = valid && given ? given + ((size_t)e * Kn + k) * (size_t)ma.H * A : NULL;
-  const bool from_prior = valid && !given && prior && k == 1;
-  const bool drawn = valid && !given && k > 0 && !from_prior;
+  const row_actions src = row_actions_of(valid, given, prior, e, Kn, k, ma.H, A);
   const uint64_t pseed = E <= INLINE_ENVS ? pa.pseed[e] : d_pseeds[e];
   float s[MBRL_MAX_DIM], s1v[MBRL_MAX_DIM], sp[MBRL_MAX_DIM], a[MBRL_MAX_DIM];
   float cost = 0.0f, g = 1.0f;
@@ -418,7 +425,7 @@ __global__ void __launch_bounds__(LEARNED_THREADS)
   mbrl_philox rng;
   if (sample_thread) {
     load_obs(pa, d_obs, E, e, O, s);
-    if (drawn) mbrl_planner_rng(&rng, E <= INLINE_ENVS ? pa.seed[e] : d_seeds[e], (uint64_t)k);
+    if (src.drawn) mbrl_planner_rng(&rng, E <= INLINE_ENVS ? pa.seed[e] : d_seeds[e], (uint64_t)k);
   }
   const bool expect = ma.prop == MBRL_PLAN_PROP_EXPECTATION;
   const int passes = expect ? ma.n_elites : 1;
@@ -426,19 +433,7 @@ __global__ void __launch_bounds__(LEARNED_THREADS)
   for (int h = 0; h < ma.H; ++h) {
     float d[MBRL_MAX_DIM];
     if (sample_thread) {
-#pragma unroll
-      for (int j = 0; j < MBRL_MAX_DIM; ++j) a[j] = 0.0f;
-      if (gk) {
-#pragma unroll
-        for (int j = 0; j < MBRL_MAX_DIM; ++j)
-          if (j < A) a[j] = gk[(size_t)h * A + j];
-      } else if (drawn) {
-        mbrl_planner_next_action(&rng, A, ma.n_actions, ma.lo, ma.hi, a);
-      } else if (from_prior) {
-#pragma unroll
-        for (int j = 0; j < MBRL_MAX_DIM; ++j)
-          if (j < A) a[j] = prior[((size_t)e * ma.H + h) * A + j];
-      }
+      row_action_at(src, h, A, e, ma, prior, &rng, a);
 #pragma unroll
       for (int i = 0; i < MBRL_MAX_DIM; ++i) {
         sp[i] = s[i];
