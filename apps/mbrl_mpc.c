@@ -208,12 +208,12 @@ typedef struct run_cfg {
   int ensemble;               /* the model is an ensemble (PETS) */
 } run_cfg;
 
-/* The --planner optimizer for model m on backend be (NULL for rs; exits on failure), and its
- * settings as JSON for --record / --json. */
-static mbrl_plan_opt *make_opt(const mbrl_plan_model *m, const run_cfg *rc, mbrl_backend be) {
-  if (!rc->opt.kind) return NULL;
+/* The planner settings of the command line (samples K, horizon, gamma, cost, particles) on
+ * backend be. */
+static mbrl_planner_config planner_config_of(const run_cfg *rc, mbrl_backend be) {
   mbrl_planner_config c;
   mbrl_planner_config_init(&c);
+  c.samples = rc->K;
   c.horizon = rc->H;
   c.gamma = rc->gamma;
   c.backend = be;
@@ -222,6 +222,14 @@ static mbrl_plan_opt *make_opt(const mbrl_plan_model *m, const run_cfg *rc, mbrl
   c.particles = rc->particles;
   c.propagation = rc->prop;
   c.no_sample = rc->no_sample;
+  return c;
+}
+
+/* The --planner optimizer for model m on backend be (NULL for rs; exits on failure), and its
+ * settings as JSON for --record / --json. */
+static mbrl_plan_opt *make_opt(const mbrl_plan_model *m, const run_cfg *rc, mbrl_backend be) {
+  if (!rc->opt.kind) return NULL;
+  const mbrl_planner_config c = planner_config_of(rc, be); /* its samples: ignored */
   mbrl_plan_opt *o = NULL;
   if (mbrl_plan_opt_create(&o, m, &c, &rc->opt) != MBRL_OK)
     mbrl_cli_fail(PROG, "--planner %s: %s", mbrl_plan_opt_kind_name(rc->opt.kind), mbrl_last_error());
@@ -453,17 +461,7 @@ static int train_model(const mbrl_dataset *ds, long steps, uint64_t seed, mbrl_b
 
 static int make_planner(const mbrl_plan_model *m, const run_cfg *rc, mbrl_backend be,
                         mbrl_planner **p) {
-  mbrl_planner_config c;
-  mbrl_planner_config_init(&c);
-  c.samples = rc->K;
-  c.horizon = rc->H;
-  c.gamma = rc->gamma;
-  c.backend = be;
-  c.score_next = rc->score_next;
-  c.cost = rc->cost;
-  c.particles = rc->particles;
-  c.propagation = rc->prop;
-  c.no_sample = rc->no_sample;
+  const mbrl_planner_config c = planner_config_of(rc, be);
   mbrl_status st = mbrl_planner_create(p, m, &c);
   if (st == MBRL_ERR_INVALID_ARG)
     mbrl_cli_usage_error(PROG, "--samples %d / --horizon %d: %s", rc->K, rc->H, mbrl_last_error());

@@ -21,21 +21,11 @@ extern "C" {
 }
 
 using mbrl_test::RunResult;
+using mbrl_test::ModelPtr;
+using mbrl_test::PlannerPtr;
+using mbrl_test::OptPtr;
 
 namespace {
-
-struct ModelPtr {
-  mbrl_plan_model *m = nullptr;
-  ~ModelPtr() { mbrl_plan_model_free(m); }
-};
-struct PlannerPtr {
-  mbrl_planner *p = nullptr;
-  ~PlannerPtr() { mbrl_planner_free(p); }
-};
-struct OptPtr {
-  mbrl_plan_opt *o = nullptr;
-  ~OptPtr() { mbrl_plan_opt_free(o); }
-};
 
 struct Golden {
   hid_t f = -1;

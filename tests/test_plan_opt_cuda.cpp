@@ -29,17 +29,10 @@ extern "C" {
 
 using mbrl_test::RunResult;
 using mbrl_test::worst_ratio;
+using mbrl_test::ModelPtr;
+using mbrl_test::OptPtr;
 
 namespace {
-
-struct ModelPtr {
-  mbrl_plan_model *m = nullptr;
-  ~ModelPtr() { mbrl_plan_model_free(m); }
-};
-struct OptPtr {
-  mbrl_plan_opt *o = nullptr;
-  ~OptPtr() { mbrl_plan_opt_free(o); }
-};
 
 mbrl_planner_config pcfg(int H, int E, mbrl_backend be) {
   mbrl_planner_config c;

@@ -19,32 +19,16 @@ extern "C" {
 }
 
 using mbrl_test::worst_ratio;
+using mbrl_test::ModelPtr;
+using mbrl_test::PlannerPtr;
+using mbrl_test::cfg_of;
 
 namespace {
 
-struct ModelPtr {
-  mbrl_plan_model *m = nullptr;
-  ~ModelPtr() { mbrl_plan_model_free(m); }
-};
-struct PlannerPtr {
-  mbrl_planner *p = nullptr;
-  ~PlannerPtr() { mbrl_planner_free(p); }
-};
 struct DynPtr {
   mbrl_dynamics *d = nullptr;
   ~DynPtr() { mbrl_dynamics_free(d); }
 };
-
-mbrl_planner_config cfg_of(int K, int H, float gamma, int E, mbrl_backend be) {
-  mbrl_planner_config c;
-  mbrl_planner_config_init(&c);
-  c.samples = K;
-  c.horizon = H;
-  c.gamma = gamma;
-  c.max_envs = E;
-  c.backend = be;
-  return c;
-}
 
 void obs_of(double th, double thdot, float *o) {
   o[0] = (float)std::cos(th);

@@ -11,6 +11,8 @@
 extern "C" {
 #include "mbrl/dataset.h"
 #include "mbrl/device.h"
+#include "mbrl/plan_opt.h"
+#include "mbrl/planner.h"
 }
 
 namespace mbrl_test {
@@ -73,6 +75,32 @@ double worst_ratio(const float *a, const float *b, size_t n, double atol, double
 // episodes of `steps` transitions (env seed `seed`, episode e reset as stream e, actions from
 // Philox(seed, 2^32 + e)), the last step of each marked truncated, statistics computed.
 void pendulum_data(mbrl_dataset *ds, int episodes, int steps, uint64_t seed);
+
+// Owners of a plan model, a planner and an optimizer: freed when they go out of scope.
+struct ModelPtr {
+  mbrl_plan_model *m = nullptr;
+  ~ModelPtr() { mbrl_plan_model_free(m); }
+};
+struct PlannerPtr {
+  mbrl_planner *p = nullptr;
+  ~PlannerPtr() { mbrl_planner_free(p); }
+};
+struct OptPtr {
+  mbrl_plan_opt *o = nullptr;
+  ~OptPtr() { mbrl_plan_opt_free(o); }
+};
+
+// mbrl_planner_config_init's defaults with K samples, horizon H, gamma, E envs and backend be.
+inline mbrl_planner_config cfg_of(int K, int H, float gamma, int E, mbrl_backend be) {
+  mbrl_planner_config c;
+  mbrl_planner_config_init(&c);
+  c.samples = K;
+  c.horizon = H;
+  c.gamma = gamma;
+  c.max_envs = E;
+  c.backend = be;
+  return c;
+}
 
 }  // namespace mbrl_test
 
