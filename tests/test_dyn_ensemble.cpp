@@ -4,6 +4,7 @@
 // per-row members / expectation / samples, the folded export and plan model, the checkpoint
 // round trip and its refusals, the trainer (determinism, bootstrap, learning), and with a GPU
 // the CUDA ensemble against the CPU one.
+#include <omp.h>
 #include <hdf5.h>
 
 #include <algorithm>
@@ -622,8 +623,12 @@ TEST(DynEnsemble, TrainerIsDeterministicBootstrapsAndLearns) {
   pendulum_data(&V.d, 3, 100, 32);
   mbrl_dyn_ensemble_config c = config(3, 1, 32, 32);
   mbrl_optim_config oc = mbrl_optim_adam_config(0.01f, 0.99f, 0.999f);
-  std::vector<float> l[2];
+  std::vector<float> l[2], params[2];
+  const int saved_threads = omp_get_max_threads();
   for (int run = 0; run < 2; ++run) {
+    // run 0 on one thread, run 1 on three: the members' ops run in parallel (nn_batched.c)
+    // and must give the same bits for every thread count
+    omp_set_num_threads(run == 0 ? 1 : 3);
     Ens E;
     Trainer T;
     ASSERT_EQ(mbrl_dyn_ensemble_create(&E.e, "Pendulum-v1", 3, 1, &D.d.stats, &c, MBRL_BACKEND_CPU, 64, 8), MBRL_OK);
@@ -632,6 +637,7 @@ TEST(DynEnsemble, TrainerIsDeterministicBootstrapsAndLearns) {
     ASSERT_EQ(mbrl_dyn_ensemble_trainer_run(T.t, 150, l[run].data()), MBRL_OK);
     ASSERT_EQ(mbrl_dyn_ensemble_trainer_run(T.t, 250, l[run].data() + 150), MBRL_OK);
     EXPECT_EQ(mbrl_dyn_ensemble_trainer_steps(T.t), 400);
+    params[run] = params_of(E.e);
     if (run == 1) {
       double mse[3], nll[3], ens;
       ASSERT_EQ(mbrl_dyn_ensemble_evaluate(E.e, &V.d, mse, nll, &ens), MBRL_OK);
@@ -651,7 +657,9 @@ TEST(DynEnsemble, TrainerIsDeterministicBootstrapsAndLearns) {
       EXPECT_LE(E.e->val_mse[E.e->elites[1]], E.e->val_mse[E.e->elites[2]]);
     }
   }
-  EXPECT_EQ(l[0], l[1]) << "the same seed must repeat the run bit for bit";
+  omp_set_num_threads(saved_threads);
+  EXPECT_EQ(l[0], l[1]) << "the same seed must repeat the run bit for bit (1 and 3 threads)";
+  EXPECT_EQ(params[0], params[1]) << "1 and 3 threads must train the same weights";
   double first = 0, last = 0;
   for (int i = 0; i < 20; ++i) first += l[0][i], last += l[0][380 + i];
   EXPECT_LT(last, first - 20 * 2.0) << "the NLL did not fall";

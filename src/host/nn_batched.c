@@ -2,7 +2,12 @@
  *
  * Each batched op is one call of the matching public mbrl/nn.h op per member (the nn.h CPU
  * kernel paths, AVX-512 / AVX2 / generic, do the work); the losses are plain loops over the
- * MBRL_HD per-element math of nn_batched.h with double sums. No allocation. */
+ * MBRL_HD per-element math of nn_batched.h with double sums. No allocation.
+ *
+ * Threads: the members of the Linear and BatchNorm ops run in parallel (OpenMP, one member per
+ * task, up to omp_get_max_threads(); serial inside an enclosing parallel region). A member's
+ * arithmetic is the same whichever thread runs it, so results are bit for bit the same for
+ * every thread count. The losses stay serial: their sums run across members in one order. */
 #include "mbrl/nn_batched.h"
 
 #include <math.h>
@@ -11,6 +16,7 @@
 void mbrl_nnb_linear_forward(float *y, const float *x, const float *W, const float *b, int M,
                              int B, int in, int out, size_t sx, size_t sp) {
   const size_t sy = (size_t)B * (size_t)out;
+#pragma omp parallel for schedule(static, 1) if (M > 1)
   for (int m = 0; m < M; ++m)
     mbrl_nn_linear_forward(y + (size_t)m * sy, x + (size_t)m * sx, W + (size_t)m * sp,
                            b ? b + (size_t)m * sp : NULL, B, in, out);
@@ -20,6 +26,7 @@ void mbrl_nnb_linear_backward(float *dx, float *dW, float *db, const float *dy, 
                               const float *W, int M, int B, int in, int out, size_t sx,
                               size_t sp) {
   const size_t sdy = (size_t)B * (size_t)out, sdx = (size_t)B * (size_t)in;
+#pragma omp parallel for schedule(static, 1) if (M > 1)
   for (int m = 0; m < M; ++m)
     mbrl_nn_linear_backward(dx ? dx + (size_t)m * sdx : NULL, dW ? dW + (size_t)m * sp : NULL,
                             db ? db + (size_t)m * sp : NULL, dy + (size_t)m * sdy,
@@ -31,6 +38,7 @@ void mbrl_nnb_bn_act_forward(float *y, float *mean, float *rstd, float *running_
                              const float *beta, int M, int B, int C, size_t sp, size_t sbuf,
                              float momentum, float eps, mbrl_act act, int train) {
   const size_t sa = (size_t)B * (size_t)C;
+#pragma omp parallel for schedule(static, 1) if (M > 1)
   for (int m = 0; m < M; ++m) {
     float *ym = y + (size_t)m * sa;
     const float *xm = x + (size_t)m * sa;
@@ -50,6 +58,7 @@ void mbrl_nnb_act_bn_backward(float *dx, float *dgamma, float *dbeta, const floa
                               const float *gamma, int M, int B, int C, size_t sp, mbrl_act act,
                               int train) {
   const size_t sa = (size_t)B * (size_t)C;
+#pragma omp parallel for schedule(static, 1) if (M > 1)
   for (int m = 0; m < M; ++m) {
     float *dxm = dx + (size_t)m * sa;
     /* dL/d(BN output) into dx (nn.h: dx may alias dy), then BN backward in place */
