@@ -50,6 +50,12 @@ def main():
                 pl += (f" with PETS: --ensemble {j['ensemble_members']}"
                        f"{' --probabilistic' if j.get('probabilistic') else ''}, "
                        f"{j['planner'].get('particles')} particles, {j['planner'].get('propagation')}")
+            # the planner projects a learned model's predictions by default (--no-projection:
+            # raw); runs whose settings lack the key were made before the projection existed
+            if "projection" not in j["planner"]:
+                pl += ", raw model predictions (made before the planner projected them)"
+            elif not j["planner"]["projection"]:
+                pl += ", raw model predictions (--no-projection)"
             by_pl.setdefault(pl, []).append((j, meta))
         for pl, runs in sorted(by_pl.items()):
             print(f"### --planner {pl}\n")

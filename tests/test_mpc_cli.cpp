@@ -311,6 +311,10 @@ TEST(MpcCli, LearnedModelRuns) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(json_arr(r.out, "returns").size(), 2u);
   EXPECT_TRUE(has(r.out, "\"model\": \"" + model + "\"")) << r.out;
+  EXPECT_TRUE(has(r.out, "\"projection\": 1")) << r.out;  // the default: project_obs
+  r = mpc("--model " + model + " --episodes 2 --json --no-projection" + SMALL);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(has(r.out, "\"projection\": 0")) << r.out;
 }
 
 TEST(MpcCli, IterationsLoopTrainsControlsAndAggregates) {
@@ -356,6 +360,7 @@ TEST(MpcCli, UsageErrors) {
                        "--oracle --data d.h5",          "--oracle --init-state 1,2,3",
                        "--oracle --reward-on later",    "--oracle --eval-episodes 3",
                        "--oracle --cost dense",
+                       "--oracle --no-projection",      // a learned-model setting
                        "--oracle --force",              // --force without a file to overwrite
                        "--oracle --record r.h5 --append-data r.h5",
                        "--env Pendulum-v9 --oracle",    // unknown env

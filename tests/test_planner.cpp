@@ -388,9 +388,10 @@ void random_learned(ModelPtr &m, const mbrl_env_spec *spec, uint64_t seed) {
 }
 
 // The scalar reference cost of one sequence (H, act) from obs under model m: the env's
-// functions from its spec (mbrl_plan_model_step for the model), the alive mask of planner.h.
+// functions from its spec (mbrl_plan_model_step for the model, then the env's project_obs on a
+// learned model's prediction unless no_projection), the alive mask of planner.h.
 float reference_cost(const mbrl_plan_model *m, const float *obs, const float *acts, int H,
-                     float gamma, int shaped, int score_next) {
+                     float gamma, int shaped, int score_next, int no_projection) {
   const mbrl_env_spec *spec = m->spec;
   float s[MBRL_MAX_DIM], n[MBRL_MAX_DIM], c = 0.0f, g = 1.0f;
   std::memcpy(s, obs, sizeof(float) * spec->obs_dim);
@@ -398,6 +399,7 @@ float reference_cost(const mbrl_plan_model *m, const float *obs, const float *ac
   for (int h = 0; h < H; ++h) {
     const float *a = acts + (size_t)h * spec->act_dim;
     EXPECT_EQ(mbrl_plan_model_step(m, s, a, 1, n), MBRL_OK);
+    if (m->kind != MBRL_PLAN_MODEL_ORACLE && !no_projection) spec->project_obs(n);
     const float *oc = score_next ? n : s;
     if (alive) {
       if (shaped) c = c + g * spec->shaped_cost(oc, a, n);
@@ -415,16 +417,17 @@ float reference_cost(const mbrl_plan_model *m, const float *obs, const float *ac
 // atol + rtol |ref|; the result is the argmin's first action; discrete actions are indices.
 void check_plan_vs_reference(const mbrl_plan_model *m, const float *obs, int K, int H,
                              float gamma, mbrl_plan_cost cost, int score_next, double atol,
-                             double rtol) {
+                             double rtol, int no_projection = 0) {
   const mbrl_env_spec *spec = m->spec;
   const int A = spec->act_dim;
   SCOPED_TRACE(std::string(spec->id) + (m->kind == MBRL_PLAN_MODEL_ORACLE ? " oracle" : " learned") +
                (cost == MBRL_PLAN_COST_SHAPED ? " shaped" : " reward") +
-               (score_next ? " next" : " current"));
+               (score_next ? " next" : " current") + (no_projection ? " raw" : ""));
   PlannerPtr p;
   auto c = cfg_of(K, H, gamma, 1, MBRL_BACKEND_CPU);
   c.cost = cost;
   c.score_next = score_next;
+  c.no_projection = no_projection;
   ASSERT_EQ(mbrl_planner_create(&p.p, m, &c), MBRL_OK) << mbrl_last_error();
   const uint64_t seed = mbrl_planner_seed(31, (uint64_t)spec->kind, 2);
   mbrl_plan_result res;
@@ -444,7 +447,7 @@ void check_plan_vs_reference(const mbrl_plan_model *m, const float *obs, int K, 
   std::vector<float> ref(K);
   for (int k = 0; k < K; ++k)
     ref[k] = reference_cost(m, obs, &acts[(size_t)k * H * A], H, gamma,
-                            cost == MBRL_PLAN_COST_SHAPED, score_next);
+                            cost == MBRL_PLAN_COST_SHAPED, score_next, no_projection);
   EXPECT_EQ(0, std::memcmp(costs.data(), ev.data(), K * sizeof(float))) << "plan == evaluate";
   const double ratio = worst_ratio(costs.data(), ref.data(), K, atol, rtol);
   EXPECT_LE(ratio, 1.0) << "worst |plan - scalar reference| / tol = " << ratio;
@@ -480,6 +483,8 @@ TEST(PlannerEnvs, PlansOfEveryEnvMatchTheScalarReference) {
     }
     check_plan_vs_reference(om.m, obs, 100, 12, 1.0f, MBRL_PLAN_COST_REWARD, 1, 1e-4, 1e-5);
     check_plan_vs_reference(lm.m, obs, 100, 12, 1.0f, MBRL_PLAN_COST_REWARD, 1, 1e-4, 1e-5);
+    // the model's raw predictions (no_projection): the reference without project_obs
+    check_plan_vs_reference(lm.m, obs, 150, 10, 1.0f, MBRL_PLAN_COST_REWARD, 0, 1e-4, 1e-5, 1);
   }
 }
 
@@ -774,7 +779,8 @@ TEST(PlannerLearned, StepMatchesDynamicsPredictAndCostsMatchADirectLoop) {
   ASSERT_EQ(mbrl_plan_model_step(m.m, obs.data(), act.data(), B, got.data()), MBRL_OK);
   EXPECT_LE(worst_ratio(got.data(), ref.data(), got.size(), 1e-5, 1e-5), 1.0);
 
-  // planner costs (fast CPU path) vs a direct loop of dynamics predictions + reward
+  // planner costs (fast CPU path) vs a direct loop of dynamics predictions, each projected
+  // onto the unit circle (mbrl_pendulum_project_obs, the planner's default), + reward
   const int K = 100, H = 20;
   const float gamma = 0.97f;
   PlannerPtr p;
@@ -799,6 +805,7 @@ TEST(PlannerLearned, StepMatchesDynamicsPredictAndCostsMatchADirectLoop) {
       cd[k] -= g * mbrl_pendulum_reward_obs_f(s[3 * k], s[3 * k + 1], s[3 * k + 2], a[k]);
     }
     ASSERT_EQ(mbrl_dynamics_predict_next(dp.d, s.data(), a.data(), K, n.data()), MBRL_OK);
+    for (int k = 0; k < K; ++k) mbrl_pendulum_project_obs(&n[3 * k]);
     s = n;
     g *= gamma;
   }
@@ -879,7 +886,8 @@ TEST(PlannerCreate, LongHorizonWorks) {
 
 // PyTorch golden (scripts/make_golden_planner.py): the seed's Model (BN, eval mode) written
 // as a dynamics checkpoint, a start observation, 64 fixed action sequences (H 15) and
-// PyTorch's per-sequence costs (float32, reward of (s_h, a_h), gamma 0.9).
+// PyTorch's per-sequence costs (float32, reward of (s_h, a_h), gamma 0.9). The reference
+// rolls the model's raw predictions (the seed's method): no_projection.
 TEST(PlannerGolden, CostsMatchPyTorch) {
   const std::string path = std::string(MBRL_TEST_DATA_DIR) + "/planner_golden.h5";
   ModelPtr m;
@@ -902,6 +910,7 @@ TEST(PlannerGolden, CostsMatchPyTorch) {
   H5Fclose(f);
   PlannerPtr p;
   auto c = cfg_of(K, H, gamma, 1, MBRL_BACKEND_CPU);
+  c.no_projection = 1;
   ASSERT_EQ(mbrl_planner_create(&p.p, m.m, &c), MBRL_OK);
   ASSERT_EQ(mbrl_planner_evaluate(p.p, obs.data(), acts.data(), K, got.data()), MBRL_OK);
   // float32 both sides, different summation orders over 15 steps: 2e-3 + 1e-4 |torch|

@@ -77,6 +77,7 @@ typedef struct mbrl_env_spec {
   int (*terminal_obs)(const float *next_obs);
   void (*oracle_step)(const float *obs, const float *a, float *next_obs);
   float (*shaped_cost)(const float *obs, const float *a, const float *next_obs);
+  void (*project_obs)(float *obs); /* a predicted observation to the nearest the env emits */
 } mbrl_env_spec;
 
 /* The spec for a Gymnasium id; NULL (message listing the known ids) when unknown. */

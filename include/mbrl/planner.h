@@ -295,6 +295,11 @@ typedef struct mbrl_planner_config {
   mbrl_plan_propagation propagation; /* TSINF (default), TS1, EXPECTATION */
   int no_sample;        /* 1: a probabilistic ensemble propagates its members' means (no
                          * Gaussian noise); 0 (default): samples under TS1/TSINF */
+  int no_projection;    /* learned models: 0 (default): every predicted observation is mapped
+                         * to the nearest one the env can emit (mbrl_<env>_project_obs: unit
+                         * (cos, sin) pairs for Pendulum and Acrobot, nothing elsewhere; a
+                         * custom system has none) before it is scored and stepped on;
+                         * 1: the model's raw predictions (the seed's method) */
 } mbrl_planner_config;
 
 /* Defaults: K 1024, H 15, gamma 1, E 1, AUTO, cost REWARD, particles 0 (auto), TSINF. */

@@ -178,7 +178,8 @@ class PlannerConfig(Structure):
     _full_ = True
     _fields_ = [("samples", c_int), ("horizon", c_int), ("gamma", c_float), ("max_envs", c_int),
                 ("backend", c_int), ("score_next", c_int), ("cost", c_int),
-                ("particles", c_int), ("propagation", c_int), ("no_sample", c_int)]
+                ("particles", c_int), ("propagation", c_int), ("no_sample", c_int),
+                ("no_projection", c_int)]
 
 
 class PlanResult(Structure):

@@ -61,12 +61,15 @@ class Planner(_lib.Handle):
     model: a DynamicsModel, "oracle" (the env's true dynamics, any registered env) or the path
     of a checkpoint. samples K and horizon H as mbrl_mpc's --samples/--horizon; gamma, warm_start,
     reward_on ("current" | "next") and cost ("reward" | "shaped": the env's dense planning cost,
-    EnvSpec.shaped_cost_doc) as its --gamma, --warm-start, --reward-on, --cost. device:
+    EnvSpec.shaped_cost_doc) as its --gamma, --warm-start, --reward-on, --cost; projection=False
+    is its --no-projection (a learned model's predicted observations are by default mapped to the
+    nearest ones the env can emit: unit cos/sin pairs for Pendulum and Acrobot). device:
     "auto" | "cpu" | "cuda". max_envs: the largest batch planned at once (grows on demand).
     A discrete env's actions come back as the action index in float (0.0, 1.0, ..)."""
 
     def __init__(self, model, env_id, samples=1024, horizon=15, seed=0, device="auto", *,
-                 gamma=1.0, warm_start=False, reward_on="current", max_envs=1, cost="reward"):
+                 gamma=1.0, warm_start=False, reward_on="current", max_envs=1, cost="reward",
+                 projection=True):
         from .dynamics import DynamicsModel
         L = _lib.lib()
         self._lock = threading.Lock()
@@ -111,6 +114,7 @@ class Planner(_lib.Handle):
             raise ValueError(f"cost must be 'reward' or 'shaped', got {cost!r}")
         self.cost = cost
         self.warm_start = bool(warm_start)
+        self.projection = bool(projection)
         self.seed = u64(seed, "seed")
         self._backend_req = _lib.backend_from_device(device)
         self._max_envs = 0
@@ -128,6 +132,7 @@ class Planner(_lib.Handle):
         cfg.max_envs, cfg.backend = max_envs, self._backend_req
         cfg.score_next = 1 if self.reward_on == "next" else 0
         cfg.cost = _lib.PLAN_COSTS[self.cost]
+        cfg.no_projection = 0 if self.projection else 1
         p = ctypes.c_void_p()
         _lib.check(L.mbrl_planner_create(ctypes.byref(p), self._pm, ctypes.byref(cfg)))
         if self._p:

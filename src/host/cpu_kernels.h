@@ -42,6 +42,7 @@ typedef struct mbrl_plan_kmodel {
   int score_next;           /* cost c(s_{h+1}, a_h, s_{h+1}) (1) or c(s_h, a_h, s_{h+1}) (0) */
   mbrl_env_kind env;        /* the env whose step/cost entry of the kernel's table runs */
   int shaped;               /* 1: spec->shaped_cost, 0: -spec->reward_obs */
+  int project;              /* learned models: the env's project_obs after every model step */
   mbrl_reward_fn reward_fn; /* custom system (mbrl_planner_set_reward), or NULL: the env's */
   mbrl_terminal_fn terminal_fn;
   void *user;

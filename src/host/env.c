@@ -117,7 +117,8 @@ typedef struct env_entry {
             .reward_obs = mbrl_##name##_reward_obs,                 \
             .terminal_obs = mbrl_##name##_terminal_obs,             \
             .oracle_step = mbrl_##name##_oracle_step,               \
-            .shaped_cost = mbrl_##name##_shaped_cost},              \
+            .shaped_cost = mbrl_##name##_shaped_cost,               \
+            .project_obs = mbrl_##name##_project_obs},              \
    .step = env_step_##name,                                         \
    .batch_step = batch_step_##name,                                 \
    .physics = physics_##name},

@@ -588,6 +588,7 @@ mbrl_status mbrl_planner_create(mbrl_planner **out, const mbrl_plan_model *model
   p->km.score_next = cfg->score_next;
   p->km.env = spec ? spec->kind : MBRL_ENV_COUNT; /* custom: the callbacks only */
   p->km.shaped = cfg->cost == MBRL_PLAN_COST_SHAPED;
+  p->km.project = model->kind != MBRL_PLAN_MODEL_ORACLE && spec && !cfg->no_projection;
   p->km.maxw = model_maxw(model);
   p->P = resolve_particles(model, cfg);
   p->km.particles = p->P;
@@ -638,7 +639,7 @@ mbrl_status mbrl_planner_create(mbrl_planner **out, const mbrl_plan_model *model
 #ifdef MBRL_HAVE_CUDA
   if (be == MBRL_BACKEND_CUDA) {
     st = mbrl_planner_cuda_create(&p->cuda, model, p->K, p->H, p->gamma, p->cfg.score_next,
-                                  p->km.shaped, p->Emax, p->P, (int)cfg->propagation,
+                                  p->km.shaped, p->km.project, p->Emax, p->P, (int)cfg->propagation,
                                   p->km.sample, (size_t)dev_need);
     if (st) {
       mbrl_planner_free(p);

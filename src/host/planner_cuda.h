@@ -12,14 +12,17 @@ MBRL_EXTERN_C_BEGIN
 
 /* Device state for plans of K samples, horizon H, discount gamma, up to max_envs envs over
  * model m (weights uploaded here; m->spec->kind picks the rollout kernel's instantiation);
- * score_next as in mbrl_planner_config, shaped: 1 for MBRL_PLAN_COST_SHAPED. An ensemble
+ * score_next as in mbrl_planner_config, shaped: 1 for MBRL_PLAN_COST_SHAPED, project: 1 to
+ * apply the env's project_obs after every learned step (mbrl_planner_config.no_projection
+ * 0). An ensemble
  * model (m->members > 0) rolls `particles` rows per sequence with `propagation`
  * (mbrl_plan_propagation) and `sample` (1: probabilistic members sample); ignored otherwise.
  * Fails with
  * MBRL_ERR_INVALID_ARG naming the bytes when the device lacks `device_bytes` of free memory,
  * MBRL_ERR_CUDA on other CUDA failures. */
 mbrl_status mbrl_planner_cuda_create(void **state, const mbrl_plan_model *m, int K, int H,
-                                     float gamma, int score_next, int shaped, int max_envs,
+                                     float gamma, int score_next, int shaped, int project,
+                                     int max_envs,
                                      int particles, int propagation, int sample,
                                      size_t device_bytes);
 void mbrl_planner_cuda_free(void *state);

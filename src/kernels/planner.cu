@@ -56,7 +56,7 @@ typedef struct model_args {
   float sm[MBRL_MAX_DIM], ss[MBRL_MAX_DIM], am[MBRL_MAX_DIM], as[MBRL_MAX_DIM];
   float dm[MBRL_MAX_DIM], ds[MBRL_MAX_DIM];
   float lo[MBRL_MAX_DIM], hi[MBRL_MAX_DIM];
-  int O, A, K, H, maxw, nweights, weights_in_smem, score_next, shaped, n_actions;
+  int O, A, K, H, maxw, nweights, weights_in_smem, score_next, shaped, project, n_actions;
   float gamma;
   /* ensembles (members > 0): member q's block at q * mstride in the weights (nweights = members
    * x mstride), P particles per sequence, propagation, sample (probabilistic and sampling) */
@@ -154,6 +154,7 @@ struct EnvOps;
       return mbrl_##name##_shaped_cost(o, a, n);                                              \
     }                                                                                         \
     __device__ static int terminal(const float *n) { return mbrl_##name##_terminal_obs(n); }  \
+    __device__ static void project(float *n) { mbrl_##name##_project_obs(n); }                \
   };
 MBRL_ENV_LIST(MBRL_PLAN_ENV_OPS)
 #undef MBRL_PLAN_ENV_OPS
@@ -336,10 +337,12 @@ __global__ void __launch_bounds__(LEARNED_THREADS)
     if (sample_thread) {
 #pragma unroll
       for (int i = 0; i < MBRL_MAX_DIM; ++i)
-        if (i < O) {
-          s[i] = s[i] + mbrl_unnormalize1(x[i * TILE + tid], ma.dm[i], ma.ds[i]);
-          if (h == 0) s1v[i] = s[i];
-        }
+        if (i < O) s[i] = s[i] + mbrl_unnormalize1(x[i * TILE + tid], ma.dm[i], ma.ds[i]);
+      if (ma.project) Env::project(s);
+      if (h == 0)
+#pragma unroll
+        for (int i = 0; i < MBRL_MAX_DIM; ++i)
+          if (i < O) s1v[i] = s[i];
       add_cost<Env>(ma, sp, a, s, g, &cost, &alive);
       g = g * ma.gamma;
     }
@@ -497,8 +500,12 @@ __global__ void __launch_bounds__(LEARNED_THREADS)
         if (i < O) {
           const float di = expect ? d[i] / (float)ma.n_elites : d[i];
           s[i] = s[i] + mbrl_unnormalize1(di, ma.dm[i], ma.ds[i]);
-          if (h == 0) s1v[i] = s[i];
         }
+      if (ma.project) Env::project(s);
+      if (h == 0)
+#pragma unroll
+        for (int i = 0; i < MBRL_MAX_DIM; ++i)
+          if (i < O) s1v[i] = s[i];
       add_cost<Env>(ma, sp, a, s, g, &cost, &alive);
       g = g * ma.gamma;
     }
@@ -817,6 +824,7 @@ static mbrl_status create_impl(planner_cuda *c, const mbrl_plan_model *m, int K,
 
 extern "C" mbrl_status mbrl_planner_cuda_create(void **state, const mbrl_plan_model *m, int K,
                                                 int H, float gamma, int score_next, int shaped,
+                                                int project,
                                                 int max_envs, int particles, int propagation,
                                                 int sample, size_t device_bytes) {
   *state = NULL;
@@ -826,6 +834,7 @@ extern "C" mbrl_status mbrl_planner_cuda_create(void **state, const mbrl_plan_mo
                                device_bytes);
   c->ma.score_next = score_next;
   c->ma.shaped = shaped;
+  c->ma.project = project;
   if (st) {
     mbrl_planner_cuda_free(c);
     return st;

@@ -185,6 +185,13 @@ MBRL_HD static inline int mbrl_acrobot_terminal_obs(const float *next_obs) {
   return mbrl_acrobot_tip_height(next_obs) > 1.0f;
 }
 
+/* The observation the env can emit nearest to a predicted one: both (cos, sin) pairs scaled
+ * to unit length; the angular velocities as they are. */
+MBRL_HD static inline void mbrl_acrobot_project_obs(float *obs) {
+  mbrl_env_unit_pair(&obs[0], &obs[1]);
+  mbrl_env_unit_pair(&obs[2], &obs[3]);
+}
+
 /* Reward of a transition: 0 if next_obs is terminal, else -1. */
 MBRL_HD static inline float mbrl_acrobot_reward_obs(const float *obs, const float *a,
                                                     const float *next_obs) {

@@ -124,6 +124,9 @@ MBRL_HD static inline int mbrl_cartpole_terminal_obs(const float *next_obs) {
   return next_obs[0] < -xt || next_obs[0] > xt || next_obs[2] < -tt || next_obs[2] > tt;
 }
 
+/* Projection of a predicted observation: none (every value is free). */
+MBRL_HD static inline void mbrl_cartpole_project_obs(float *obs) { (void)obs; }
+
 /* True dynamics on observations in float (the same explicit Euler step). */
 MBRL_HD static inline void mbrl_cartpole_oracle_step(const float *obs, const float *a,
                                                      float *next_obs) {

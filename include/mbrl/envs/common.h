@@ -2,7 +2,7 @@
  *
  * Every environment is one header in this folder (see mbrl/envs/registry.h for the
  * interface each one provides and the list that registers them). This file holds what
- * several of them need: pi, numpy's clip, the discrete action index of a float action, and
+ * several of them need: pi, numpy's clip, the unit (cos, sin) pair, the discrete action index of a float action, and
  * numpy's own float32 sin/cos (which is not libm's). */
 #ifndef MBRL_ENVS_COMMON_H
 #define MBRL_ENVS_COMMON_H
@@ -21,6 +21,16 @@ MBRL_HD static inline double mbrl_env_clip(double x, double lo, double hi) {
 /* The same in float (np.clip of a float32 array with Python-float bounds stays float32). */
 MBRL_HD static inline float mbrl_env_clipf(float x, float lo, float hi) {
   return x < lo ? lo : (x > hi ? hi : x);
+}
+
+/* (c, s) scaled to unit length, in place: the nearest point on the unit circle to a predicted
+ * (cos, sin) pair. A zero pair, or one holding NaN or Inf, is left as it is. */
+MBRL_HD static inline void mbrl_env_unit_pair(float *c, float *s) {
+  const float n = sqrtf(*c * *c + *s * *s);
+  if (n > 0.0f && n < INFINITY) {
+    *c = *c / n;
+    *s = *s / n;
+  }
 }
 
 /* The action index k in [0, n) a float action value stands for: the number of thresholds

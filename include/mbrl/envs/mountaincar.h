@@ -104,6 +104,9 @@ MBRL_HD static inline int mbrl_mountaincar_terminal_obs(const float *next_obs) {
   return next_obs[0] >= (float)MBRL_MOUNTAINCAR_GOAL_POSITION && next_obs[1] >= 0.0f;
 }
 
+/* Projection of a predicted observation: none (position and velocity are free values). */
+MBRL_HD static inline void mbrl_mountaincar_project_obs(float *obs) { (void)obs; }
+
 /* True dynamics on observations in float (same order of operations). */
 MBRL_HD static inline void mbrl_mountaincar_oracle_step(const float *obs, const float *a,
                                                         float *next_obs) {

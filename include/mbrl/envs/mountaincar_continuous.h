@@ -107,6 +107,9 @@ MBRL_HD static inline float mbrl_mountaincar_continuous_reward_obs(const float *
   return bonus - (a[0] * a[0]) * 0.1f;
 }
 
+/* Projection of a predicted observation: none (position and velocity are free values). */
+MBRL_HD static inline void mbrl_mountaincar_continuous_project_obs(float *obs) { (void)obs; }
+
 /* True dynamics on observations in float (same order of operations). */
 MBRL_HD static inline void mbrl_mountaincar_continuous_oracle_step(const float *obs,
                                                                    const float *a,

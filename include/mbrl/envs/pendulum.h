@@ -163,6 +163,12 @@ MBRL_HD static inline int mbrl_pendulum_terminal_obs(const float *next_obs) {
   return 0;
 }
 
+/* The observation the env can emit nearest to a predicted one: (cos th, sin th) scaled to
+ * unit length (a model's prediction drifts off the circle over a horizon); thdot as it is. */
+MBRL_HD static inline void mbrl_pendulum_project_obs(float *obs) {
+  mbrl_env_unit_pair(&obs[0], &obs[1]);
+}
+
 /* True dynamics on observations in float: th = atan2(sin, cos), mbrl_pendulum_step_f,
  * next = [cos th', sin th', thdot']. */
 MBRL_HD static inline void mbrl_pendulum_oracle_step(const float *obs, const float *a,

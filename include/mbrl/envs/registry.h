@@ -36,6 +36,10 @@
  *              1 if Gymnasium would say terminated on reaching next_obs (float).
  *     void   mbrl_<name>_oracle_step(const float *obs, const float *a, float *next_obs)
  *              the true dynamics on observations in float: the planner's oracle model.
+ *     void   mbrl_<name>_project_obs(float *obs)
+ *              a model's predicted observation mapped in place to the nearest one the env
+ *              can emit (unit (cos, sin) pairs; nothing for unconstrained values): what the
+ *              planner applies after each learned step unless told not to.
  *     float  mbrl_<name>_shaped_cost(const float *obs, const float *a, const float *next_obs)
  *              a dense planning cost (lower is better), documented in _SHAPED_COST_DOC;
  *              -reward where the reward is dense already.

@@ -290,13 +290,17 @@ typedef void (*plan_cost_fn)(const float *S0, const float *U, const float *S1, f
  * for the pre-step state where the entry needs it). */
 typedef void (*plan_step_cost_fn)(float *S, const float *U, float *S0, float *cost, float *alive,
                                   float g, int shaped, int score_next);
+/* The env's project_obs on every row of S (obs, BR) in place. */
+typedef void (*plan_project_fn)(float *S);
 typedef struct plan_env_ops {
   plan_step_cost_fn step_cost;
   plan_cost_fn cost;
+  plan_project_fn project;
 } plan_env_ops;
 
 /* The lane-by-lane entry of env NAME/name: its header's scalar oracle_step, reward_obs,
- * shaped_cost and terminal_obs on each row of the block (one instantiation per env). */
+ * shaped_cost, terminal_obs and project_obs on each row of the block (one instantiation per
+ * env). */
 #define PLAN_LANE_OPS(NAME, name)                                                                \
   static void lane_cost_##name(const float *S0, const float *U, const float *S1, float *cost,   \
                                float *alive, float g, int shaped, int score_next) {             \
@@ -329,6 +333,15 @@ typedef struct plan_env_ops {
       for (int i = 0; i < O_; ++i) S[i * BR_ + r] = n[i];                                        \
     }                                                                                            \
     lane_cost_##name(S0, U, S, cost, alive, g, shaped, score_next);                              \
+  }                                                                                              \
+  static void lane_project_##name(float *S) {                                                    \
+    enum { O_ = MBRL_##NAME##_OBS_DIM, BR_ = MBRL_PLAN_BR };                                     \
+    for (int r = 0; r < BR_; ++r) {                                                              \
+      float o[O_];                                                                               \
+      for (int i = 0; i < O_; ++i) o[i] = S[i * BR_ + r];                                        \
+      mbrl_##name##_project_obs(o);                                                              \
+      for (int i = 0; i < O_; ++i) S[i * BR_ + r] = o[i];                                        \
+    }                                                                                            \
   }
 MBRL_ENV_LIST(PLAN_LANE_OPS)
 #undef PLAN_LANE_OPS
@@ -336,12 +349,13 @@ MBRL_ENV_LIST(PLAN_LANE_OPS)
 /* The table: env kind -> its entry. The vector pairs of src/host/cpu/<env>.h override the
  * lane entries (add a line here with a new vector file). */
 static plan_env_ops plan_env_ops_of(mbrl_env_kind kind) {
-  plan_env_ops o = {NULL, NULL};
+  plan_env_ops o = {NULL, NULL, NULL};
   switch (kind) {
 #define PLAN_LANE_CASE(NAME, name)       \
   case MBRL_ENV_##NAME:                  \
     o.step_cost = lane_step_cost_##name; \
     o.cost = lane_cost_##name;           \
+    o.project = lane_project_##name;     \
     break;
     MBRL_ENV_LIST(PLAN_LANE_CASE)
 #undef PLAN_LANE_CASE
@@ -410,6 +424,7 @@ static void SIMD_SYM(plan_block)(const mbrl_plan_kmodel *km, const mbrl_plan_blo
         ensemble_step(km, blk, h, S, U, base, &L);
       else
         learned_step(km, S, U, base, &L);
+      if (km->project && ops.project) ops.project(S);
       if (km->reward_fn)
         custom_cost(km, blk, S0, U, S, cost, alive, g, base, &L);
       else
