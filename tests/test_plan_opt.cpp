@@ -558,6 +558,11 @@ TEST(PlanOptCli, PlannerFlagsRunAndBadOnesAreUsageErrors) {
   r = mbrl_test::run_bin("mbrl_mpc", "--oracle --planner mppi --population 30 --episodes 1 --max-steps 3 --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(mbrl_test::has(r.out, "\"planner\": \"mppi\""));
+  EXPECT_EQ(mbrl_test::json_num(r.out, "horizon"), 20) << r.out;  // MPPI's default horizon
+  EXPECT_EQ(mbrl_plan_opt_default_horizon(MBRL_PLAN_OPT_MPPI), 20);
+  EXPECT_EQ(mbrl_plan_opt_default_horizon(MBRL_PLAN_OPT_CEM), 30);
+  EXPECT_EQ(mbrl_plan_opt_default_horizon(MBRL_PLAN_OPT_ICEM), 30);
+  EXPECT_EQ(mbrl_plan_opt_default_horizon((mbrl_plan_opt_kind)99), 0);
   r = mbrl_test::run_bin("mbrl_mpc", "--oracle --planner cem --population 10 --episodes 1");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(mbrl_test::has(r.err, "at least 2")) << r.err;
@@ -581,7 +586,7 @@ double oracle_mean(const std::string &planner) {
 }  // namespace
 
 // Issue 11's bars on Gymnasium's reset seeds 0..49 with the true dynamics (defaults of
-// mbrl/plan_opt.h, H 30). About 20 s each on one core.
+// mbrl/plan_opt.h: CEM H 30, MPPI H 20). About 20 s each on one core.
 TEST(PlanOptQualitySlow, OracleCemReachesMinus145) {
   const double m = oracle_mean("cem");
   std::cout << "oracle CEM mean return over 50 episodes: " << m << "\n";

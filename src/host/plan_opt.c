@@ -187,6 +187,15 @@ void mbrl_plan_opt_config_init(mbrl_plan_opt_config *c, mbrl_plan_opt_kind kind)
   if (kind == MBRL_PLAN_OPT_ICEM) c->population = 300;
 }
 
+int mbrl_plan_opt_default_horizon(mbrl_plan_opt_kind kind) {
+  switch (kind) {
+    case MBRL_PLAN_OPT_CEM: return 30;
+    case MBRL_PLAN_OPT_ICEM: return 30;
+    case MBRL_PLAN_OPT_MPPI: return 20;
+  }
+  return 0;
+}
+
 const char *mbrl_plan_opt_kind_name(mbrl_plan_opt_kind kind) {
   switch (kind) {
     case MBRL_PLAN_OPT_CEM: return "cem";
