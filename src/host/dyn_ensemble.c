@@ -754,11 +754,20 @@ static mbrl_status optim_step(mbrl_dyn_ensemble *e, mbrl_optim *o) {
                                      o->cfg.eps, STREAM);
   }
 #endif
-  if (o->cfg.kind == MBRL_OPTIM_ADAM)
-    mbrl_nn_adam_step(e->params, o->m, o->v, e->grads, n, o->cfg.lr, o->cfg.beta1, o->cfg.beta2,
-                      o->cfg.eps, o->step);
-  else
-    mbrl_nn_rmsprop_step(e->params, o->m, e->grads, n, o->cfg.lr, o->cfg.alpha, o->cfg.eps);
+  /* CPU: the update is per element, so the parameters go in fixed chunks of OPT_CHUNK to the
+   * threads; the chunking does not depend on the thread count, nor do the bits */
+  enum { OPT_CHUNK = 4096 };
+  const long nchunks = (long)((n + OPT_CHUNK - 1) / OPT_CHUNK);
+#pragma omp parallel for schedule(static) if (nchunks > 1)
+  for (long c = 0; c < nchunks; ++c) {
+    const size_t off = (size_t)c * OPT_CHUNK, len = n - off < OPT_CHUNK ? n - off : OPT_CHUNK;
+    if (o->cfg.kind == MBRL_OPTIM_ADAM)
+      mbrl_nn_adam_step(e->params + off, o->m + off, o->v + off, e->grads + off, len, o->cfg.lr,
+                        o->cfg.beta1, o->cfg.beta2, o->cfg.eps, o->step);
+    else
+      mbrl_nn_rmsprop_step(e->params + off, o->m + off, e->grads + off, len, o->cfg.lr,
+                           o->cfg.alpha, o->cfg.eps);
+  }
   return MBRL_OK;
 }
 

@@ -7,7 +7,8 @@
  * Threads: the members of the Linear and BatchNorm ops run in parallel (OpenMP, one member per
  * task, up to omp_get_max_threads(); serial inside an enclosing parallel region). A member's
  * arithmetic is the same whichever thread runs it, so results are bit for bit the same for
- * every thread count. The losses stay serial: their sums run across members in one order. */
+ * every thread count. The Gaussian NLL runs its members in parallel too, each member's sums
+ * apart, then adds the members' partial sums in member order; the MSE loss stays serial. */
 #include "mbrl/nn_batched.h"
 
 #include <math.h>
@@ -74,37 +75,54 @@ void mbrl_nnb_gaussian_nll(float *loss, float *member_loss, float *dout, float *
                            float *dmin_logvar, const float *out, const float *target,
                            const float *max_logvar, const float *min_logvar, int M, int B, int O,
                            float bound_coef) {
-  double gmax[MBRL_MAX_DIM], gmin[MBRL_MAX_DIM]; /* O <= MBRL_MAX_DIM */
+  /* per member: its mean NLL and its share of the bound gradients, each member's rows summed
+   * in row order (members in parallel, 64 at a time); then the members' partials summed in
+   * member order */
+  enum { CHUNK = 64, W = 2 * MBRL_MAX_DIM + 1 };
+  double part[CHUNK][W];
   float e_range[MBRL_MAX_DIM], e_negmin[MBRL_MAX_DIM];
   for (int j = 0; j < O; ++j) {
-    gmax[j] = gmin[j] = 0.0;
     e_range[j] = expf(max_logvar[j] - min_logvar[j]);
     e_negmin[j] = expf(-min_logvar[j]);
   }
   const float scale = 1.0f / (float)((size_t)B * (size_t)O);
-  double total = 0.0;
-  for (int m = 0; m < M; ++m) {
-    double acc = 0.0;
-    for (int r = 0; r < B; ++r) {
-      const size_t row = (size_t)m * (size_t)B + (size_t)r;
-      const float *o = out + row * 2 * (size_t)O;
-      const float *t = target + row * (size_t)O;
-      float *d = dout ? dout + row * 2 * (size_t)O : NULL;
-      for (int j = 0; j < O; ++j) {
-        float g[4];
-        acc += (double)mbrl_gaussian_nll_clamped(o[j], o[O + j], t[j], max_logvar[j],
-                                                 min_logvar[j], e_range[j], e_negmin[j], g);
-        if (d) {
-          d[j] = g[0] * scale;
-          d[O + j] = g[1] * scale;
+  double total = 0.0, gmax[MBRL_MAX_DIM], gmin[MBRL_MAX_DIM];
+  for (int j = 0; j < O; ++j) gmax[j] = gmin[j] = 0.0;
+  for (int m0 = 0; m0 < M; m0 += CHUNK) {
+    const int Mc = M - m0 < CHUNK ? M - m0 : CHUNK;
+#pragma omp parallel for schedule(static, 1) if (Mc > 1)
+    for (int i = 0; i < Mc; ++i) {
+      const int m = m0 + i;
+      double *pmax = part[i], *pmin = part[i] + MBRL_MAX_DIM, acc = 0.0;
+      for (int j = 0; j < O; ++j) pmax[j] = pmin[j] = 0.0;
+      for (int r = 0; r < B; ++r) {
+        const size_t row = (size_t)m * (size_t)B + (size_t)r;
+        const float *o = out + row * 2 * (size_t)O;
+        const float *t = target + row * (size_t)O;
+        float *d = dout ? dout + row * 2 * (size_t)O : NULL;
+        for (int j = 0; j < O; ++j) {
+          float g[4];
+          acc += (double)mbrl_gaussian_nll_clamped(o[j], o[O + j], t[j], max_logvar[j],
+                                                   min_logvar[j], e_range[j], e_negmin[j], g);
+          if (d) {
+            d[j] = g[0] * scale;
+            d[O + j] = g[1] * scale;
+          }
+          pmax[j] += (double)(g[2] * scale);
+          pmin[j] += (double)(g[3] * scale);
         }
-        gmax[j] += (double)(g[2] * scale);
-        gmin[j] += (double)(g[3] * scale);
+      }
+      const float ml = (float)(acc / ((double)B * (double)O));
+      if (member_loss) member_loss[m] = ml;
+      part[i][W - 1] = (double)ml;
+    }
+    for (int i = 0; i < Mc; ++i) {
+      total += part[i][W - 1];
+      for (int j = 0; j < O; ++j) {
+        gmax[j] += part[i][j];
+        gmin[j] += part[i][MBRL_MAX_DIM + j];
       }
     }
-    const float ml = (float)(acc / ((double)B * (double)O));
-    if (member_loss) member_loss[m] = ml;
-    total += (double)ml;
   }
   double pen = 0.0;
   for (int j = 0; j < O; ++j) pen += (double)max_logvar[j] - (double)min_logvar[j];
