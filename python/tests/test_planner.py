@@ -67,16 +67,17 @@ def _run_ours(planner, episodes, seed, env_id="mbrl/Pendulum-v1", reset_seeded=T
     return rets, acts, preds
 
 
-@pytest.mark.parametrize("case", ["oracle", "learned", "warm", "next"])
+@pytest.mark.parametrize("case", ["oracle", "learned", "warm", "next", "raw"])
 def test_actions_equal_mbrl_mpc_step_for_step(case, tmp_path, run_bin, pendulum_model):
     model = "oracle" if case == "oracle" else pendulum_model
-    extra = {"warm": ["--warm-start"], "next": ["--reward-on", "next", "--gamma", "0.9"]}.get(case, [])
+    extra = {"warm": ["--warm-start"], "next": ["--reward-on", "next", "--gamma", "0.9"],
+             "raw": ["--no-projection"]}.get(case, [])
     steps = 200 if case == "oracle" else 80      # the learned model's plans cost ~1 ms each
     js, want_acts, want_pred = _mpc_record(run_bin, tmp_path, model, 3, 17, extra, steps)
     planner = mbrl.Planner(model if case != "learned" else mbrl.DynamicsModel.load(model, device="cpu"),
                            "Pendulum-v1", samples=1024, horizon=15, device="cpu",
                            warm_start=case == "warm", reward_on="next" if case == "next" else "current",
-                           gamma=0.9 if case == "next" else 1.0)
+                           gamma=0.9 if case == "next" else 1.0, projection=case != "raw")
     rets, acts, preds = _run_ours(planner, 3, 17, max_steps=steps)
     for i in range(3):
         assert_same(acts[i], want_acts[i], f"episode {i} actions")
