@@ -22,43 +22,14 @@ namespace {
 
 struct Ens {
   mbrl_dyn_ensemble *e = nullptr;
-  explicit Ens(int members, int probabilistic, int n_elites = 0, uint64_t seed = 7) {
-    mbrl_dyn_ensemble_config c;
-    mbrl_dyn_ensemble_config_init(&c);
-    c.members = members;
-    c.probabilistic = probabilistic;
-    c.n_elites = n_elites;
-    mbrl_dataset_stats st;
-    std::memset(&st, 0, sizeof st);
-    const float sm[3] = {0.1f, -0.2f, 0.3f}, ss[3] = {0.7f, 0.6f, 2.5f}, dm[3] = {0.01f, -0.02f, 0.05f},
-                ds[3] = {0.15f, 0.16f, 0.6f};
-    for (int i = 0; i < 3; ++i) {
-      st.state_mean[i] = sm[i];
-      st.state_std[i] = ss[i];
-      st.delta_state_mean[i] = dm[i];
-      st.delta_state_std[i] = ds[i];
-    }
-    st.action_mean[0] = 0.05f;
-    st.action_std[0] = 1.1f;
-    EXPECT_EQ(mbrl_dyn_ensemble_create(&e, "Pendulum-v1", 3, 1, &st, &c, MBRL_BACKEND_CPU, 64, seed),
-              MBRL_OK)
-        << mbrl_last_error();
-    if (probabilistic) { /* bounds that make the noise matter */
-      const float mx[3] = {-1.0f, -0.5f, 0.0f}, mn[3] = {-6.0f, -6.0f, -6.0f};
-      EXPECT_EQ(mbrl_dyn_ensemble_set_logvar_bounds(e, mx, mn), MBRL_OK);
-    }
-  }
+  explicit Ens(int members, int probabilistic, int n_elites = 0, uint64_t seed = 7)
+      : e(mbrl_test::pendulum_ensemble(members, probabilistic, n_elites, 0, seed)) {}
   ~Ens() { mbrl_dyn_ensemble_free(e); }
 };
 
 mbrl_planner *make_planner(const mbrl_plan_model *m, int K, int H, int P,
                            mbrl_plan_propagation prop, int no_sample = 0, float gamma = 0.97f) {
-  mbrl_planner_config c;
-  mbrl_planner_config_init(&c);
-  c.samples = K;
-  c.horizon = H;
-  c.gamma = gamma;
-  c.backend = MBRL_BACKEND_CPU;
+  mbrl_planner_config c = mbrl_test::cfg_of(K, H, gamma, 1, MBRL_BACKEND_CPU);
   c.particles = P;
   c.propagation = prop;
   c.no_sample = no_sample;

@@ -22,6 +22,7 @@ using mbrl_test::worst_ratio;
 using mbrl_test::ModelPtr;
 using mbrl_test::PlannerPtr;
 using mbrl_test::cfg_of;
+using mbrl_test::random_learned;
 
 namespace {
 
@@ -362,30 +363,6 @@ TEST(PlannerOracle, SwingsUpFromHangingDown) {
 
 namespace {
 
-// A learned plan model for env `spec` from a randomly initialized obs+act -> 32 -> obs ReLU
-// net with unit-ish normalizer statistics (what the planner does with it is the point, not
-// its accuracy).
-void random_learned(ModelPtr &m, const mbrl_env_spec *spec, uint64_t seed) {
-  const int O = spec->obs_dim, A = spec->act_dim;
-  int sizes[3] = {O + A, 32, O};
-  mbrl_mlp_config c;
-  mbrl_mlp_config_init(&c, 2, sizes);
-  c.seed = seed;
-  mbrl_mlp *mlp = nullptr;
-  ASSERT_EQ(mbrl_mlp_create(&mlp, &c, MBRL_BACKEND_CPU, 1), MBRL_OK) << mbrl_last_error();
-  mbrl_dataset_stats st;
-  std::memset(&st, 0, sizeof st);
-  for (int i = 0; i < O; ++i) {
-    st.state_std[i] = 1.0f;
-    st.delta_state_std[i] = 0.05f;
-  }
-  for (int j = 0; j < A; ++j) {
-    st.action_mean[j] = 0.5f * (spec->act_low[j] + spec->act_high[j]);
-    st.action_std[j] = 0.5f * (spec->act_high[j] - spec->act_low[j]);
-  }
-  ASSERT_EQ(mbrl_plan_model_from_mlp(&m.m, spec->id, O, A, mlp, &st), MBRL_OK) << mbrl_last_error();
-  mbrl_mlp_free(mlp);
-}
 
 // The scalar reference cost of one sequence (H, act) from obs under model m: the env's
 // functions from its spec (mbrl_plan_model_step for the model, then the env's project_obs on a
