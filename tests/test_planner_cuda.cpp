@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "planner_testing.h"
 #include "testing.h"
 
 extern "C" {

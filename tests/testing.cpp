@@ -17,7 +17,6 @@
 
 extern "C" {
 #include "mbrl/env.h"
-#include "mbrl/mlp.h"
 #include "mbrl/philox.h"
 }
 
@@ -252,58 +251,5 @@ void pendulum_data(mbrl_dataset *ds, int episodes, int steps, uint64_t seed) {
   ASSERT_EQ(mbrl_dataset_compute_stats(ds), MBRL_OK);
 }
 
-
-void random_learned(ModelPtr &m, const mbrl_env_spec *spec, uint64_t seed) {
-  const int O = spec->obs_dim, A = spec->act_dim;
-  int sizes[3] = {O + A, 32, O};
-  mbrl_mlp_config c;
-  mbrl_mlp_config_init(&c, 2, sizes);
-  c.seed = seed;
-  mbrl_mlp *mlp = nullptr;
-  ASSERT_EQ(mbrl_mlp_create(&mlp, &c, MBRL_BACKEND_CPU, 1), MBRL_OK) << mbrl_last_error();
-  mbrl_dataset_stats st;
-  std::memset(&st, 0, sizeof st);
-  for (int i = 0; i < O; ++i) {
-    st.state_std[i] = 1.0f;
-    st.delta_state_std[i] = 0.05f;
-  }
-  for (int j = 0; j < A; ++j) {
-    st.action_mean[j] = 0.5f * (spec->act_low[j] + spec->act_high[j]);
-    st.action_std[j] = 0.5f * (spec->act_high[j] - spec->act_low[j]);
-  }
-  ASSERT_EQ(mbrl_plan_model_from_mlp(&m.m, spec->id, O, A, mlp, &st), MBRL_OK) << mbrl_last_error();
-  mbrl_mlp_free(mlp);
-}
-
-mbrl_dyn_ensemble *pendulum_ensemble(int members, int probabilistic, int n_elites, int width,
-                                     uint64_t seed) {
-  mbrl_dyn_ensemble_config c;
-  mbrl_dyn_ensemble_config_init(&c);
-  c.members = members;
-  c.probabilistic = probabilistic;
-  c.n_elites = n_elites;
-  if (width > 0) c.hidden[0] = c.hidden[1] = width;
-  mbrl_dataset_stats st;
-  std::memset(&st, 0, sizeof st);
-  const float sm[3] = {0.1f, -0.2f, 0.3f}, ss[3] = {0.7f, 0.6f, 2.5f},
-              dm[3] = {0.01f, -0.02f, 0.05f}, ds[3] = {0.15f, 0.16f, 0.6f};
-  for (int i = 0; i < 3; ++i) {
-    st.state_mean[i] = sm[i];
-    st.state_std[i] = ss[i];
-    st.delta_state_mean[i] = dm[i];
-    st.delta_state_std[i] = ds[i];
-  }
-  st.action_mean[0] = 0.05f;
-  st.action_std[0] = 1.1f;
-  mbrl_dyn_ensemble *e = nullptr;
-  EXPECT_EQ(mbrl_dyn_ensemble_create(&e, "Pendulum-v1", 3, 1, &st, &c, MBRL_BACKEND_CPU, 64, seed),
-            MBRL_OK)
-      << mbrl_last_error();
-  if (e && probabilistic) {  // bounds that make the noise matter
-    const float mx[3] = {-1.0f, -0.5f, 0.0f}, mn[3] = {-6.0f, -6.0f, -6.0f};
-    EXPECT_EQ(mbrl_dyn_ensemble_set_logvar_bounds(e, mx, mn), MBRL_OK);
-  }
-  return e;
-}
 
 }  // namespace mbrl_test

@@ -11,8 +11,6 @@
 extern "C" {
 #include "mbrl/dataset.h"
 #include "mbrl/device.h"
-#include "mbrl/dyn_ensemble.h"
-#include "mbrl/env.h"
 #include "mbrl/plan_opt.h"
 #include "mbrl/planner.h"
 }
@@ -91,18 +89,6 @@ struct OptPtr {
   mbrl_plan_opt *o = nullptr;
   ~OptPtr() { mbrl_plan_opt_free(o); }
 };
-
-// m = a learned plan model for env `spec` from a randomly initialized obs+act -> 32 -> obs ReLU
-// net (mlp seed `seed`) with unit-ish normalizer statistics, the action normalized to its
-// bounds (what a planner does with it is the point, not its accuracy).
-void random_learned(ModelPtr &m, const mbrl_env_spec *spec, uint64_t seed);
-
-// A Pendulum-v1 dynamics ensemble with random weights (ensemble seed `seed`): `members`
-// members, probabilistic or not, n_elites (0: all), hidden widths `width`,`width` (0: the
-// config's default), fixed non-trivial normalizer statistics and, if probabilistic,
-// log-variance bounds that make the noise matter. NULL (test failed) on error.
-mbrl_dyn_ensemble *pendulum_ensemble(int members, int probabilistic, int n_elites, int width,
-                                     uint64_t seed);
 
 // mbrl_planner_config_init's defaults with K samples, horizon H, gamma, E envs and backend be.
 inline mbrl_planner_config cfg_of(int K, int H, float gamma, int E, mbrl_backend be) {
